@@ -1,0 +1,33 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# devmem-rs: the project's entry points. The kernel's own Makefile is never replaced:
+# the kernel is built in a cache directory (DEVMEM_RS_CACHE, default ~/.cache/devmem-rs)
+# from Debian's linux-source-7.3 with this repository overlaid.
+#
+#   make run     set up, build, boot the two-port guest, show the pipeline end to end
+#   make check   set up, build, boot, run every test; ends with `N passed, N failed`
+#   make setup | tree | build   the single steps
+#   make clean   drop the build directory of VARIANT (debug or release)
+
+VARIANT ?= debug
+export VARIANT
+
+.PHONY: run check setup tree build clean
+
+run:
+	@bash devtools/run.sh
+
+check:
+	@bash devtools/check.sh
+
+setup:
+	@bash devtools/setup.sh
+
+tree: setup
+	@bash devtools/tree.sh
+
+build: tree
+	@bash devtools/build.sh
+
+clean:
+	@bash -c '. devtools/lib.sh; echo "removing $$OUT"; rm -rf "$$OUT"'

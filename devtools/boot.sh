@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Boot the built kernel in virtme-ng under TCG on q35 with two emulated 82576 ports
+# (QEMU igb), each behind its own PCIe root port, joined by a QEMU hub (a wire between
+# them), and run a command in the guest.
+#
+# Usage: boot.sh LOGDIR COMMAND...
+#   LOGDIR/console.log  kernel console;  LOGDIR/guest.out  the command's output (also shown
+#   live unless QUIET=1). Exit status: the command's, or 124 when the watchdog
+#   (BOOT_TIMEOUT seconds, default 1200) had to stop the guest.
+
+. "$(dirname "$0")/lib.sh"
+
+logdir=$1
+shift
+mkdir -p "$logdir"
+timeout_s=${BOOT_TIMEOUT:-1200}
+vng=$CACHE/venv/bin/vng
+[ -x "$vng" ] || die "virtme-ng not found: run devtools/setup.sh"
+[ -f "$OUT/arch/x86/boot/bzImage" ] || die "no kernel in $OUT: run devtools/build.sh"
+
+qemu_opts="-machine q35"
+for i in 0 1; do
+	qemu_opts+=" -device pcie-root-port,id=rp$i,slot=$((i + 1)),chassis=$((i + 1))"
+	qemu_opts+=" -netdev hubport,id=p$i,hubid=0"
+	qemu_opts+=" -device igb,netdev=p$i,mac=52:54:00:12:34:0$((i + 1)),bus=rp$i"
+done
+qemu_opts+=" ${QEMU_EXTRA:-}"
+
+: >"$logdir/console.log"
+: >"$logdir/guest.out"
+set +e
+if [ "${QUIET:-0}" = 1 ]; then
+	sink=(cat)
+else
+	sink=(tee /dev/stderr)
+fi
+timeout --kill-after=15 "$timeout_s" \
+	"$vng" --run "$OUT" --disable-kvm --memory "${GUEST_MEMORY:-2G}" --cpus "${GUEST_CPUS:-2}" \
+	--show-boot-console --qemu-opts="$qemu_opts" --append "${KERNEL_APPEND:-}" \
+	--exec "$*" </dev/null 2>"$logdir/console.log" | "${sink[@]}" >"$logdir/guest.out"
+rc=${PIPESTATUS[0]}
+set -e
+
+if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+	echo "devmem-rs: the guest did not finish within ${timeout_s}s; last console lines:" >&2
+	tail -n 40 "$logdir/console.log" | sed 's/^/  | /' >&2
+	exit 124
+fi
+if grep -q "Kernel panic" "$logdir/console.log"; then
+	echo "devmem-rs: the guest kernel panicked; last console lines:" >&2
+	grep -B 30 -A 5 -m1 "Kernel panic" "$logdir/console.log" | sed 's/^/  | /' >&2
+fi
+exit "$rc"

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Configure and build the kernel in $OUT from the tree prepared by tree.sh, then build
+# and install the kselftests the guest runs. VARIANT=debug (default) adds KASAN,
+# kmemleak and lockdep; VARIANT=release builds without them in its own directory.
+
+. "$(dirname "$0")/lib.sh"
+
+SELFTEST_TARGETS=${SELFTEST_TARGETS:-"drivers/dma-buf devmem"}
+
+fragments() {
+	echo "$DEVMEM_TOP/configs/base.config"
+	echo "$DEVMEM_TOP/configs/devmem.config"
+	[ "$VARIANT" = release ] || echo "$DEVMEM_TOP/configs/debug.config"
+}
+
+# Everything the configuration depends on besides the base tree: the fragments, the
+# repository's Kconfig files and patches.
+config_inputs_hash() {
+	{
+		cat "$BASE/.devmem-rs-base"
+		echo "VARIANT=$VARIANT"
+		for f in $(fragments); do cat "$f"; done
+		(cd "$DEVMEM_TOP" && git ls-files -co --exclude-standard -- 'Kconfig' '*/Kconfig*' \
+			'patches/*.patch' 2>/dev/null | sort | xargs -r cat)
+	} | sha256sum | cut -d' ' -f1
+}
+
+# Every CONFIG_ line of the fragments must hold in the final .config: a symbol whose
+# dependencies are not met is dropped silently by Kconfig, so say which.
+check_config() {
+	local bad=0 line sym val have
+	while read -r line; do
+		case "$line" in
+		CONFIG_*=*)
+			sym=${line%%=*}
+			val=${line#*=}
+			;;
+		"# CONFIG_"*" is not set")
+			sym=${line#\# }
+			sym=${sym%% *}
+			val=n
+			;;
+		*) continue ;;
+		esac
+		have=$(sed -n "s/^$sym=\(.*\)/\1/p" "$OUT/.config")
+		[ -n "$have" ] || have=n
+		if [ "$have" != "$val" ]; then
+			echo "config: $sym=$val requested, got $have" >&2
+			bad=1
+		fi
+	done < <(cat $(fragments))
+	[ $bad = 0 ] || die "the configuration does not hold what configs/*.config ask for"
+}
+
+configure() {
+	local hash merged=$OUT/devmem-rs.fragment
+	hash=$(config_inputs_hash)
+	if [ -f "$OUT/.config" ] && [ "$(cat "$OUT/.devmem-rs-config" 2>/dev/null)" = "$hash" ]; then
+		echo "configuration unchanged"
+		return
+	fi
+	mkdir -p "$OUT"
+	cat $(fragments) >"$merged"
+	KCONFIG_ALLCONFIG=$merged quiet kmake allnoconfig || die "allnoconfig failed"
+	check_config
+	echo "$hash" >"$OUT/.devmem-rs-config"
+}
+
+phase "config ($VARIANT)"
+command -v bindgen >/dev/null || die "bindgen not found: run devtools/setup.sh"
+[ -d "$(rust_lib_src)/core" ] || die "rust-src for rustc $(rustc_version) not found: run devtools/setup.sh"
+configure
+phase_end
+
+phase "kernel build ($VARIANT)"
+kmake -s bzImage modules || die "kernel build failed"
+phase_end
+
+phase "kselftests ($SELFTEST_TARGETS)"
+quiet kmake TARGETS="$SELFTEST_TARGETS" kselftest-install || die "kselftest build failed"
+phase_end

@@ -1,0 +1,67 @@
+# SPDX-License-Identifier: GPL-2.0
+# Shared settings and helpers for the devmem-rs scripts. Sourced, never run.
+
+set -euo pipefail
+
+DEVMEM_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CACHE=${DEVMEM_RS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/devmem-rs}
+VARIANT=${VARIANT:-debug}
+SRC=$CACHE/src              # base tree + overlay, kept between runs
+BASE=$CACHE/base            # pristine base tree, never modified
+OUT=$CACHE/build-$VARIANT   # O= build directory
+DL=$CACHE/downloads         # cached .deb files
+TOOLS=$CACHE/tools          # extracted rust-src and other helpers
+LLVM_SUFFIX=-19
+export LIBCLANG_PATH=/usr/lib/llvm${LLVM_SUFFIX}/lib
+export PATH=$HOME/.cargo/bin:$PATH
+
+# The kernel-path directories of the repository that are copied over the base tree.
+OVERLAY_DIRS="rust drivers include net tools Documentation"
+
+mkdir -p "$CACHE" "$DL" "$TOOLS"
+
+_phase_name=
+_phase_start=0
+
+# phase NAME: print a header and remember the start time; phase_end prints the duration.
+phase() {
+	_phase_name=$1
+	_phase_start=$(date +%s)
+	printf '==> %s\n' "$_phase_name"
+}
+
+phase_end() {
+	printf '==> %s: done in %ss\n' "$_phase_name" $(($(date +%s) - _phase_start))
+}
+
+die() {
+	printf 'devmem-rs: error: %s\n' "$*" >&2
+	exit 1
+}
+
+# Quiet a noisy command, but show its tail when it fails.
+quiet() {
+	local log
+	log=$(mktemp)
+	if ! "$@" >"$log" 2>&1; then
+		tail -n 40 "$log" >&2
+		rm -f "$log"
+		return 1
+	fi
+	rm -f "$log"
+}
+
+# Version of the Rust compiler, e.g. 1.95.0.
+rustc_version() {
+	rustc --version | awk '{print $2}'
+}
+
+# The extracted rust-src library matching rustc.
+rust_lib_src() {
+	echo "$TOOLS/rust-src-$(rustc_version)/usr/lib/rustlib/src/rust/library"
+}
+
+kmake() {
+	make -C "$SRC" O="$OUT" LLVM="$LLVM_SUFFIX" RUST_LIB_SRC="$(rust_lib_src)" \
+		-j"$(nproc)" "$@"
+}

@@ -1,0 +1,35 @@
+# SPDX-License-Identifier: GPL-2.0
+# Shared helpers of the devmem selftests: KTAP output and the guest's two 82576 ports.
+
+DEVMEM_DIR="$(dirname "$(readlink -f "$0")")"
+# shellcheck source=../kselftest/ktap_helpers.sh
+source "${DEVMEM_DIR}/../kselftest/ktap_helpers.sh"
+
+# PCI ids of the 82576 physical function as QEMU's igb model presents it.
+IGB_VENDOR=0x8086
+IGB_DEVICE=0x10c9
+
+# igb_ports: print the PCI addresses of the 82576 functions, sorted.
+igb_ports() {
+	local d
+	for d in /sys/bus/pci/devices/*; do
+		[ "$(cat "$d/vendor")" = "$IGB_VENDOR" ] || continue
+		[ "$(cat "$d/device")" = "$IGB_DEVICE" ] || continue
+		basename "$d"
+	done | sort
+}
+
+# wait_for TIMEOUT_S CMD...: poll CMD every 100 ms until it succeeds or time runs out.
+wait_for() {
+	local deadline=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		[ $SECONDS -lt $deadline ] || return 1
+		sleep 0.1
+	done
+}
+
+# dmesg_since N: kernel log lines after the first N.
+dmesg_since() {
+	dmesg | tail -n +"$(($1 + 1))"
+}
