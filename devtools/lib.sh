@@ -13,7 +13,7 @@ DL=$CACHE/downloads         # cached .deb files
 TOOLS=$CACHE/tools          # extracted rust-src and other helpers
 LLVM_SUFFIX=-19
 export LIBCLANG_PATH=/usr/lib/llvm${LLVM_SUFFIX}/lib
-export PATH=$HOME/.cargo/bin:$PATH
+export PATH=$CACHE/venv/bin:$HOME/.cargo/bin:$PATH
 
 # The kernel-path directories of the repository that are copied over the base tree.
 OVERLAY_DIRS="rust drivers include net tools Documentation"

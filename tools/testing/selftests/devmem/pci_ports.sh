@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # The test topology: two emulated 82576 ports, each behind its own PCIe root port, with
-# MSI-X, driven by the upstream C igb driver, and a link up on both ends of the wire.
+# MSI-X, both bound by the upstream C igb driver (the peer's driver).
 
 source "$(dirname "$(readlink -f "$0")")/lib.sh"
 
@@ -14,7 +14,7 @@ has_cap() {
 	ptr=$((16#${bytes[0x34]}))
 	while [ "$ptr" -ne 0 ] && [ $guard -lt 48 ]; do
 		id=$((16#${bytes[ptr]}))
-		[ "$id" -eq "$2" ] && return 0
+		[ "$id" -eq $(($2)) ] && return 0
 		ptr=$((16#${bytes[ptr + 1]}))
 		guard=$((guard + 1))
 	done
@@ -24,17 +24,15 @@ has_cap() {
 # behind_root_port ADDR: the function's parent is a PCI bridge on bus 0.
 behind_root_port() {
 	local parent
-	parent=$(basename "$(dirname "$(readlink -f "/sys/bus/pci/devices/$1")")")
-	[ "$(cat "/sys/bus/pci/devices/$parent/class" 2>/dev/null)" = 0x060400 ] &&
+	parent=$(readlink -f "/sys/bus/pci/devices/$1")
+	parent=${parent%/*}
+	parent=${parent##*/}
+	[ "$(sysfs_read "/sys/bus/pci/devices/$parent/class")" = 0x060400 ] &&
 		[[ "$parent" == 0000:00:* ]]
 }
 
-carrier_up() {
-	[ "$(cat "/sys/class/net/$1/carrier" 2>/dev/null)" = 1 ]
-}
-
 ktap_print_header
-ktap_set_plan 5
+ktap_set_plan 4
 
 mapfile -t ports < <(igb_ports)
 ktap_print_msg "82576 functions: ${ports[*]}"
@@ -59,36 +57,23 @@ for p in "${ports[@]}"; do
 done
 [ $ok = 1 ] && ktap_test_pass "msix_capability" || ktap_test_fail "msix_capability"
 
-# Bind both ports to the C driver and bring the wire up.
+# Both ports bind to the C driver.
 loaded_before=0
 [ -d /sys/module/igb ] && loaded_before=1
 modprobe igb
-ifs=()
+ok=1
 for p in "${ports[@]}"; do
 	wait_for 10 test -d "/sys/bus/pci/devices/$p/net" || true
-	ifs+=("$(ls "/sys/bus/pci/devices/$p/net" 2>/dev/null | head -n1)")
+	drv=$(readlink -f "/sys/bus/pci/devices/$p/driver")
+	drv=${drv##*/}
+	netdev=$(echo /sys/bus/pci/devices/"$p"/net/*)
+	netdev=${netdev##*/}
+	[ "$netdev" != "*" ] || netdev=
+	ktap_print_msg "$p: driver ${drv:-none}, netdev ${netdev:-none}"
+	[ "$drv" = igb ] && [ -n "$netdev" ] || ok=0
 done
-if [ -n "${ifs[0]}" ] && [ -n "${ifs[1]}" ] &&
-   [ "$(basename "$(readlink -f "/sys/bus/pci/devices/${ports[0]}/driver")")" = igb ]; then
-	ktap_print_msg "igb netdevs: ${ifs[*]}"
-	ktap_test_pass "c_igb_binds_both"
-else
-	ktap_test_fail "c_igb_binds_both"
-fi
+[ $ok = 1 ] && ktap_test_pass "c_igb_binds_both" || ktap_test_fail "c_igb_binds_both"
 
-ok=1
-for i in "${ifs[@]}"; do
-	[ -n "$i" ] || { ok=0; continue; }
-	ip link set "$i" up
-done
-for i in "${ifs[@]}"; do
-	[ -n "$i" ] && wait_for 20 carrier_up "$i" || { ktap_print_msg "no carrier on '$i'"; ok=0; }
-done
-[ $ok = 1 ] && ktap_test_pass "link_up_both_ends" || ktap_test_fail "link_up_both_ends"
-
-for i in "${ifs[@]}"; do
-	[ -n "$i" ] && ip link set "$i" down
-done
 [ $loaded_before = 1 ] || modprobe -r igb
 
 ktap_finished
