@@ -12,7 +12,7 @@ PREFS=/etc/apt/preferences.d/devmem-rs.pref
 
 HOST_PKGS="clang-19 lld-19 llvm-19 libclang-19-dev flex bison bc libelf-dev libssl-dev
 	cpio rsync kmod dwarves ccache udev busybox-static python3-yaml python3-jsonschema
-	iproute2 xz-utils zstd git make gcc libc6-dev"
+	iproute2 xz-utils zstd git make gcc libc6-dev libcap-ng-dev libseccomp-dev"
 
 [ "$(id -u)" = 0 ] || die "setup must run as root (it installs Debian packages)"
 
@@ -128,6 +128,16 @@ fetch_bindgen() {
 	quiet cargo install --locked bindgen-cli || die "cargo install bindgen-cli failed"
 }
 
+# virtiofsd gives the guest its root file system over virtio-fs, much faster than 9p under
+# TCG; Debian has it only in trixie, built against a newer libc.
+fetch_virtiofsd() {
+	if command -v virtiofsd >/dev/null 2>&1; then
+		return
+	fi
+	echo "installing virtiofsd (cargo)"
+	quiet cargo install --locked virtiofsd || die "cargo install virtiofsd failed"
+}
+
 fetch_vng() {
 	local venv=$CACHE/venv
 	if [ -x "$venv/bin/vng" ]; then
@@ -148,8 +158,9 @@ need_version qemu-system-x86 1:8.2 bookworm-backports
 need_version ethtool 6.11 trixie
 phase_end
 
-phase "setup: rust-src, bindgen, virtme-ng"
+phase "setup: rust-src, bindgen, virtiofsd, virtme-ng"
 fetch_rust_src
 fetch_bindgen
+fetch_virtiofsd
 fetch_vng
 phase_end
