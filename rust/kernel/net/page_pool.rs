@@ -265,17 +265,17 @@ pub trait MemoryProvider: 'static {
 /// #[vtable]
 /// impl MemoryProvider for Empty {
 ///     type Priv = ();
-///     fn init(_: &(), _: &mut PoolInit<'_>) -> Result {
+///     fn init(_mp: &(), _: &mut PoolInit<'_>) -> Result {
 ///         Err(EOPNOTSUPP)
 ///     }
-///     fn destroy(_: &(), _: &PagePool) {}
-///     fn alloc_netmems(_: &(), _: &PagePool, _: &mut AllocCache<'_>) -> Option<NetmemRef> {
+///     fn destroy(_mp: &(), _: &PagePool) {}
+///     fn alloc_netmems(_mp: &(), _: &PagePool, _: &mut AllocCache<'_>) -> Option<NetmemRef> {
 ///         None
 ///     }
-///     fn release_netmem(_: &(), _: &PagePool, _: NetmemRef) -> bool {
+///     fn release_netmem(_mp: &(), _: &PagePool, _: NetmemRef) -> bool {
 ///         false
 ///     }
-///     fn nl_fill(_: &(), _: &mut NlMsg<'_>, _: Option<&RxQueue>) -> Result {
+///     fn nl_fill(_mp: &(), _: &mut NlMsg<'_>, _: Option<&RxQueue>) -> Result {
 ///         Ok(())
 ///     }
 /// }
@@ -453,20 +453,20 @@ mod tests {
     #[vtable]
     impl MemoryProvider for Counting {
         type Priv = ();
-        fn init(_: &(), _: &mut PoolInit<'_>) -> Result {
+        fn init(_mp: &(), _: &mut PoolInit<'_>) -> Result {
             Ok(())
         }
-        fn destroy(_: &(), _: &PagePool) {}
-        fn alloc_netmems(_: &(), _: &PagePool, _: &mut AllocCache<'_>) -> Option<NetmemRef> {
+        fn destroy(_mp: &(), _: &PagePool) {}
+        fn alloc_netmems(_mp: &(), _: &PagePool, _: &mut AllocCache<'_>) -> Option<NetmemRef> {
             None
         }
-        fn release_netmem(_: &(), _: &PagePool, _: NetmemRef) -> bool {
+        fn release_netmem(_mp: &(), _: &PagePool, _: NetmemRef) -> bool {
             false
         }
-        fn nl_fill(_: &(), _: &mut NlMsg<'_>, _: Option<&RxQueue>) -> Result {
+        fn nl_fill(_mp: &(), _: &mut NlMsg<'_>, _: Option<&RxQueue>) -> Result {
             Ok(())
         }
-        fn uninstall(_: &(), _: &RxQueue) {}
+        fn uninstall(_mp: &(), _: &RxQueue) {}
     }
 
     static COUNTING_OPS: MemoryProviderOps<Counting> = MemoryProviderOps::new();
