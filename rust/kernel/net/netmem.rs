@@ -316,6 +316,12 @@ impl<T> NetIovArea<T> {
         self.niovs.iter()
     }
 
+    /// The `net_iov`s of the area as a slice.
+    #[inline]
+    pub fn as_slice(&self) -> &[NetIov] {
+        &self.niovs
+    }
+
     /// The provider's data.
     #[inline]
     pub fn data(&self) -> &T {
