@@ -37,17 +37,22 @@ qemu_opts+=" ${QEMU_EXTRA:-}"
 
 : >"$logdir/console.log"
 : >"$logdir/guest.out"
+run_vng() {
+	timeout --kill-after=15 "$timeout_s" \
+		"$vng" --run "$OUT" --disable-kvm --memory "${GUEST_MEMORY:-4G}" \
+		--cpus "${GUEST_CPUS:-2}" --verbose --qemu-opts="$qemu_opts" \
+		--append "no5lvl printk.time=1 hugepages=${HUGEPAGES:-1024} ${KERNEL_APPEND:-}" \
+		--exec "$*" </dev/null 2>"$logdir/console.log"
+}
+
 set +e
 if [ "${QUIET:-0}" = 1 ]; then
-	sink=(cat)
+	run_vng "$@" >"$logdir/guest.out"
+	rc=$?
 else
-	sink=(tee /dev/stderr)
+	run_vng "$@" | tee "$logdir/guest.out"
+	rc=${PIPESTATUS[0]}
 fi
-timeout --kill-after=15 "$timeout_s" \
-	"$vng" --run "$OUT" --disable-kvm --memory "${GUEST_MEMORY:-4G}" --cpus "${GUEST_CPUS:-2}" \
-	--verbose --qemu-opts="$qemu_opts" --append "no5lvl printk.time=1 hugepages=${HUGEPAGES:-1024} ${KERNEL_APPEND:-}" \
-	--exec "$*" </dev/null 2>"$logdir/console.log" | "${sink[@]}" >"$logdir/guest.out"
-rc=${PIPESTATUS[0]}
 set -e
 
 if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then

@@ -11,6 +11,6 @@ bash "$DEVMEM_TOP/devtools/tree.sh"
 bash "$DEVMEM_TOP/devtools/build.sh"
 
 phase "guest: demo"
-KERNEL_APPEND="kunit.enable=0" bash "$DEVMEM_TOP/devtools/boot.sh" "$CACHE/logs/run-$VARIANT" \
+bash "$DEVMEM_TOP/devtools/boot.sh" "$CACHE/logs/run-$VARIANT" \
 	bash "$DEVMEM_TOP/devtools/guest-demo.sh"
 phase_end
