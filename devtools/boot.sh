@@ -37,22 +37,25 @@ qemu_opts+=" ${QEMU_EXTRA:-}"
 
 : >"$logdir/console.log"
 : >"$logdir/guest.out"
+# QEMU opens the guest's output ports and the console by path (/proc/self/fd/1 and 2),
+# each on its own: on a regular file they would overwrite each other. Give it pipes.
 run_vng() {
 	timeout --kill-after=15 "$timeout_s" \
 		"$vng" --run "$OUT" --disable-kvm --memory "${GUEST_MEMORY:-4G}" \
 		--cpus "${GUEST_CPUS:-2}" --verbose --qemu-opts="$qemu_opts" \
 		--append "no5lvl printk.time=1 hugepages=${HUGEPAGES:-1024} ${KERNEL_APPEND:-}" \
-		--exec "$*" </dev/null 2>"$logdir/console.log"
+		--exec "$*" </dev/null 2> >(cat >"$logdir/console.log")
 }
 
 set +e
 if [ "${QUIET:-0}" = 1 ]; then
-	run_vng "$@" >"$logdir/guest.out"
-	rc=$?
+	run_vng "$@" | cat >"$logdir/guest.out"
 else
 	run_vng "$@" | tee "$logdir/guest.out"
-	rc=${PIPESTATUS[0]}
 fi
+rc=${PIPESTATUS[0]}
+# Let the console log's writer finish.
+wait
 set -e
 
 if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
