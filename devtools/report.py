@@ -126,10 +126,15 @@ def main():
     sec = sections(guest)
     results = []
 
+    # A section the guest did not print is a failure: its tests did not report.
+    for name in ("kunit", "kselftest", "kmemleak", "end"):
+        if name not in sec:
+            results.append((f"guest/section-{name}: missing", "FAIL"))
+
     for suite in parse_ktap(sec.get("kunit", []), 4):
         results += [(f"kunit/{n}", s) for n, s in leaves(suite, "")]
-    if "kunit" in sec and not any(n.startswith("kunit/") for n, _ in results):
-        results.append(("kunit/suites-ran", "FAIL"))
+    if not any(n.startswith("kunit/") for n, _ in results):
+        results.append(("kunit/no-suite-reported", "FAIL"))
 
     seen = set()
     for prog in parse_ktap(sec.get("kselftest", []), 4):
