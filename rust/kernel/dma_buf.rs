@@ -168,3 +168,236 @@ impl Drop for Mapping {
         }
     }
 }
+
+#[macros::kunit_tests(rust_dma_buf)]
+mod tests {
+    use super::*;
+    use crate::{
+        error::to_result,
+        ffi::{c_uint, c_ulong},
+        page::{Page, PAGE_SIZE},
+    };
+    use core::{
+        ffi::c_void,
+        sync::atomic::{AtomicBool, AtomicUsize, Ordering},
+    };
+
+    const PAGES: usize = 4;
+
+    /// The exporter side of the test: a buffer of `PAGES` pages, mapped for whichever device
+    /// attaches, counting its maps and unmaps.
+    struct Mock {
+        pages: KVec<Page>,
+        maps: AtomicUsize,
+        unmaps: AtomicUsize,
+        fail_map: AtomicBool,
+    }
+
+    /// The `Mock` of a buffer made by `export`.
+    ///
+    /// # Safety
+    ///
+    /// `dmabuf` must be a live buffer made by `export`: its `priv` is a `Mock` that lives
+    /// until `release`.
+    unsafe fn mock_of<'a>(dmabuf: *mut bindings::dma_buf) -> &'a Mock {
+        // SAFETY: See above.
+        unsafe { &*(*dmabuf).priv_.cast::<Mock>() }
+    }
+
+    /// Maps the mock buffer's pages for the attached device.
+    ///
+    /// # Safety
+    ///
+    /// Called by the dma-buf core with a live attachment of a buffer made by `export`.
+    unsafe extern "C" fn map(
+        attach: *mut bindings::dma_buf_attachment,
+        dir: bindings::dma_data_direction,
+    ) -> *mut bindings::sg_table {
+        // SAFETY: `attach` is a live attachment of a mock buffer.
+        let (mock, dev) = unsafe { (mock_of((*attach).dmabuf), (*attach).dev) };
+        if mock.fail_map.load(Ordering::Relaxed) {
+            return ENOMEM.to_ptr();
+        }
+        let mut ptrs = KVec::with_capacity(PAGES, GFP_KERNEL).unwrap_or_default();
+        for page in mock.pages.iter() {
+            if ptrs.push(page.as_ptr(), GFP_KERNEL).is_err() {
+                return ENOMEM.to_ptr();
+            }
+        }
+        let Ok(sgt) = KBox::new(pin_init::zeroed::<bindings::sg_table>(), GFP_KERNEL) else {
+            return ENOMEM.to_ptr();
+        };
+        let sgt = KBox::into_raw(sgt);
+        // CAST: the buffer size is a few pages.
+        let size = (PAGES * PAGE_SIZE) as c_ulong;
+        // SAFETY: `sgt` is a zeroed table and `ptrs` holds `PAGES` live pages.
+        let ret = unsafe {
+            bindings::sg_alloc_table_from_pages_segment(
+                sgt,
+                ptrs.as_mut_ptr(),
+                PAGES as c_uint,
+                0,
+                size,
+                c_uint::MAX,
+                GFP_KERNEL.as_raw(),
+            )
+        };
+        let ret = if ret == 0 {
+            // SAFETY: The table is filled; `dev` is the attached device.
+            unsafe { bindings::dma_map_sgtable(dev, sgt, dir, 0) }
+        } else {
+            ret
+        };
+        if ret != 0 {
+            // SAFETY: `sgt` came from `KBox::into_raw` above; freeing a zeroed or filled table
+            // is allowed.
+            unsafe {
+                bindings::sg_free_table(sgt);
+                drop(KBox::from_raw(sgt));
+            }
+            return Error::from_errno(ret).to_ptr();
+        }
+        mock.maps.fetch_add(1, Ordering::Relaxed);
+        sgt
+    }
+
+    /// Undoes `map`.
+    ///
+    /// # Safety
+    ///
+    /// Called by the dma-buf core with a live attachment of a buffer made by `export` and
+    /// the table `map` returned for it.
+    unsafe extern "C" fn unmap(
+        attach: *mut bindings::dma_buf_attachment,
+        sgt: *mut bindings::sg_table,
+        dir: bindings::dma_data_direction,
+    ) {
+        // SAFETY: `attach` is a live attachment of a mock buffer and `sgt` its mapping made
+        // by `map`.
+        unsafe {
+            let mock = mock_of((*attach).dmabuf);
+            bindings::dma_unmap_sgtable((*attach).dev, sgt, dir, 0);
+            bindings::sg_free_table(sgt);
+            drop(KBox::from_raw(sgt));
+            mock.unmaps.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Frees the `Mock` when the buffer's last reference is gone.
+    ///
+    /// # Safety
+    ///
+    /// Called by the dma-buf core once, for a buffer made by `export`.
+    unsafe extern "C" fn release(dmabuf: *mut bindings::dma_buf) {
+        // SAFETY: The last reference is gone: the `Mock` made by `export` is ours again.
+        drop(unsafe { KBox::from_raw((*dmabuf).priv_.cast::<Mock>()) });
+    }
+
+    static MOCK_OPS: bindings::dma_buf_ops = bindings::dma_buf_ops {
+        map_dma_buf: Some(map),
+        unmap_dma_buf: Some(unmap),
+        release: Some(release),
+        ..pin_init::zeroed()
+    };
+
+    /// Exports a mock buffer; returns it and its `Mock`, which lives as long as the buffer.
+    fn export() -> Result<(ARef<DmaBuf>, *const Mock)> {
+        let mut pages = KVec::with_capacity(PAGES, GFP_KERNEL)?;
+        for _ in 0..PAGES {
+            pages.push(Page::alloc_page(GFP_KERNEL)?, GFP_KERNEL)?;
+        }
+        let mock = KBox::into_raw(KBox::new(
+            Mock {
+                pages,
+                maps: AtomicUsize::new(0),
+                unmaps: AtomicUsize::new(0),
+                fail_map: AtomicBool::new(false),
+            },
+            GFP_KERNEL,
+        )?);
+        let info = bindings::dma_buf_export_info {
+            exp_name: c"rust-dma-buf-test".as_char_ptr(),
+            owner: core::ptr::null_mut(),
+            ops: &MOCK_OPS,
+            size: PAGES * PAGE_SIZE,
+            // CAST: `O_RDWR` is a small flag.
+            flags: bindings::O_RDWR as c_int,
+            resv: core::ptr::null_mut(),
+            priv_: mock.cast::<c_void>(),
+        };
+        // SAFETY: `info` is complete; on success the buffer owns `mock` (freed in `release`).
+        match from_err_ptr(unsafe { bindings::dma_buf_export(&info) }) {
+            // SAFETY: `dma_buf_export` returned a buffer with a reference that we own.
+            Ok(buf) => Ok((
+                unsafe { ARef::from_raw(NonNull::new_unchecked(buf.cast())) },
+                mock,
+            )),
+            Err(e) => {
+                // SAFETY: The export failed, so `mock` is still ours.
+                drop(unsafe { KBox::from_raw(mock) });
+                Err(e)
+            }
+        }
+    }
+
+    /// A KUnit device that can reach all memory; unregistered when the test ends.
+    fn test_device() -> Result<&'static Device> {
+        // SAFETY: Called from a KUnit test, which has a current test.
+        let test = unsafe { bindings::kunit_get_current_test() };
+        // SAFETY: `test` is the running test; the name is a static C string.
+        let dev = from_err_ptr(unsafe {
+            bindings::kunit_device_register(test, c"rust-dma-buf".as_char_ptr())
+        })?;
+        // SAFETY: `dev` is a live device; a 64-bit mask is valid for it.
+        to_result(unsafe { bindings::dma_set_mask_and_coherent(dev, u64::MAX) })?;
+        // SAFETY: KUnit keeps the device registered until the test ends, after the test
+        // function returns, so it outlives every use in the test.
+        Ok(unsafe { Device::from_raw(dev) })
+    }
+
+    #[test]
+    fn map_walk_and_unmap_on_drop() -> Result {
+        let dev = test_device()?;
+        let (buf, mock) = export()?;
+        // SAFETY: `mock` lives as long as `buf`, which we hold until the end.
+        let mock = unsafe { &*mock };
+        assert_eq!(buf.size(), PAGES * PAGE_SIZE);
+
+        let mapping = Mapping::new(buf.clone(), dev, DataDirection::FromDevice)?;
+        assert_eq!(mock.maps.load(Ordering::Relaxed), 1);
+        assert_eq!(mapping.dma_buf().size(), PAGES * PAGE_SIZE);
+        let mut total = 0;
+        for sg in mapping.sg_table().iter() {
+            assert!(sg.dma_address() != 0);
+            // CAST: a segment length is at most the buffer size.
+            total += sg.dma_len() as usize;
+        }
+        assert_eq!(total, PAGES * PAGE_SIZE);
+
+        drop(mapping);
+        assert_eq!(mock.unmaps.load(Ordering::Relaxed), 1);
+        Ok(())
+    }
+
+    #[test]
+    fn a_failed_map_detaches() -> Result {
+        let dev = test_device()?;
+        let (buf, mock) = export()?;
+        // SAFETY: `mock` lives as long as `buf`, which we hold until the end.
+        let mock = unsafe { &*mock };
+        mock.fail_map.store(true, Ordering::Relaxed);
+
+        let r = Mapping::new(buf.clone(), dev, DataDirection::FromDevice);
+        assert_eq!(r.err(), Some(ENOMEM));
+        assert_eq!(mock.maps.load(Ordering::Relaxed), 0);
+        // The attachment was undone: the buffer's list of attachments is empty again.
+        // SAFETY: `buf` is alive and nothing attaches to it concurrently; reading the list
+        // head only.
+        let empty = unsafe {
+            let head = &raw mut (*buf.as_raw()).attachments;
+            (*head).next == head
+        };
+        assert!(empty);
+        Ok(())
+    }
+}
