@@ -242,10 +242,10 @@ impl Chunks {
         if !self.allocated[n] {
             return Err(EALREADY);
         }
-        self.allocated[n] = false;
-        // `free` was allocated for every slot, so this push cannot need memory.
+        // `free` was allocated for every slot and this one is not in it, so there is room.
         self.free.push_within_capacity(slot).map_err(|_| EINVAL)?;
         // INVARIANT: the slot is back in `free` once and no longer marked allocated.
+        self.allocated[n] = false;
         Ok(())
     }
 

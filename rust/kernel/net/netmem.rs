@@ -92,8 +92,10 @@ impl From<&NetIov> for NetmemRef {
 ///
 /// # Invariants
 ///
-/// The `net_iov` is initialized: its `owner` points to the [`NetIovArea`] whose array holds
-/// it, and that area outlives every reference to the `net_iov`.
+/// Outside this module, the `net_iov` is initialized: its `owner` points to the area whose
+/// array holds it, and that area outlives every reference to the `net_iov`. (Inside
+/// [`NetIovArea::new`], the array exists for a moment before the owners are set; only
+/// [`NetIov::as_raw`] is used on it then.)
 #[repr(transparent)]
 pub struct NetIov(Opaque<bindings::net_iov>);
 

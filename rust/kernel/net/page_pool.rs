@@ -316,6 +316,10 @@ impl<T: MemoryProvider> MemoryProviderOps<T> {
     }
 
     /// Returns the pointer to the C table.
+    ///
+    /// Whoever installs the table on an rx queue (as `mp_ops` of its memory provider
+    /// parameters) must pass a `T::Priv` as `mp_priv` that outlives the queue's binding and
+    /// every page pool created on it: the callbacks turn `mp_priv` back into `&T::Priv`.
     #[inline]
     pub fn as_raw(&'static self) -> *const bindings::memory_provider_ops {
         &self.0
