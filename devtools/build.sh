@@ -13,6 +13,7 @@ fragments() {
 	echo "$DEVMEM_TOP/configs/base.config"
 	echo "$DEVMEM_TOP/configs/devmem.config"
 	[ "$VARIANT" = release ] || echo "$DEVMEM_TOP/configs/debug.config"
+	[ "$IMPL" = rust ] || echo "$DEVMEM_TOP/configs/impl-$IMPL.config"
 }
 
 # Everything the configuration depends on besides the base tree: the fragments, the
@@ -20,7 +21,7 @@ fragments() {
 config_inputs_hash() {
 	{
 		cat "$BASE/.devmem-rs-base"
-		echo "VARIANT=$VARIANT"
+		echo "VARIANT=$VARIANT IMPL=$IMPL"
 		for f in $(fragments); do cat "$f"; done
 		(cd "$DEVMEM_TOP" && git ls-files -co --exclude-standard -- 'Kconfig' '*/Kconfig*' \
 			'patches/*.patch' 2>/dev/null | sort | xargs -r cat)
@@ -28,9 +29,11 @@ config_inputs_hash() {
 }
 
 # Every CONFIG_ line of the fragments must hold in the final .config: a symbol whose
-# dependencies are not met is dropped silently by Kconfig, so say which.
+# dependencies are not met is dropped silently by Kconfig, so say which. A later fragment
+# overrides an earlier one, as in the merged KCONFIG_ALLCONFIG file.
 check_config() {
 	local bad=0 line sym val have
+	declare -A want=()
 	while read -r line; do
 		case "$line" in
 		CONFIG_*=*)
@@ -44,13 +47,17 @@ check_config() {
 			;;
 		*) continue ;;
 		esac
+		want[$sym]=$val
+	done < <(cat $(fragments))
+	for sym in "${!want[@]}"; do
+		val=${want[$sym]}
 		have=$(sed -n "s/^$sym=\(.*\)/\1/p" "$OUT/.config")
 		[ -n "$have" ] || have=n
 		if [ "$have" != "$val" ]; then
 			echo "config: $sym=$val requested, got $have" >&2
 			bad=1
 		fi
-	done < <(cat $(fragments))
+	done
 	[ $bad = 0 ] || die "the configuration does not hold what configs/*.config ask for"
 }
 

@@ -19,7 +19,7 @@ ksft=$OUT/kselftest/kselftest_install
 phase "guest: KUnit, kselftests, kmemleak"
 set +e
 QUIET=1 bash "$DEVMEM_TOP/devtools/boot.sh" "$logs" \
-	bash "$DEVMEM_TOP/devtools/guest-check.sh" "$ksft"
+	bash "$DEVMEM_TOP/devtools/guest-check.sh" "$ksft" "$SRC"
 guest_rc=$?
 set -e
 phase_end

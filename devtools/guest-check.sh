@@ -3,10 +3,13 @@
 #
 # Runs inside the test guest: print the KUnit results, run the installed kselftests and a
 # kmemleak scan, each in a section that devtools/report.py reads on the host.
-# Usage: guest-check.sh KSELFTEST_INSTALL_DIR
+# Usage: guest-check.sh KSELFTEST_INSTALL_DIR KERNEL_TREE
+# KERNEL_TREE is the prepared source tree: tests that speak netlink read the tree's YNL
+# library and specs there (DEVMEM_KSRC).
 
 set -u
 ksft=$1
+export DEVMEM_KSRC=$2
 
 # Each section is also marked in the kernel log, so the console log shows its timing.
 section() {

@@ -6,9 +6,12 @@ set -euo pipefail
 DEVMEM_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE=${DEVMEM_RS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/devmem-rs}
 VARIANT=${VARIANT:-debug}
+IMPL=${IMPL:-rust}          # devmem TCP implementation: rust (devmem-rs) or c (upstream)
+case "$IMPL" in rust|c) ;; *) echo "IMPL must be rust or c, not '$IMPL'" >&2; exit 2 ;; esac
 SRC=$CACHE/src              # base tree + overlay, kept between runs
 BASE=$CACHE/base            # pristine base tree, never modified
 OUT=$CACHE/build-$VARIANT   # O= build directory
+[ "$IMPL" = rust ] || OUT=$OUT-$IMPL
 DL=$CACHE/downloads         # cached .deb files
 TOOLS=$CACHE/tools          # extracted rust-src and other helpers
 LLVM_SUFFIX=-19

@@ -169,8 +169,9 @@ impl Drop for Mapping {
     }
 }
 
-#[macros::kunit_tests(rust_dma_buf)]
-mod tests {
+/// A dma-buf exporter and a DMA-capable device for KUnit tests of dma-buf importers.
+#[cfg(CONFIG_KUNIT)]
+pub mod kunit {
     use super::*;
     use crate::{
         error::to_result,
@@ -182,11 +183,17 @@ mod tests {
         sync::atomic::{AtomicBool, AtomicUsize, Ordering},
     };
 
-    const PAGES: usize = 4;
+    /// How many mock buffers have been released so far.
+    static RELEASED: AtomicUsize = AtomicUsize::new(0);
+
+    /// The number of mock buffers released since boot: a test compares it before and after.
+    pub fn released() -> usize {
+        RELEASED.load(Ordering::Relaxed)
+    }
 
     /// The exporter side of the test: a buffer of `PAGES` pages, mapped for whichever device
     /// attaches, counting its maps and unmaps.
-    struct Mock {
+    pub struct Mock {
         pages: KVec<Page>,
         maps: AtomicUsize,
         unmaps: AtomicUsize,
@@ -218,7 +225,8 @@ mod tests {
         if mock.fail_map.load(Ordering::Relaxed) {
             return ENOMEM.to_ptr();
         }
-        let mut ptrs = KVec::with_capacity(PAGES, GFP_KERNEL).unwrap_or_default();
+        let pages = mock.pages.len();
+        let mut ptrs = KVec::with_capacity(pages, GFP_KERNEL).unwrap_or_default();
         for page in mock.pages.iter() {
             if ptrs.push(page.as_ptr(), GFP_KERNEL).is_err() {
                 return ENOMEM.to_ptr();
@@ -229,13 +237,14 @@ mod tests {
         };
         let sgt = KBox::into_raw(sgt);
         // CAST: the buffer size is a few pages.
-        let size = (PAGES * PAGE_SIZE) as c_ulong;
-        // SAFETY: `sgt` is a zeroed table and `ptrs` holds `PAGES` live pages.
+        let size = (pages * PAGE_SIZE) as c_ulong;
+        // SAFETY: `sgt` is a zeroed table and `ptrs` holds `pages` live pages.
         let ret = unsafe {
             bindings::sg_alloc_table_from_pages_segment(
                 sgt,
                 ptrs.as_mut_ptr(),
-                PAGES as c_uint,
+                // CAST: a test buffer has a few pages.
+                pages as c_uint,
                 0,
                 size,
                 c_uint::MAX,
@@ -291,6 +300,7 @@ mod tests {
     unsafe extern "C" fn release(dmabuf: *mut bindings::dma_buf) {
         // SAFETY: The last reference is gone: the `Mock` made by `export` is ours again.
         drop(unsafe { KBox::from_raw((*dmabuf).priv_.cast::<Mock>()) });
+        RELEASED.fetch_add(1, Ordering::Relaxed);
     }
 
     static MOCK_OPS: bindings::dma_buf_ops = bindings::dma_buf_ops {
@@ -300,10 +310,11 @@ mod tests {
         ..pin_init::zeroed()
     };
 
-    /// Exports a mock buffer; returns it and its `Mock`, which lives as long as the buffer.
-    fn export() -> Result<(ARef<DmaBuf>, *const Mock)> {
-        let mut pages = KVec::with_capacity(PAGES, GFP_KERNEL)?;
-        for _ in 0..PAGES {
+    /// Exports a mock buffer of `npages` pages; returns it and its `Mock`, which lives as
+    /// long as the buffer.
+    pub fn export(npages: usize) -> Result<(ARef<DmaBuf>, *const Mock)> {
+        let mut pages = KVec::with_capacity(npages, GFP_KERNEL)?;
+        for _ in 0..npages {
             pages.push(Page::alloc_page(GFP_KERNEL)?, GFP_KERNEL)?;
         }
         let mock = KBox::into_raw(KBox::new(
@@ -319,7 +330,7 @@ mod tests {
             exp_name: c"rust-dma-buf-test".as_char_ptr(),
             owner: core::ptr::null_mut(),
             ops: &MOCK_OPS,
-            size: PAGES * PAGE_SIZE,
+            size: npages * PAGE_SIZE,
             // CAST: `O_RDWR` is a small flag.
             flags: bindings::O_RDWR as c_int,
             resv: core::ptr::null_mut(),
@@ -341,7 +352,7 @@ mod tests {
     }
 
     /// A KUnit device that can reach all memory; unregistered when the test ends.
-    fn test_device() -> Result<&'static Device> {
+    pub fn test_device() -> Result<&'static Device> {
         // SAFETY: Called from a KUnit test, which has a current test.
         let test = unsafe { bindings::kunit_get_current_test() };
         // SAFETY: `test` is the running test; the name is a static C string.
@@ -355,16 +366,42 @@ mod tests {
         Ok(unsafe { Device::from_raw(dev) })
     }
 
+    impl Mock {
+        /// How many times the buffer was mapped.
+        pub fn maps(&self) -> usize {
+            self.maps.load(Ordering::Relaxed)
+        }
+
+        /// How many times the buffer was unmapped.
+        pub fn unmaps(&self) -> usize {
+            self.unmaps.load(Ordering::Relaxed)
+        }
+
+        /// Makes the next maps fail with `ENOMEM`.
+        pub fn fail_maps(&self, fail: bool) {
+            self.fail_map.store(fail, Ordering::Relaxed);
+        }
+    }
+}
+
+#[macros::kunit_tests(rust_dma_buf)]
+mod tests {
+    use super::kunit::{export, test_device};
+    use super::*;
+    use crate::page::PAGE_SIZE;
+
+    const PAGES: usize = 4;
+
     #[test]
     fn map_walk_and_unmap_on_drop() -> Result {
         let dev = test_device()?;
-        let (buf, mock) = export()?;
+        let (buf, mock) = export(PAGES)?;
         // SAFETY: `mock` lives as long as `buf`, which we hold until the end.
         let mock = unsafe { &*mock };
         assert_eq!(buf.size(), PAGES * PAGE_SIZE);
 
         let mapping = Mapping::new(buf.clone(), dev, DataDirection::FromDevice)?;
-        assert_eq!(mock.maps.load(Ordering::Relaxed), 1);
+        assert_eq!(mock.maps(), 1);
         assert_eq!(mapping.dma_buf().size(), PAGES * PAGE_SIZE);
         let mut total = 0;
         for sg in mapping.sg_table().iter() {
@@ -375,21 +412,21 @@ mod tests {
         assert_eq!(total, PAGES * PAGE_SIZE);
 
         drop(mapping);
-        assert_eq!(mock.unmaps.load(Ordering::Relaxed), 1);
+        assert_eq!(mock.unmaps(), 1);
         Ok(())
     }
 
     #[test]
     fn a_failed_map_detaches() -> Result {
         let dev = test_device()?;
-        let (buf, mock) = export()?;
+        let (buf, mock) = export(PAGES)?;
         // SAFETY: `mock` lives as long as `buf`, which we hold until the end.
         let mock = unsafe { &*mock };
-        mock.fail_map.store(true, Ordering::Relaxed);
+        mock.fail_maps(true);
 
         let r = Mapping::new(buf.clone(), dev, DataDirection::FromDevice);
         assert_eq!(r.err(), Some(ENOMEM));
-        assert_eq!(mock.maps.load(Ordering::Relaxed), 0);
+        assert_eq!(mock.maps(), 0);
         // The attachment was undone: the buffer's list of attachments is empty again.
         // SAFETY: `buf` is alive and nothing attaches to it concurrently; reading the list
         // head only.

@@ -20,6 +20,9 @@ pub struct Range {
     pub index: u32,
     /// The DMA address of the range's first byte.
     pub dma_addr: DmaAddress,
+    /// The address of the object that owns the chunks (the binding), for going from a
+    /// `net_iov` back to it.
+    pub owner: usize,
 }
 
 /// Why a mapped dma-buf cannot be cut into `net_iov`s.
@@ -86,10 +89,12 @@ impl Chunks {
     /// of `1 << shift` bytes.
     ///
     /// Every range must start and end on a chunk boundary, as a page pool hands out whole
-    /// chunks and the NIC writes them at their DMA address.
+    /// chunks and the NIC writes them at their DMA address. `owner` is recorded in every
+    /// area (see [`Chunks::owner_of`]).
     pub fn new(
         ranges: impl Iterator<Item = (DmaAddress, usize)>,
         shift: u32,
+        owner: usize,
     ) -> Result<Self, ChunksError> {
         let chunk = 1usize << shift;
         let mut areas = KVec::new();
@@ -112,6 +117,7 @@ impl Chunks {
                 Range {
                     index,
                     dma_addr: addr,
+                    owner,
                 },
                 GFP_KERNEL,
             )
@@ -253,6 +259,30 @@ impl Chunks {
     pub fn offset_of(&self, niov: &NetIov) -> usize {
         niov.virtual_addr(self.shift)
     }
+
+    /// The `net_iov` holding byte `offset` of the dma-buf, if the buffer is that large.
+    pub fn niov_at(&self, offset: usize) -> Option<&NetIov> {
+        let mut start = 0;
+        for area in self.areas.iter() {
+            let len = area.len() << self.shift;
+            if offset < start + len {
+                return area.get((offset - start) >> self.shift);
+            }
+            start += len;
+        }
+        None
+    }
+
+    /// The owner recorded for the chunks `niov` belongs to.
+    ///
+    /// # Safety
+    ///
+    /// `niov` was made by a [`Chunks`] that is still alive.
+    pub unsafe fn owner_of(niov: &NetIov) -> usize {
+        // SAFETY: `Chunks` only makes areas of type `NetIovArea<Range>`, and this one is alive
+        // (as promised by the caller).
+        unsafe { NetIovArea::<Range>::from_net_iov(niov) }.data().owner
+    }
 }
 
 #[kunit_tests(devmem_rs_chunks)]
@@ -260,11 +290,12 @@ mod tests {
     use super::*;
 
     const SHIFT_4K: u32 = 12;
+    const OWNER: usize = 0x5a5a;
 
     #[test]
     fn one_niov_per_chunk_with_its_dma_address() -> Result {
         let ranges = [(0x10_0000u64, 0x4000usize), (0x80_0000, 0x2000)];
-        let mut chunks = Chunks::new(ranges.iter().copied(), SHIFT_4K).map_err(|e| e.to_errno())?;
+        let mut chunks = Chunks::new(ranges.iter().copied(), SHIFT_4K, OWNER).map_err(|e| e.to_errno())?;
         assert_eq!(chunks.len(), 6);
         assert_eq!(chunks.available(), 6);
 
@@ -284,13 +315,22 @@ mod tests {
         for (got, want) in seen.iter().zip(want.iter()) {
             assert_eq!(got, want);
         }
+
+        // Offsets map back to the same net_iovs, which know their owner.
+        for &(_, off) in want.iter() {
+            let niov = chunks.niov_at(off + 0x10).ok_or(EINVAL)?;
+            assert_eq!(niov.virtual_addr(SHIFT_4K), off);
+            // SAFETY: `niov` was made by `chunks`, which is alive.
+            assert_eq!(unsafe { Chunks::owner_of(niov) }, OWNER);
+        }
+        assert!(chunks.niov_at(0x6000).is_none());
         Ok(())
     }
 
     #[test]
     fn exhaustion_and_refill() -> Result {
         let mut chunks =
-            Chunks::new([(0u64, 0x8000usize)].into_iter(), SHIFT_4K).map_err(|e| e.to_errno())?;
+            Chunks::new([(0u64, 0x8000usize)].into_iter(), SHIFT_4K, OWNER).map_err(|e| e.to_errno())?;
         let mut held = KVec::new();
         let n = chunks.alloc_batch(64, |niov| {
             held.push(niov.as_raw(), GFP_NOWAIT).unwrap_or(())
@@ -314,9 +354,9 @@ mod tests {
     #[test]
     fn double_free_and_foreign_niov_are_refused() -> Result {
         let mut chunks =
-            Chunks::new([(0u64, 0x2000usize)].into_iter(), SHIFT_4K).map_err(|e| e.to_errno())?;
+            Chunks::new([(0u64, 0x2000usize)].into_iter(), SHIFT_4K, OWNER).map_err(|e| e.to_errno())?;
         let mut other =
-            Chunks::new([(0u64, 0x1000usize)].into_iter(), SHIFT_4K).map_err(|e| e.to_errno())?;
+            Chunks::new([(0u64, 0x1000usize)].into_iter(), SHIFT_4K, OWNER).map_err(|e| e.to_errno())?;
 
         let p = chunks.alloc().ok_or(ENOMEM)?.as_raw();
         // SAFETY: `p` is a `net_iov` of `chunks`, which is alive.
@@ -335,7 +375,7 @@ mod tests {
 
     #[test]
     fn misaligned_ranges_are_refused() {
-        let bad_addr = Chunks::new([(0x800u64, 0x1000usize)].into_iter(), SHIFT_4K);
+        let bad_addr = Chunks::new([(0x800u64, 0x1000usize)].into_iter(), SHIFT_4K, OWNER);
         assert_eq!(
             bad_addr.err(),
             Some(ChunksError::Misaligned {
@@ -344,23 +384,23 @@ mod tests {
                 chunk: 0x1000
             })
         );
-        let bad_len = Chunks::new([(0u64, 0x1800usize)].into_iter(), SHIFT_4K);
+        let bad_len = Chunks::new([(0u64, 0x1800usize)].into_iter(), SHIFT_4K, OWNER);
         assert!(matches!(
             bad_len.err(),
             Some(ChunksError::Misaligned { .. })
         ));
 
         // A 16 KiB rx page size over 4 KiB-aligned memory.
-        let big = Chunks::new([(0x1000u64, 0x4000usize)].into_iter(), 14);
+        let big = Chunks::new([(0x1000u64, 0x4000usize)].into_iter(), 14, OWNER);
         assert_eq!(big.err().map(|e| e.to_errno()), Some(EINVAL));
     }
 
     #[test]
     fn a_buffer_smaller_than_one_chunk_is_refused() {
-        let none = Chunks::new(core::iter::empty(), SHIFT_4K);
+        let none = Chunks::new(core::iter::empty(), SHIFT_4K, OWNER);
         assert_eq!(none.err(), Some(ChunksError::Empty));
         // Shorter than one 16 KiB chunk: misaligned length.
-        let short = Chunks::new([(0u64, 0x1000usize)].into_iter(), 14);
+        let short = Chunks::new([(0u64, 0x1000usize)].into_iter(), 14, OWNER);
         assert_eq!(short.err().map(|e| e.to_errno()), Some(EINVAL));
     }
 }

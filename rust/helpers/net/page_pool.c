@@ -26,6 +26,12 @@ __rust_helper void rust_helper_net_mp_netmem_place_in_cache(struct page_pool *po
 	net_mp_netmem_place_in_cache(pool, netmem);
 }
 
+/* A provider checks that a net_iov coming back has no user left. */
+__rust_helper long rust_helper_netmem_pp_ref_count(netmem_ref netmem)
+{
+	return atomic_long_read(netmem_get_pp_ref_count_ref(netmem));
+}
+
 /* Memory providers fill netlink replies about their queues and pools. */
 __rust_helper int rust_helper_nla_put_u32(struct sk_buff *skb, int attrtype, u32 value)
 {

@@ -154,6 +154,14 @@ impl NetIov {
         base + (self.index() << shift)
     }
 
+    /// The page-pool reference count of this `net_iov` (C `pp_ref_count`): 1 while a pool
+    /// owns it with no other user, more while skbs or userspace tokens hold it.
+    #[inline]
+    pub fn pp_ref_count(&self) -> isize {
+        // SAFETY: The `net_iov` is valid (type invariant); the count is read atomically.
+        unsafe { bindings::netmem_pp_ref_count(NetmemRef::from(self).as_raw()) }
+    }
+
     /// The kind of provider that owns this `net_iov`, if the kernel knows it.
     pub fn kind(&self) -> Option<NetIovType> {
         // SAFETY: `type_` is set with `owner` and fixed afterwards (type invariant).

@@ -77,6 +77,15 @@ impl PagePool {
         // in the descriptor and counts the allocation.
         unsafe { bindings::net_mp_niov_set_page_pool(self.as_raw(), niov.as_raw()) }
     }
+
+    /// Takes `niov` out of this pool (C `net_mp_niov_clear_page_pool`), in
+    /// [`MemoryProvider::release_netmem`], before the provider frees it.
+    #[inline]
+    pub fn detach(&self, niov: &NetIov) {
+        // SAFETY: The `net_iov` is valid (type invariant); the function clears the pool
+        // fields of its descriptor.
+        unsafe { bindings::net_mp_niov_clear_page_pool(niov.as_raw()) }
+    }
 }
 
 /// The setup of a page pool, offered to [`MemoryProvider::init`] before the pool is used.
