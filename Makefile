@@ -5,12 +5,18 @@
 # from Debian's linux-source-7.3 with this repository overlaid.
 #
 #   make run     set up, build, boot the two-port guest, show the pipeline end to end
-#   make check   set up, build, boot, run every test; ends with `N passed, N failed`
+#   make check   set up, build, boot, run every test on the Rust (devmem-rs) and the C
+#                devmem build; ends with `N passed, N failed`
 #   make setup | tree | build   the single steps
-#   make clean   drop the build directory of VARIANT (debug or release)
+#   make clean   drop the build directory of VARIANT (debug or release) and IMPL
+#
+#   IMPL=rust|c     the devmem TCP implementation that build, run and clean use (rust)
+#   IMPLS="rust c"  the implementations check tests, in order
 
 VARIANT ?= debug
-export VARIANT
+IMPL ?= rust
+IMPLS ?= rust c
+export VARIANT IMPL IMPLS
 
 .PHONY: run check setup tree build clean
 

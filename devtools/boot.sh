@@ -43,7 +43,7 @@ run_vng() {
 	timeout --kill-after=15 "$timeout_s" \
 		"$vng" --run "$OUT" --disable-kvm --memory "${GUEST_MEMORY:-4G}" \
 		--cpus "${GUEST_CPUS:-2}" --verbose --qemu-opts="$qemu_opts" \
-		--append "no5lvl printk.time=1 hugepages=${HUGEPAGES:-1024} ${KERNEL_APPEND:-}" \
+		--append "no5lvl printk.time=1 hugepages=${HUGEPAGES:-1024} modprobe.blacklist=igb_rs ${KERNEL_APPEND:-}" \
 		--exec "$*" </dev/null 2> >(cat >"$logdir/console.log")
 }
 

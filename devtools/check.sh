@@ -1,34 +1,51 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Every test: set up the host, prepare the tree, build the debug kernel and the
-# kselftests, boot the two-port guest, run KUnit (Rust doctests included), the kselftests
-# and a kmemleak scan there, and report one line per test and `N passed, N failed`.
+# Every test: set up the host, prepare the tree, and for each devmem TCP implementation
+# (IMPLS, default "rust c": devmem-rs and upstream's C one, the oracle) build the debug
+# kernel and the kselftests, boot the two-port guest, run KUnit (Rust doctests included),
+# the kselftests and a kmemleak scan there, and report one line per test, named
+# IMPL/..., then `N passed, N failed, N skipped` over all of them.
 
 . "$(dirname "$0")/lib.sh"
 
+IMPLS=${IMPLS:-"rust c"}
 start=$(date +%s)
 bash "$DEVMEM_TOP/devtools/setup.sh"
 bash "$DEVMEM_TOP/devtools/tree.sh"
-bash "$DEVMEM_TOP/devtools/build.sh"
 
-logs=$CACHE/logs/check-$VARIANT
-rm -rf "$logs"
-ksft=$OUT/kselftest/kselftest_install
+npass=0 nfail=0 nskip=0
+for impl in $IMPLS; do
+	IMPL=$impl bash "$DEVMEM_TOP/devtools/build.sh"
+	out=$CACHE/build-$VARIANT
+	[ "$impl" = rust ] || out=$out-$impl
+	logs=$CACHE/logs/check-$VARIANT-$impl
+	rm -rf "$logs"
+	ksft=$out/kselftest/kselftest_install
 
-phase "guest: KUnit, kselftests, kmemleak"
-set +e
-QUIET=1 bash "$DEVMEM_TOP/devtools/boot.sh" "$logs" \
-	bash "$DEVMEM_TOP/devtools/guest-check.sh" "$ksft" "$SRC"
-guest_rc=$?
-set -e
-phase_end
-echo "logs: $logs (console.log, guest.out)"
+	phase "guest ($impl): KUnit, kselftests, kmemleak"
+	set +e
+	IMPL=$impl QUIET=1 bash "$DEVMEM_TOP/devtools/boot.sh" "$logs" \
+		bash "$DEVMEM_TOP/devtools/guest-check.sh" "$ksft" "$SRC"
+	guest_rc=$?
+	set -e
+	phase_end
+	echo "logs: $logs (console.log, guest.out)"
 
-echo "total so far: $(($(date +%s) - start))s"
-set +e
-python3 "$DEVMEM_TOP/devtools/report.py" --guest "$logs/guest.out" \
-	--console "$logs/console.log" --kselftest-list "$ksft/kselftest-list.txt" \
-	--guest-rc "$guest_rc" | tee "$logs/report.txt"
-rc=${PIPESTATUS[0]}
-exit "$rc"
+	set +e
+	python3 "$DEVMEM_TOP/devtools/report.py" --guest "$logs/guest.out" \
+		--console "$logs/console.log" --kselftest-list "$ksft/kselftest-list.txt" \
+		--guest-rc "$guest_rc" --prefix "$impl/" >"$logs/report.txt"
+	set -e
+	cat "$logs/report.txt"
+	read -r p f s < <(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed, \([0-9]*\) skipped$/\1 \2 \3/p' \
+		"$logs/report.txt" | tail -n1)
+	[ -n "${p:-}" ] || { p=0; f=1; s=0; echo "FAIL $impl/report: no summary"; }
+	npass=$((npass + p)) nfail=$((nfail + f)) nskip=$((nskip + s))
+	echo "$impl: $p passed, $f failed, $s skipped"
+	echo
+done
+
+echo "total time: $(($(date +%s) - start))s"
+echo "$npass passed, $nfail failed, $nskip skipped"
+[ "$nfail" = 0 ] && [ "$npass" -gt 0 ]

@@ -119,6 +119,7 @@ def main():
     ap.add_argument("--console", required=True, help="kernel console log")
     ap.add_argument("--kselftest-list", help="kselftest-list.txt of the install")
     ap.add_argument("--guest-rc", type=int, default=0)
+    ap.add_argument("--prefix", default="", help="prefix of every test name (the build)")
     args = ap.parse_args()
 
     guest = open(args.guest, errors="replace").read()
@@ -161,6 +162,7 @@ def main():
     done = "end" in sec and args.guest_rc == 0
     results.append(("guest/completed", "PASS" if done else "FAIL"))
 
+    results = [(args.prefix + n, s) for n, s in results]
     for name, status in results:
         print(f"{status} {name}")
     if leaks:

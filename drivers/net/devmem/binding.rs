@@ -636,6 +636,84 @@ mod tests {
     }
 
     #[test]
+    fn a_page_pool_on_a_bound_queue_takes_its_net_iovs_from_the_binding() -> Result {
+        use kernel::net::page_pool::{OwnedPagePool, Params};
+        use kernel::page::PAGE_SIZE;
+
+        const NIOVS: usize = 128;
+        let before = released();
+        let dev = test_device()?;
+        let b = bind(dev, NIOVS)?;
+
+        // A device with one rx queue, never registered, carries the provider as bind-rx
+        // would install it.
+        // SAFETY: The name is a valid format; `ether_setup` is a valid setup function.
+        let nd = unsafe {
+            bindings::alloc_netdev_mqs(
+                0,
+                c"devmemrs%d".as_char_ptr(),
+                bindings::NET_NAME_ENUM as u8,
+                Some(bindings::ether_setup),
+                1,
+                1,
+            )
+        };
+        if nd.is_null() {
+            return Err(ENOMEM);
+        }
+        // SAFETY: `nd` has one rx queue; nothing else uses it yet.
+        let rxq = unsafe { bindings::__netif_get_rx_queue(nd, 0) };
+        // SAFETY: As above.
+        unsafe { (*rxq).mp_params = b.mp_params() };
+
+        // SAFETY: `nd` and its queue 0 outlive the pool; its lock is held around creation.
+        let params = unsafe {
+            Params::new(dev, 0, 256, DataDirection::FromDevice, PAGE_SIZE as u32).unreadable(nd, 0)
+        };
+        // SAFETY: `nd` is valid.
+        unsafe { bindings::netdev_lock(nd) };
+        let pool = OwnedPagePool::new(&params);
+        // SAFETY: Locked above.
+        unsafe { bindings::netdev_unlock(nd) };
+
+        let result = pool.map(|mut pool| {
+            let mut got = KVec::new();
+            while let Some(nm) = pool.alloc_netmem(GFP_KERNEL) {
+                let fresh = nm.is_net_iov() && !got.contains(&nm.as_raw());
+                let _ = got.push(nm.as_raw(), GFP_KERNEL);
+                if !fresh || got.len() > NIOVS {
+                    break;
+                }
+            }
+            let all_out = b.niovs();
+            let n = got.len();
+            for &raw in got.iter() {
+                // SAFETY: Each came from `pool`, once; the test gives it back.
+                unsafe { pool.put_full_netmem(NetmemRef::from_raw(raw)) };
+            }
+            // Destroying the pool returns its net_iovs to the binding.
+            drop(pool);
+            (n, all_out, b.niovs())
+        });
+
+        // SAFETY: The pool is gone; nothing else uses `nd`.
+        unsafe {
+            (*rxq).mp_params = pin_init::zeroed();
+            bindings::free_netdev(nd);
+        }
+        let (n, all_out, after) = result?;
+        assert_eq!(n, NIOVS);
+        assert_eq!(all_out, (NIOVS, 0));
+        assert_eq!(after, (NIOVS, NIOVS));
+
+        // SAFETY: The creator's reference is ours; never registered.
+        unsafe { b.put() };
+        drop(b);
+        assert_eq!(wait_released(before + 1), before + 1);
+        Ok(())
+    }
+
+    #[test]
     fn thousand_bind_unbind_cycles_leave_nothing() -> Result {
         let before = released();
         let registered_before = registered();

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
+#include <linux/etherdevice.h>
+#include <linux/bottom_half.h>
 #include <linux/netdevice.h>
 #include <net/dst.h>
 #include <net/netdev_lock.h>
@@ -40,4 +42,132 @@ __rust_helper struct dst_entry *rust_helper___sk_dst_get(const struct sock *sk)
 __rust_helper struct net_device *rust_helper_dst_dev_rcu(const struct dst_entry *dst)
 {
 	return dst_dev_rcu(dst);
+}
+
+__rust_helper void *rust_helper_netdev_priv(const struct net_device *dev)
+{
+	return netdev_priv(dev);
+}
+
+__rust_helper void rust_helper_eth_hw_addr_set(struct net_device *dev, const u8 *addr)
+{
+	eth_hw_addr_set(dev, addr);
+}
+
+__rust_helper bool rust_helper_netif_carrier_ok(const struct net_device *dev)
+{
+	return netif_carrier_ok(dev);
+}
+
+__rust_helper void rust_helper_netif_tx_start_all_queues(struct net_device *dev)
+{
+	netif_tx_start_all_queues(dev);
+}
+
+__rust_helper void rust_helper_netif_tx_disable(struct net_device *dev)
+{
+	netif_tx_disable(dev);
+}
+
+__rust_helper void rust_helper_netif_stop_subqueue(struct net_device *dev, u16 queue_index)
+{
+	netif_stop_subqueue(dev, queue_index);
+}
+
+__rust_helper void rust_helper_netif_wake_subqueue(struct net_device *dev, u16 queue_index)
+{
+	netif_wake_subqueue(dev, queue_index);
+}
+
+__rust_helper bool rust_helper___netif_subqueue_stopped(const struct net_device *dev,
+							u16 queue_index)
+{
+	return __netif_subqueue_stopped(dev, queue_index);
+}
+
+__rust_helper bool rust_helper_napi_schedule(struct napi_struct *n)
+{
+	return napi_schedule(n);
+}
+
+__rust_helper void rust_helper_netif_napi_del_locked(struct napi_struct *napi)
+{
+	netif_napi_del_locked(napi);
+}
+
+__rust_helper gro_result_t rust_helper_napi_gro_receive(struct napi_struct *napi,
+							struct sk_buff *skb)
+{
+	return napi_gro_receive(napi, skb);
+}
+
+__rust_helper unsigned int rust_helper_skb_headlen(const struct sk_buff *skb)
+{
+	return skb_headlen(skb);
+}
+
+__rust_helper int rust_helper_skb_linearize(struct sk_buff *skb)
+{
+	return skb_linearize(skb);
+}
+
+__rust_helper int rust_helper_skb_put_padto(struct sk_buff *skb, unsigned int len)
+{
+	return skb_put_padto(skb, len);
+}
+
+__rust_helper void rust_helper_dev_kfree_skb_any(struct sk_buff *skb)
+{
+	dev_kfree_skb_any(skb);
+}
+
+__rust_helper void *rust_helper_skb_put_data(struct sk_buff *skb, const void *data,
+					     unsigned int len)
+{
+	return skb_put_data(skb, data, len);
+}
+
+__rust_helper void rust_helper_skb_add_rx_frag_netmem(struct sk_buff *skb, int i,
+						      netmem_ref netmem, int off, int size,
+						      unsigned int truesize)
+{
+	skb_add_rx_frag_netmem(skb, i, netmem, off, size, truesize);
+}
+
+__rust_helper void rust_helper_skb_mark_for_recycle(struct sk_buff *skb)
+{
+	skb_mark_for_recycle(skb);
+}
+
+/* ip_summed is a bitfield: the device verified the checksums of a received packet. */
+__rust_helper void rust_helper_skb_set_csum_unnecessary(struct sk_buff *skb)
+{
+	skb->ip_summed = CHECKSUM_UNNECESSARY;
+}
+
+__rust_helper void rust_helper_skb_record_rx_queue(struct sk_buff *skb, u16 rx_queue)
+{
+	skb_record_rx_queue(skb, rx_queue);
+}
+
+__rust_helper void rust_helper_skb_set_hash(struct sk_buff *skb, __u32 hash,
+					    enum pkt_hash_types type)
+{
+	skb_set_hash(skb, hash, type);
+}
+
+/* skb->protocol sits in an anonymous struct group: set it from the Ethernet header. */
+__rust_helper void rust_helper_skb_set_protocol_eth(struct sk_buff *skb, struct net_device *dev)
+{
+	skb->protocol = eth_type_trans(skb, dev);
+}
+
+__rust_helper void rust_helper_local_bh_disable(void)
+{
+	local_bh_disable();
+}
+
+__rust_helper void rust_helper_local_bh_enable(void)
+{
+	local_bh_enable();
 }

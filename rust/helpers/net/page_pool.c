@@ -26,6 +26,25 @@ __rust_helper void rust_helper_net_mp_netmem_place_in_cache(struct page_pool *po
 	net_mp_netmem_place_in_cache(pool, netmem);
 }
 
+__rust_helper void rust_helper_page_pool_put_full_netmem(struct page_pool *pool,
+							  netmem_ref netmem,
+							  bool allow_direct)
+{
+	page_pool_put_full_netmem(pool, netmem, allow_direct);
+}
+
+__rust_helper void rust_helper_page_pool_dma_sync_netmem_for_cpu(const struct page_pool *pool,
+								  netmem_ref netmem, u32 offset,
+								  u32 dma_sync_size)
+{
+	page_pool_dma_sync_netmem_for_cpu(pool, netmem, offset, dma_sync_size);
+}
+
+__rust_helper void *rust_helper_netmem_address(netmem_ref netmem)
+{
+	return netmem_address(netmem);
+}
+
 /* A provider checks that a net_iov coming back has no user left. */
 __rust_helper long rust_helper_netmem_pp_ref_count(netmem_ref netmem)
 {

@@ -12,12 +12,15 @@
 //! [`include/net/page_pool/memory_provider.h`](srctree/include/net/page_pool/memory_provider.h)
 
 use crate::{
-    error::{from_result, to_result, VTABLE_DEFAULT_ERROR},
+    alloc::Flags,
+    device::Device,
+    dma::DataDirection,
+    error::{from_err_ptr, from_result, to_result, VTABLE_DEFAULT_ERROR},
     net::netmem::{NetIov, NetmemRef},
     prelude::*,
     types::Opaque,
 };
-use core::{ffi::c_void, marker::PhantomData};
+use core::{ffi::c_void, marker::PhantomData, ops::Deref, ptr::NonNull};
 
 /// A page pool (C `struct page_pool`), as its memory provider sees it.
 ///
@@ -85,6 +88,139 @@ impl PagePool {
         // SAFETY: The `net_iov` is valid (type invariant); the function clears the pool
         // fields of its descriptor.
         unsafe { bindings::net_mp_niov_clear_page_pool(niov.as_raw()) }
+    }
+}
+
+/// The parameters of a new page pool (C `struct page_pool_params`).
+pub struct Params(bindings::page_pool_params);
+
+impl Params {
+    /// A pool of up to `pool_size` buffers of `PAGE_SIZE << order` bytes, mapped for DMA by
+    /// `dev` in direction `dir` and synced for the device over their first `max_len` bytes.
+    pub fn new(dev: &Device, order: u32, pool_size: u32, dir: DataDirection, max_len: u32) -> Self {
+        // SAFETY: All-zero bytes are a valid `page_pool_params` (integers and pointers).
+        let mut p: bindings::page_pool_params = unsafe { core::mem::zeroed() };
+        // SAFETY: `fast` and `slow` are the named views of the C struct groups; writing plain
+        // fields of a zeroed value.
+        unsafe {
+            let fast = &mut p.__bindgen_anon_1.fast;
+            fast.order = order;
+            fast.pool_size = pool_size;
+            fast.nid = bindings::NUMA_NO_NODE;
+            fast.dev = dev.as_raw();
+            fast.dma_dir = dir.into();
+            fast.max_len = max_len;
+            p.__bindgen_anon_2.slow.flags =
+                bindings::PP_FLAG_DMA_MAP | bindings::PP_FLAG_DMA_SYNC_DEV;
+        }
+        Self(p)
+    }
+
+    /// Lets the pool take unreadable buffers (`net_iov`s) from the memory provider bound
+    /// to rx queue `queue` of `netdev`, if any (`PP_FLAG_ALLOW_UNREADABLE_NETMEM`).
+    ///
+    /// # Safety
+    ///
+    /// `netdev` is a valid network device with a queue `queue` that outlives the pool, and
+    /// its instance lock is held when the pool is created.
+    pub unsafe fn unreadable(mut self, netdev: *mut bindings::net_device, queue: u32) -> Self {
+        // SAFETY: As in `new`.
+        unsafe {
+            let slow = &mut self.0.__bindgen_anon_2.slow;
+            slow.netdev = netdev;
+            slow.queue_idx = queue;
+            slow.flags |= bindings::PP_FLAG_ALLOW_UNREADABLE_NETMEM;
+        }
+        self
+    }
+}
+
+/// A page pool created and owned by its consumer (a driver's rx queue); destroyed on drop.
+///
+/// # Invariants
+///
+/// The pointer is a pool made by `page_pool_create` that this value destroys.
+pub struct OwnedPagePool(NonNull<bindings::page_pool>);
+
+// SAFETY: A pool may be used and destroyed from any thread by its one owner.
+unsafe impl Send for OwnedPagePool {}
+
+impl OwnedPagePool {
+    /// Creates a pool (C `page_pool_create`).
+    pub fn new(params: &Params) -> Result<Self> {
+        // SAFETY: `params` is a complete parameter block; the safety contract of
+        // `Params::unreadable` covers a device in it.
+        let pool = from_err_ptr(unsafe { bindings::page_pool_create(&params.0) })?;
+        // INVARIANT: `page_pool_create` returned a pool, which we destroy on drop.
+        NonNull::new(pool).map(Self).ok_or(ENOMEM)
+    }
+
+    /// Takes a buffer: a page, or a `net_iov` of the pool's memory provider
+    /// (C `page_pool_alloc_netmems`). `None` when none is left.
+    ///
+    /// `&mut self`: a pool has one allocating context (its queue's NAPI instance).
+    pub fn alloc_netmem(&mut self, flags: Flags) -> Option<NetmemRef> {
+        // SAFETY: The pool is alive (type invariant) and `&mut self` makes this its only
+        // allocating context.
+        let raw = unsafe { bindings::page_pool_alloc_netmems(self.0.as_ptr(), flags.as_raw()) };
+        (raw != 0).then(|| NetmemRef::from_raw(raw))
+    }
+
+    /// The DMA address of a buffer of this pool (the pool mapped it, or its provider set it).
+    pub fn dma_addr(&self, netmem: NetmemRef) -> crate::dma::DmaAddress {
+        // SAFETY: The caller passes a buffer it got from this pool, which records its address.
+        unsafe { bindings::page_pool_get_dma_addr_netmem(netmem.as_raw()) }
+    }
+
+    /// Makes the first `len` bytes of a buffer the device wrote visible to the CPU
+    /// (C `page_pool_dma_sync_netmem_for_cpu`); nothing for a `net_iov`, whose memory the
+    /// CPU never reads.
+    pub fn sync_for_cpu(&self, netmem: NetmemRef, len: u32) {
+        // SAFETY: The pool is alive; the buffer is one of its own (caller).
+        unsafe { bindings::page_pool_dma_sync_netmem_for_cpu(self.0.as_ptr(), netmem.as_raw(), 0, len) }
+    }
+
+    /// The bytes of a readable (page) buffer of this pool, after [`Self::sync_for_cpu`].
+    ///
+    /// `None` for a `net_iov`.
+    pub fn page_bytes(&self, netmem: NetmemRef, len: usize) -> Option<&[u8]> {
+        if netmem.is_net_iov() || len > crate::page::PAGE_SIZE << self.order() {
+            return None;
+        }
+        // SAFETY: A page buffer of this pool spans `PAGE_SIZE << order` bytes of kernel memory
+        // that the driver owns while it holds the buffer.
+        unsafe {
+            let addr = bindings::netmem_address(netmem.as_raw()).cast::<u8>();
+            (!addr.is_null()).then(|| core::slice::from_raw_parts(addr, len))
+        }
+    }
+
+    /// Gives back a buffer taken with [`OwnedPagePool::alloc_netmem`]
+    /// (C `page_pool_put_full_netmem`, not from the pool's NAPI context).
+    ///
+    /// # Safety
+    ///
+    /// `netmem` came from this pool and the caller gives up its only reference to it.
+    pub unsafe fn put_full_netmem(&mut self, netmem: NetmemRef) {
+        // SAFETY: As promised by the caller; the pool is alive.
+        unsafe { bindings::page_pool_put_full_netmem(self.0.as_ptr(), netmem.as_raw(), false) }
+    }
+}
+
+impl Deref for OwnedPagePool {
+    type Target = PagePool;
+
+    fn deref(&self) -> &PagePool {
+        // SAFETY: The pool is alive while `self` is.
+        unsafe { PagePool::from_raw(self.0.as_ptr()) }
+    }
+}
+
+impl Drop for OwnedPagePool {
+    fn drop(&mut self) {
+        // SAFETY: The pool is ours to destroy (type invariant); buffers still out keep it
+        // alive inside the page pool core until they come back.
+        unsafe { bindings::page_pool_destroy(self.0.as_ptr()) }
     }
 }
 

@@ -1,0 +1,922 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! igb_rs: a Rust driver for the Intel 82576 as QEMU emulates it (`-device igb`).
+//!
+//! One MSI-X vector and one NAPI context per rx/tx queue pair, plus a vector for the
+//! link. Rx uses header split (SRRCTL "split always"): the headers of each packet land in
+//! a buffer of the queue's header page pool and are copied into the skb's linear part, the
+//! payload lands in a buffer of its payload page pool and becomes a frag. The payload pool
+//! takes `net_iov`s from a memory provider when one is bound to the queue (devmem TCP).
+//!
+//! Register facts: the C igb driver and QEMU's hw/net/igb_core.c; see
+//! Documentation/networking/device_drivers/ethernet/intel/igb_rs.rst.
+
+mod regs;
+
+use core::sync::atomic::{AtomicBool, Ordering};
+use kernel::{
+    device::{self, Bound, Core},
+    dma::{Coherent, DataDirection, DmaAddress, DmaMask, Device as _},
+    io::{io_project, io_read, io_write, Io},
+    irq::{self, IrqReturn},
+    net::{
+        device::{
+            with_bh_disabled, ExtraOps, LinkStats64, Napi, NetDevice, Operations, Registration,
+            SkBuff, TxResult,
+        },
+        ethtool::{
+            tcp_data_split, Channels, EthtoolOps, EthtoolTable, KernelRingParam, RingParam,
+            RING_USE_HDS_THRS, RING_USE_TCP_DATA_SPLIT,
+        },
+        ext_ack::ExtAck,
+        queue::{QueueMgmtOps, QueueMgmtTable},
+        netmem::NetmemRef,
+        page_pool::{OwnedPagePool, Params},
+    },
+    page::PAGE_SIZE,
+    pci,
+    prelude::*,
+    time::{delay::fsleep, Delta},
+    sync::{
+        aref::ARef,
+        barrier::{dma_mb, Read, Write},
+        Arc, SpinLock,
+    },
+};
+use regs::*;
+
+/// Queue pairs (and vectors for them); one more vector serves the link.
+const NUM_QUEUES: u32 = 2;
+/// Descriptors per ring.
+const RING_SIZE: u32 = 256;
+/// The header buffer size programmed in SRRCTL.BSIZEHDR (a multiple of 64, at most 960).
+const HDR_BUF: u32 = 256;
+/// Payload buffer: one page.
+const PKT_BUF: u32 = PAGE_SIZE as u32;
+/// Tx bounce slot per descriptor.
+const TX_SLOT: usize = 2048;
+/// The largest frame: 9000 bytes of MTU plus the Ethernet header and a VLAN tag.
+const MAX_FRAME: u32 = 9000 + 14 + 4;
+
+/// The device's registers.
+struct Hw {
+    bar: pci::DevresBar<BAR_SIZE>,
+    link_event: AtomicBool,
+}
+
+impl Hw {
+    fn rd(&self, off: usize) -> u32 {
+        self.bar
+            .try_access()
+            .and_then(|b| (&*b).try_read32(off).ok())
+            .unwrap_or(0)
+    }
+
+    fn wr(&self, off: usize, val: u32) {
+        if let Some(b) = self.bar.try_access() {
+            let _ = (&*b).try_write32(val, off);
+        }
+    }
+}
+
+/// The buffers of an rx ring, from its two page pools; made when the queue starts.
+struct RxRing {
+    hdr_pool: OwnedPagePool,
+    pkt_pool: OwnedPagePool,
+    hdr: KVec<Option<NetmemRef>>,
+    pkt: KVec<Option<NetmemRef>>,
+    /// The next descriptor the NIC writes back.
+    ntc: u32,
+    /// The tail: the next descriptor to post buffers on.
+    ntu: u32,
+    /// The skb of a packet spanning several descriptors, until its last one, and its
+    /// number of frags.
+    partial: Option<SkBuff>,
+    frags: u32,
+    packets: u64,
+    bytes: u64,
+    drops: u64,
+}
+
+/// The state of a tx ring; packets are copied into per-descriptor bounce buffers.
+struct TxRing {
+    ntu: u32,
+    ntc: u32,
+    packets: u64,
+    bytes: u64,
+}
+
+/// An rx/tx queue pair and the NAPI context that serves it.
+#[pin_data]
+struct QueuePair {
+    #[pin]
+    napi: Napi,
+    index: u32,
+    hw: Arc<Hw>,
+    rx_desc: Coherent<[u64]>,
+    tx_desc: Coherent<[u64]>,
+    bounce: Coherent<[u8]>,
+    // Taken by NAPI (softirq) and xmit (softirqs off); process context (open, stop,
+    // stats, queue restarts) takes them with softirqs off too (`with_bh_disabled`).
+    #[pin]
+    rx: SpinLock<Option<RxRing>>,
+    #[pin]
+    tx: SpinLock<Option<TxRing>>,
+}
+
+kernel::impl_napi_owner!(QueuePair, napi, napi_poll);
+
+/// What the netdev callbacks share.
+struct Adapter {
+    hw: Arc<Hw>,
+    dev: ARef<device::Device>,
+    pairs: KVec<Arc<QueuePair>>,
+}
+
+/// Writes descriptor `i` of a ring: two little-endian quadwords.
+fn desc_write(ring: &Coherent<[u64]>, i: u32, lo: u64, hi: u64) -> Result {
+    let i = 2 * i as usize;
+    io_write!(ring, [try: i], lo);
+    io_write!(ring, [try: i + 1], hi);
+    Ok(())
+}
+
+/// Reads descriptor `i` of a ring.
+fn desc_read(ring: &Coherent<[u64]>, i: u32) -> Result<(u64, u64)> {
+    let i = 2 * i as usize;
+    let lo: u64 = io_read!(ring, [try: i]);
+    let hi: u64 = io_read!(ring, [try: i + 1]);
+    Ok((lo, hi))
+}
+
+impl RxRing {
+    fn new(dev: &device::Device, net: &NetDevice, q: u32) -> Result<Self> {
+        let hdr_params = Params::new(dev, 0, RING_SIZE, DataDirection::FromDevice, HDR_BUF);
+        let mut pkt_params = Params::new(dev, 0, RING_SIZE, DataDirection::FromDevice, PKT_BUF);
+        if net.rx_queue_has_provider(q) {
+            // SAFETY: `net` has queue `q` and outlives the pool (the ring is dropped in
+            // `stop` or the queue restart before the device goes); the instance lock is
+            // held by `open` and the queue-management callbacks that create rings.
+            pkt_params = unsafe { pkt_params.unreadable(net.as_raw(), q) };
+        }
+        let hdr_pool = OwnedPagePool::new(&hdr_params)?;
+        let pkt_pool = OwnedPagePool::new(&pkt_params)?;
+        let mut hdr = KVec::with_capacity(RING_SIZE as usize, GFP_KERNEL)?;
+        let mut pkt = KVec::with_capacity(RING_SIZE as usize, GFP_KERNEL)?;
+        for _ in 0..RING_SIZE {
+            hdr.push(None, GFP_KERNEL)?;
+            pkt.push(None, GFP_KERNEL)?;
+        }
+        Ok(Self {
+            hdr_pool,
+            pkt_pool,
+            hdr,
+            pkt,
+            ntc: 0,
+            ntu: 0,
+            partial: None,
+            frags: 0,
+            packets: 0,
+            bytes: 0,
+            drops: 0,
+        })
+    }
+
+    /// Posts buffers on descriptor `i`; false when a pool is empty.
+    fn post(&mut self, desc: &Coherent<[u64]>, i: u32) -> bool {
+        let s = i as usize;
+        if self.hdr[s].is_none() {
+            self.hdr[s] = self.hdr_pool.alloc_netmem(GFP_ATOMIC);
+        }
+        if self.pkt[s].is_none() {
+            self.pkt[s] = self.pkt_pool.alloc_netmem(GFP_ATOMIC);
+        }
+        match (self.hdr[s], self.pkt[s]) {
+            (Some(h), Some(p)) => {
+                let pa = self.pkt_pool.dma_addr(p);
+                let ha = self.hdr_pool.dma_addr(h);
+                desc_write(desc, i, pa, ha).is_ok()
+            }
+            _ => false,
+        }
+    }
+
+    /// Posts buffers from the tail up to the descriptor before the next one the NIC
+    /// writes back (one slot stays empty); returns the new tail.
+    fn refill(&mut self, desc: &Coherent<[u64]>) -> u32 {
+        while (self.ntu + 1) % RING_SIZE != self.ntc {
+            if !self.post(desc, self.ntu) {
+                break;
+            }
+            self.ntu = (self.ntu + 1) % RING_SIZE;
+        }
+        self.ntu
+    }
+
+    fn release(&mut self) {
+        self.partial = None;
+        for s in 0..RING_SIZE as usize {
+            if let Some(h) = self.hdr[s].take() {
+                // SAFETY: Taken from this pool, and the NIC no longer writes it.
+                unsafe { self.hdr_pool.put_full_netmem(h) };
+            }
+            if let Some(p) = self.pkt[s].take() {
+                // SAFETY: As above.
+                unsafe { self.pkt_pool.put_full_netmem(p) };
+            }
+        }
+    }
+}
+
+impl Drop for RxRing {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
+impl TxRing {
+    fn new() -> Self {
+        Self {
+            ntu: 0,
+            ntc: 0,
+            packets: 0,
+            bytes: 0,
+        }
+    }
+
+    fn free_slots(&self) -> u32 {
+        (self.ntc + RING_SIZE - self.ntu - 1) % RING_SIZE
+    }
+
+    /// Reclaims descriptors the NIC is done with.
+    fn clean(&mut self, desc: &Coherent<[u64]>) {
+        while self.ntc != self.ntu {
+            let Ok((_, hi)) = desc_read(desc, self.ntc) else {
+                break;
+            };
+            // The status word is the upper half of the second quadword.
+            if (hi >> 32) as u32 & TXD_STAT_DD == 0 {
+                break;
+            }
+            self.ntc = (self.ntc + 1) % RING_SIZE;
+        }
+    }
+}
+
+impl QueuePair {
+    fn new(dev: &device::Device<Bound>, index: u32, hw: Arc<Hw>) -> Result<impl PinInit<Self, Error>> {
+        let rx_desc = Coherent::<u64>::zeroed_slice(dev, 2 * RING_SIZE as usize, GFP_KERNEL)?;
+        let tx_desc = Coherent::<u64>::zeroed_slice(dev, 2 * RING_SIZE as usize, GFP_KERNEL)?;
+        let bounce = Coherent::<u8>::zeroed_slice(dev, TX_SLOT * RING_SIZE as usize, GFP_KERNEL)?;
+        Ok(try_pin_init!(Self {
+            napi <- Napi::new(),
+            index,
+            hw,
+            rx_desc,
+            tx_desc,
+            bounce,
+            rx <- kernel::new_spinlock!(None),
+            tx <- kernel::new_spinlock!(None),
+        }? Error))
+    }
+
+    fn vector_bit(&self) -> u32 {
+        1u32.checked_shl(self.index).unwrap_or(0)
+    }
+
+    fn napi_poll(&self, napi: &Napi, budget: i32) -> i32 {
+        let dev = napi.dev();
+        if self.index == 0 && self.hw.link_event.swap(false, Ordering::Relaxed) {
+            if self.hw.rd(STATUS) & STATUS_LU != 0 {
+                dev.carrier_on();
+            } else {
+                dev.carrier_off();
+            }
+        }
+        if let Some(tx) = Option::as_mut(&mut *self.tx.lock()) {
+            tx.clean(&self.tx_desc);
+            if dev.tx_stopped(self.index) && tx.free_slots() > RING_SIZE / 4 {
+                dev.tx_wake(self.index);
+            }
+        }
+        let work = self.rx_poll(napi, dev, budget);
+        if work < budget && napi.complete_done(work) {
+            self.hw.wr(EIMS, self.vector_bit());
+        }
+        work.min(budget)
+    }
+
+    fn rx_poll(&self, napi: &Napi, dev: &NetDevice, budget: i32) -> i32 {
+        let mut guard = self.rx.lock();
+        let Some(rx) = Option::as_mut(&mut *guard) else {
+            return 0;
+        };
+        let q = self.index as usize;
+        let mut done = 0;
+        let mut used = 0;
+        while done < budget && used < RING_SIZE - 1 {
+            let i = rx.ntc;
+            let Ok((_, hi)) = desc_read(&self.rx_desc, i) else {
+                break;
+            };
+            if hi as u32 & RXD_STAT_DD == 0 {
+                break;
+            }
+            // Read the rest of the write-back only after seeing DD.
+            dma_mb(Read);
+            let Ok((lo, hi)) = desc_read(&self.rx_desc, i) else {
+                break;
+            };
+            let status = hi as u32;
+            let len = ((hi >> 32) & 0xFFFF) as u32;
+            let hdr_info = lo as u32;
+            rx.ntc = (rx.ntc + 1) % RING_SIZE;
+            used += 1;
+            let s = i as usize;
+
+            if rx.partial.is_none() {
+                let hlen = if status & RXD_STAT_HBO != 0 {
+                    HDR_BUF
+                } else {
+                    ((hdr_info >> RXD_HDR_LEN_SHIFT) & RXD_HDR_LEN_MASK).min(HDR_BUF)
+                };
+                let Some(h) = rx.hdr[s].take() else {
+                    rx.drops += 1;
+                    continue;
+                };
+                rx.hdr_pool.sync_for_cpu(h, hlen);
+                let skb = napi.alloc_skb(hlen.max(64)).map(|mut skb| {
+                    if let Some(b) = rx.hdr_pool.page_bytes(h, hlen as usize) {
+                        skb.put_data(b);
+                    }
+                    skb
+                });
+                // SAFETY: `h` came from this pool; its bytes were copied.
+                unsafe { rx.hdr_pool.put_full_netmem(h) };
+                let Some(skb) = skb else {
+                    rx.drops += 1;
+                    continue;
+                };
+                rx.partial = Some(skb);
+                rx.frags = 0;
+            }
+            if len > 0 {
+                if let (Some(p), Some(skb)) = (rx.pkt[s].take(), rx.partial.as_mut()) {
+                    rx.pkt_pool.sync_for_cpu(p, len);
+                    skb.add_rx_frag(rx.frags, p, 0, len, PKT_BUF);
+                    rx.frags += 1;
+                }
+            }
+            if status & RXD_STAT_EOP == 0 {
+                continue;
+            }
+            let Some(mut skb) = rx.partial.take() else {
+                continue;
+            };
+            skb.mark_for_recycle();
+            if skb.len() < 14 {
+                rx.drops += 1;
+                continue;
+            }
+            rx.packets += 1;
+            rx.bytes += u64::from(skb.len());
+            skb.eth_type_trans(dev);
+            let csum_ok = status & (RXD_STAT_TCPCS | RXD_STAT_IPCS) != 0
+                && status & (RXD_ERR_TCPE | RXD_ERR_IPE) == 0;
+            if csum_ok && status & RXD_STAT_TCPCS != 0 {
+                skb.set_csum_unnecessary();
+            }
+            skb.set_hash_l4((lo >> 32) as u32);
+            skb.record_rx_queue(self.index as u16);
+            napi.gro_receive(skb);
+            done += 1;
+        }
+        if used > 0 {
+            let tail = rx.refill(&self.rx_desc);
+            dma_mb(Write);
+            // The tail is the last posted descriptor plus one.
+            self.hw.wr(rdt(q), tail);
+        }
+        done
+    }
+
+    fn copy_to_slot(&self, off: usize, data: &[u8]) -> Result {
+        io_project!(self.bounce, [try: off..off + data.len()]).copy_from_slice(data);
+        Ok(())
+    }
+
+    fn xmit(&self, dev: &NetDevice, mut skb: SkBuff) -> TxResult {
+        let mut guard = self.tx.lock();
+        let Some(tx) = Option::as_mut(&mut *guard) else {
+            return TxResult::Ok;
+        };
+        tx.clean(&self.tx_desc);
+        if skb.linearize().is_err() {
+            return TxResult::Ok;
+        }
+        let skb = match skb.pad_to(60) {
+            Ok(s) => s,
+            Err(_) => return TxResult::Ok,
+        };
+        let data = skb.head_data();
+        let slots = data.len().div_ceil(TX_SLOT) as u32;
+        if slots == 0 || data.len() > MAX_FRAME as usize {
+            return TxResult::Ok;
+        }
+        if tx.free_slots() < slots {
+            dev.tx_stop(self.index);
+            return TxResult::Busy;
+        }
+        for (k, chunk) in data.chunks(TX_SLOT).enumerate() {
+            let i = tx.ntu;
+            let off = i as usize * TX_SLOT;
+            if self.copy_to_slot(off, chunk).is_err() {
+                break;
+            }
+            let addr: DmaAddress = self.bounce.dma_address() + off as DmaAddress;
+            let last = k as u32 + 1 == slots;
+            // RS on every descriptor: each one is written back, so `clean` can walk them.
+            let mut cmd =
+                TXD_DTYP_DATA | TXD_CMD_DEXT | TXD_CMD_IFCS | TXD_CMD_RS | chunk.len() as u32;
+            if last {
+                cmd |= TXD_CMD_EOP;
+            }
+            let olinfo = (data.len() as u64) << 14;
+            let _ = desc_write(&self.tx_desc, i, addr, u64::from(cmd) | (olinfo << 32));
+            tx.ntu = (tx.ntu + 1) % RING_SIZE;
+        }
+        tx.packets += 1;
+        tx.bytes += data.len() as u64;
+        dma_mb(Write);
+        self.hw.wr(tdt(self.index as usize), tx.ntu);
+        drop(skb);
+        if tx.free_slots() < MAX_FRAME.div_ceil(TX_SLOT as u32) {
+            dev.tx_stop(self.index);
+        }
+        TxResult::Ok
+    }
+}
+
+/// The EICR/EIMS bits of the first `n` MSI-X vectors.
+fn vector_mask(n: u32) -> u32 {
+    1u32.checked_shl(n).unwrap_or(0).wrapping_sub(1)
+}
+
+/// The interrupt handler of a queue pair's vector.
+#[pin_data]
+struct QueueIrq {
+    pair: Arc<QueuePair>,
+}
+
+impl irq::Handler for QueueIrq {
+    fn handle(&self) -> IrqReturn {
+        self.pair.hw.wr(EIMC, self.pair.vector_bit());
+        self.pair.napi.schedule();
+        IrqReturn::Handled
+    }
+}
+
+/// The interrupt handler of the link ("other") vector.
+#[pin_data]
+struct OtherIrq {
+    pair0: Arc<QueuePair>,
+}
+
+impl irq::Handler for OtherIrq {
+    fn handle(&self) -> IrqReturn {
+        let hw = &self.pair0.hw;
+        // Reading ICR clears it (GPIE.NSICR).
+        if hw.rd(ICR) & ICR_LSC != 0 {
+            hw.link_event.store(true, Ordering::Relaxed);
+            self.pair0.napi.schedule();
+        }
+        IrqReturn::Handled
+    }
+}
+
+impl Adapter {
+    fn reset(hw: &Hw) {
+        hw.wr(CTRL, hw.rd(CTRL) | CTRL_RST);
+        fsleep(Delta::from_millis(2));
+        hw.wr(IMC, !0);
+        hw.wr(EIMC, !0);
+        let _ = hw.rd(ICR);
+    }
+
+    fn mac(hw: &Hw) -> [u8; 6] {
+        let lo = hw.rd(RAL0).to_le_bytes();
+        let hi = hw.rd(RAH0).to_le_bytes();
+        [lo[0], lo[1], lo[2], lo[3], hi[0], hi[1]]
+    }
+
+    fn other_vector(&self) -> u32 {
+        self.pairs.len() as u32
+    }
+
+    fn configure(&self) {
+        let hw = &*self.hw;
+        let n = self.pairs.len();
+        hw.wr(GPIE, GPIE_MSIX_MODE | GPIE_NSICR);
+        for q in 0..n {
+            let v = (q as u32) | IVAR_VALID;
+            let shift = ((q & 8) << 1) as u32;
+            let mut iv = hw.rd(ivar(q & 7));
+            iv &= !(0xFFFF << shift);
+            iv |= (v << shift) | (v << (shift + 8));
+            hw.wr(ivar(q & 7), iv);
+            hw.wr(eitr(q), 0);
+        }
+        hw.wr(IVAR_MISC, (self.other_vector() | IVAR_VALID) << 8);
+        hw.wr(EIAC, vector_mask(n as u32 + 1));
+
+        // RSS over the queue pairs: a fixed key, the table spread round robin.
+        for i in 0..10 {
+            hw.wr(rssrk(i), 0x6d5a_56da_u32.rotate_left(i as u32 * 3));
+        }
+        for i in 0..32 {
+            let mut v = 0u32;
+            for k in 0..4 {
+                v |= (4 * i + k as u32).checked_rem(n as u32).unwrap_or(0) << (8 * k);
+            }
+            hw.wr(reta(i as usize), v);
+        }
+        hw.wr(RXCSUM, RXCSUM_PCSD | RXCSUM_IPOFLD | RXCSUM_TUOFLD);
+        hw.wr(MRQC, MRQC_RSS);
+        for i in 0..128 {
+            hw.wr(MTA + 4 * i, 0);
+        }
+    }
+
+    fn start_queue(&self, p: &QueuePair) {
+        self.start_rx(p);
+        self.start_tx(p);
+    }
+
+    fn start_rx(&self, p: &QueuePair) {
+        with_bh_disabled(|| self.start_rx_locked(p))
+    }
+
+    fn start_rx_locked(&self, p: &QueuePair) {
+        let hw = &*self.hw;
+        let q = p.index as usize;
+        if let Some(rx) = Option::as_mut(&mut *p.rx.lock()) {
+            hw.wr(rxdctl(q), 0);
+            let a = p.rx_desc.dma_address();
+            hw.wr(rdbal(q), a as u32);
+            hw.wr(rdbah(q), (a >> 32) as u32);
+            hw.wr(rdlen(q), RING_SIZE * 16);
+            hw.wr(rdh(q), 0);
+            hw.wr(rdt(q), 0);
+            hw.wr(
+                srrctl(q),
+                SRRCTL_DESCTYPE_HDR_SPLIT_ALWAYS | ((HDR_BUF << 2) & 0xF00) | (PKT_BUF >> 10),
+            );
+            hw.wr(rxdctl(q), XDCTL_ENABLE);
+            rx.ntc = 0;
+            rx.ntu = 0;
+            let tail = rx.refill(&p.rx_desc);
+            dma_mb(Write);
+            hw.wr(rdt(q), tail);
+        }
+    }
+
+    fn start_tx(&self, p: &QueuePair) {
+        with_bh_disabled(|| self.start_tx_locked(p))
+    }
+
+    fn start_tx_locked(&self, p: &QueuePair) {
+        let hw = &*self.hw;
+        let q = p.index as usize;
+        if let Some(tx) = Option::as_mut(&mut *p.tx.lock()) {
+            hw.wr(txdctl(q), 0);
+            let a = p.tx_desc.dma_address();
+            hw.wr(tdbal(q), a as u32);
+            hw.wr(tdbah(q), (a >> 32) as u32);
+            hw.wr(tdlen(q), RING_SIZE * 16);
+            hw.wr(tdh(q), 0);
+            hw.wr(tdt(q), 0);
+            tx.ntu = 0;
+            tx.ntc = 0;
+            hw.wr(txdctl(q), XDCTL_ENABLE);
+        }
+    }
+
+    fn stop_queue(&self, p: &QueuePair) {
+        let q = p.index as usize;
+        self.hw.wr(rxdctl(q), 0);
+        self.hw.wr(txdctl(q), 0);
+    }
+}
+
+struct IgbOps;
+
+#[vtable]
+impl Operations for IgbOps {
+    type Data = Adapter;
+
+    fn open(a: &Adapter, dev: &NetDevice) -> Result {
+        for p in a.pairs.iter() {
+            let rx = RxRing::new(&a.dev, dev, p.index)?;
+            with_bh_disabled(|| {
+                *p.rx.lock() = Some(rx);
+                *p.tx.lock() = Some(TxRing::new());
+            });
+        }
+        a.configure();
+        for p in a.pairs.iter() {
+            a.start_queue(p);
+            // SAFETY: `open` runs under the instance lock (the device has queue ops); the
+            // pair is pinned in its `Arc` and outlives the context, which `stop` deletes.
+            unsafe {
+                p.napi.add_locked(dev, &**p);
+                p.napi.enable_locked();
+                Napi::link_queues(dev, p.index, Some(&p.napi));
+            }
+        }
+        let hw = &*a.hw;
+        hw.wr(RLPML, MAX_FRAME);
+        hw.wr(RCTL, RCTL_EN | RCTL_BAM | RCTL_SECRC | RCTL_LPE);
+        hw.wr(TCTL, TCTL_EN | TCTL_PSP);
+        hw.wr(EIMS, vector_mask(a.pairs.len() as u32 + 1));
+        hw.wr(IMS, ICR_LSC);
+        // The model brings the link up only after an autonegotiation restart; LSC follows.
+        hw.wr(MDIC, MDIC_PHY_AUTONEG_RESTART);
+        if hw.rd(STATUS) & STATUS_LU != 0 {
+            dev.carrier_on();
+        }
+        dev.tx_start_all();
+        Ok(())
+    }
+
+    fn stop(a: &Adapter, dev: &NetDevice) -> Result {
+        dev.tx_disable();
+        dev.carrier_off();
+        let hw = &*a.hw;
+        hw.wr(IMC, !0);
+        hw.wr(EIMC, !0);
+        hw.wr(RCTL, 0);
+        hw.wr(TCTL, 0);
+        for p in a.pairs.iter() {
+            a.stop_queue(p);
+            // SAFETY: Added and enabled by `open`; the instance lock is held.
+            unsafe {
+                Napi::link_queues(dev, p.index, None);
+                p.napi.disable_locked();
+                p.napi.del_locked();
+            }
+            // Dropped outside the locks: destroying a page pool sleeps.
+            let (rx, tx) = with_bh_disabled(|| (p.rx.lock().take(), p.tx.lock().take()));
+            drop(rx);
+            drop(tx);
+        }
+        Ok(())
+    }
+
+    fn start_xmit(a: &Adapter, dev: &NetDevice, skb: SkBuff) -> TxResult {
+        let q = usize::from(skb.queue_mapping())
+            .checked_rem(a.pairs.len())
+            .unwrap_or(0);
+        match a.pairs.get(q) {
+            Some(p) => p.xmit(dev, skb),
+            None => TxResult::Ok,
+        }
+    }
+
+    fn get_stats64(a: &Adapter, _dev: &NetDevice, s: &mut LinkStats64) {
+        with_bh_disabled(|| a.add_stats(s));
+    }
+}
+
+impl Adapter {
+    fn add_stats(&self, s: &mut LinkStats64) {
+        for p in self.pairs.iter() {
+            if let Some(rx) = Option::as_ref(&*p.rx.lock()) {
+                s.rx_packets += rx.packets;
+                s.rx_bytes += rx.bytes;
+                s.rx_dropped += rx.drops;
+            }
+            if let Some(tx) = Option::as_ref(&*p.tx.lock()) {
+                s.tx_packets += tx.packets;
+                s.tx_bytes += tx.bytes;
+            }
+        }
+    }
+}
+
+#[vtable]
+impl QueueMgmtOps for IgbOps {
+    type QueueMem = RxRing;
+
+    fn mem_alloc(a: &Adapter, dev: &NetDevice, idx: u32) -> Result<RxRing> {
+        a.pairs.get(idx as usize).ok_or(EINVAL)?;
+        RxRing::new(&a.dev, dev, idx)
+    }
+
+    fn start(
+        a: &Adapter,
+        _dev: &NetDevice,
+        idx: u32,
+        mem: RxRing,
+    ) -> core::result::Result<(), (Error, RxRing)> {
+        let Some(p) = a.pairs.get(idx as usize) else {
+            return Err((EINVAL, mem));
+        };
+        with_bh_disabled(|| *p.rx.lock() = Some(mem));
+        a.start_rx(p);
+        Ok(())
+    }
+
+    fn stop(a: &Adapter, _dev: &NetDevice, idx: u32) -> Result<RxRing> {
+        let p = a.pairs.get(idx as usize).ok_or(EINVAL)?;
+        // The model stops writing a disabled queue at once; the poll sees no ring after this.
+        a.hw.wr(rxdctl(idx as usize), 0);
+        with_bh_disabled(|| p.rx.lock().take()).ok_or(EINVAL)
+    }
+}
+
+#[vtable]
+impl EthtoolOps for IgbOps {
+    const SUPPORTED_RING_PARAMS: u32 = RING_USE_TCP_DATA_SPLIT | RING_USE_HDS_THRS;
+
+    fn get_ringparam(_a: &Adapter, _dev: &NetDevice, r: &mut RingParam, k: &mut KernelRingParam) {
+        r.rx_max_pending = RING_SIZE;
+        r.tx_max_pending = RING_SIZE;
+        r.rx_pending = RING_SIZE;
+        r.tx_pending = RING_SIZE;
+        // Rx always splits headers from payload.
+        if k.tcp_data_split == tcp_data_split::UNKNOWN {
+            k.tcp_data_split = tcp_data_split::ENABLED;
+        }
+        k.hds_thresh_max = 0;
+    }
+
+    fn set_ringparam(
+        _a: &Adapter,
+        _dev: &NetDevice,
+        r: &RingParam,
+        k: &KernelRingParam,
+        ack: Option<&mut ExtAck>,
+    ) -> Result {
+        if r.rx_pending != RING_SIZE || r.tx_pending != RING_SIZE {
+            if let Some(ack) = ack {
+                ack.set_msg(c"igb_rs rings have a fixed size of 256 descriptors");
+            }
+            return Err(EINVAL);
+        }
+        if k.tcp_data_split == tcp_data_split::DISABLED {
+            if let Some(ack) = ack {
+                ack.set_msg(c"igb_rs always splits headers from payload");
+            }
+            return Err(EOPNOTSUPP);
+        }
+        Ok(())
+    }
+
+    fn get_channels(a: &Adapter, _dev: &NetDevice, ch: &mut Channels) {
+        ch.max_combined = a.pairs.len() as u32;
+        ch.combined_count = a.pairs.len() as u32;
+    }
+}
+
+/// What the driver keeps for a bound device. Fields drop in order: the net device
+/// (unregistered: `stop` quiesces the NIC), then the interrupt handlers, then the vectors.
+struct IgbData<'bound> {
+    _netdev: Registration<IgbOps>,
+    _irqs: KVec<Pin<KBox<irq::Registration<'bound, QueueIrq>>>>,
+    _other: Pin<KBox<irq::Registration<'bound, OtherIrq>>>,
+    _vectors: Pin<KBox<pci::IrqVectorRegistration<'bound>>>,
+}
+
+struct IgbDriver;
+
+kernel::pci_device_table!(
+    PCI_TABLE,
+    <IgbDriver as pci::Driver>::IdInfo,
+    [(pci::DeviceId::from_id(pci::Vendor::INTEL, 0x10c9), ())]
+);
+
+impl pci::Driver for IgbDriver {
+    type IdInfo = ();
+    type Data<'bound> = IgbData<'bound>;
+
+    const ID_TABLE: pci::IdTable<Self::IdInfo> = &PCI_TABLE;
+
+    fn probe<'bound>(
+        pdev: &'bound pci::Device<Core<'_>>,
+        _info: Option<&'bound Self::IdInfo>,
+    ) -> impl PinInit<Self::Data<'bound>, Error> + 'bound {
+        pdev.enable_device_mem()?;
+        pdev.set_master();
+        // SAFETY: No DMA is in flight: the device was just enabled and is reset below.
+        unsafe { pdev.dma_set_mask_and_coherent(DmaMask::new::<64>())? };
+        let bar = pdev
+            .iomap_region_sized::<BAR_SIZE>(0, c"igb_rs")?
+            .into_devres()?;
+        let hw = Arc::new(
+            Hw {
+                bar,
+                link_event: AtomicBool::new(false),
+            },
+            GFP_KERNEL,
+        )?;
+        Adapter::reset(&hw);
+        let mac = Adapter::mac(&hw);
+
+        let vectors = KBox::pin(
+            pdev.alloc_irq_vectors(
+                NUM_QUEUES + 1,
+                NUM_QUEUES + 1,
+                pci::IrqTypes::default().with(pci::IrqType::MsiX),
+            )?,
+            GFP_KERNEL,
+        )?;
+        // SAFETY: The registration is pinned on the heap and dropped after the handlers
+        // that borrow it (field order of `IgbData`), so the borrow does not outlive it.
+        let vref: &'bound pci::IrqVectorRegistration<'bound> =
+            unsafe { &*core::ptr::from_ref(&*vectors) };
+
+        let mut pairs = KVec::new();
+        for q in 0..NUM_QUEUES {
+            let init = QueuePair::new(pdev.as_ref(), q, hw.clone())?;
+            pairs.push(Arc::pin_init(init, GFP_KERNEL)?, GFP_KERNEL)?;
+        }
+        let mut irqs = KVec::new();
+        for p in pairs.iter() {
+            let req = vref.index(p.index as usize)?;
+            let pair = p.clone();
+            // SAFETY: The registration is kept in `IgbData` and dropped, never forgotten.
+            let reg = unsafe {
+                irq::Registration::new(
+                    req.into(),
+                    irq::Flags::TRIGGER_NONE,
+                    c"igb_rs-queue",
+                    try_pin_init!(QueueIrq { pair }? Error),
+                )
+            };
+            irqs.push(KBox::pin_init(reg, GFP_KERNEL)?, GFP_KERNEL)?;
+        }
+        let req = vref.index(NUM_QUEUES as usize)?;
+        let pair0 = pairs[0].clone();
+        // SAFETY: As above.
+        let other = KBox::pin_init(
+            unsafe {
+                irq::Registration::new(
+                    req.into(),
+                    irq::Flags::TRIGGER_NONE,
+                    c"igb_rs-link",
+                    try_pin_init!(OtherIrq { pair0 }? Error),
+                )
+            },
+            GFP_KERNEL,
+        )?;
+
+        let ddev: &device::Device = pdev.as_ref();
+        let adapter = Arc::new(
+            Adapter {
+                hw,
+                dev: ddev.into(),
+                pairs,
+            },
+            GFP_KERNEL,
+        )?;
+        let mut netdev = Registration::<IgbOps>::new(
+            ddev,
+            NUM_QUEUES,
+            NUM_QUEUES,
+            adapter,
+            ExtraOps {
+                ethtool: Some(&EthtoolTable::<IgbOps>::OPS),
+                queue_mgmt: Some(&QueueMgmtTable::<IgbOps>::OPS),
+                ops_locked: true,
+            },
+        )?;
+        netdev.dev().set_mac(&mac);
+        netdev.dev().set_mtu_range(68, MAX_FRAME - 18);
+        netdev.register()?;
+        dev_info!(
+            pdev,
+            "igb_rs: {} queue pairs, MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}\n",
+            NUM_QUEUES,
+            mac[0],
+            mac[1],
+            mac[2],
+            mac[3],
+            mac[4],
+            mac[5]
+        );
+        Ok(IgbData {
+            _netdev: netdev,
+            _irqs: irqs,
+            _other: other,
+            _vectors: vectors,
+        })
+    }
+}
+
+kernel::module_pci_driver! {
+    type: IgbDriver,
+    name: "igb_rs",
+    authors: ["devmem-rs"],
+    description: "Intel 82576 (as QEMU emulates it) in Rust, with header split for devmem TCP",
+    license: "GPL",
+}

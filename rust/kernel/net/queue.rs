@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Queue management: restarting one rx queue on new memory (C `struct
+//! netdev_queue_mgmt_ops`).
+//!
+//! The core uses these callbacks to bind a memory provider to a queue (devmem TCP,
+//! io_uring zero copy) and to unbind it: it allocates the queue's new memory, stops the
+//! queue (getting its old memory back), starts it on the new memory and frees the old.
+//! A driver that sets them is "ops locked": the callbacks, like its netdev and ethtool ops,
+//! run under the device's instance lock.
+//!
+//! C header: [`include/net/netdev_queues.h`](srctree/include/net/netdev_queues.h)
+
+use crate::{
+    bindings,
+    error::from_result,
+    ffi::{c_int, c_void},
+    net::device::{NetDevice, Operations},
+    prelude::*,
+};
+use core::marker::PhantomData;
+
+/// The queue-management callbacks of a driver, on top of its netdev [`Operations`].
+#[vtable]
+pub trait QueueMgmtOps: Operations {
+    /// The memory of one rx queue (buffers, page pools), as the driver allocates it.
+    type QueueMem: Send;
+
+    /// Allocates the memory for rx queue `idx` (honouring a memory provider bound to it).
+    fn mem_alloc(data: &Self::Data, dev: &NetDevice, idx: u32) -> Result<Self::QueueMem>;
+
+    /// Starts rx queue `idx` on `mem`. On failure the memory is given back.
+    fn start(
+        data: &Self::Data,
+        dev: &NetDevice,
+        idx: u32,
+        mem: Self::QueueMem,
+    ) -> core::result::Result<(), (Error, Self::QueueMem)>;
+
+    /// Stops rx queue `idx` and returns the memory it ran on.
+    fn stop(data: &Self::Data, dev: &NetDevice, idx: u32) -> Result<Self::QueueMem>;
+}
+
+/// The C table of `T`'s queue-management ops.
+pub struct QueueMgmtTable<T: QueueMgmtOps>(PhantomData<T>);
+
+// The per-queue memory the core allocates (zeroed) holds a pointer to a boxed
+// `T::QueueMem`, or null.
+type Slot = *mut c_void;
+
+impl<T: QueueMgmtOps> QueueMgmtTable<T> {
+    /// The table; install it with [`ExtraOps::queue_mgmt`](super::device::ExtraOps).
+    pub const OPS: bindings::netdev_queue_mgmt_ops = bindings::netdev_queue_mgmt_ops {
+        ndo_queue_mem_size: core::mem::size_of::<Slot>(),
+        ndo_queue_mem_alloc: Some(Self::mem_alloc),
+        ndo_queue_mem_free: Some(Self::mem_free),
+        ndo_queue_start: Some(Self::start),
+        ndo_queue_stop: Some(Self::stop),
+        ..pin_init::zeroed()
+    };
+
+    /// # Safety
+    ///
+    /// `mem` is a per-queue slot of the core (valid, aligned for a pointer).
+    unsafe fn put(mem: *mut c_void, m: T::QueueMem) -> Result {
+        let b = KBox::new(m, GFP_KERNEL)?;
+        // SAFETY: As promised by the caller.
+        unsafe { mem.cast::<Slot>().write(KBox::into_raw(b).cast()) };
+        Ok(())
+    }
+
+    /// # Safety
+    ///
+    /// As for `put`; a non-null slot was written by `put`.
+    unsafe fn take(mem: *mut c_void) -> Option<T::QueueMem> {
+        // SAFETY: As promised by the caller.
+        let p = unsafe { mem.cast::<Slot>().replace(core::ptr::null_mut()) };
+        // SAFETY: A non-null slot holds a box made by `put`.
+        (!p.is_null()).then(|| KBox::into_inner(unsafe { KBox::from_raw(p.cast::<T::QueueMem>()) }))
+    }
+
+    unsafe extern "C" fn mem_alloc(
+        dev: *mut bindings::net_device,
+        _qcfg: *mut bindings::netdev_queue_config,
+        mem: *mut c_void,
+        idx: c_int,
+    ) -> c_int {
+        from_result(|| {
+            // SAFETY: The core calls with a live device of `T` under its instance lock.
+            let dev = unsafe { NetDevice::from_raw(dev) };
+            // SAFETY: As above.
+            let m = T::mem_alloc(unsafe { dev.data::<T>() }, dev, idx as u32)?;
+            // SAFETY: `mem` is the core's zeroed per-queue slot.
+            unsafe { Self::put(mem, m)? };
+            Ok(0)
+        })
+    }
+
+    unsafe extern "C" fn mem_free(_dev: *mut bindings::net_device, mem: *mut c_void) {
+        // SAFETY: `mem` is a slot of this table, written by `put` or empty.
+        drop(unsafe { Self::take(mem) });
+    }
+
+    unsafe extern "C" fn start(
+        dev: *mut bindings::net_device,
+        _qcfg: *mut bindings::netdev_queue_config,
+        mem: *mut c_void,
+        idx: c_int,
+    ) -> c_int {
+        // SAFETY: As in `mem_alloc`.
+        let dev = unsafe { NetDevice::from_raw(dev) };
+        // SAFETY: `mem` is a slot of this table.
+        let Some(m) = (unsafe { Self::take(mem) }) else {
+            return EINVAL.to_errno();
+        };
+        // SAFETY: As in `mem_alloc`.
+        match <T as QueueMgmtOps>::start(unsafe { dev.data::<T>() }, dev, idx as u32, m) {
+            Ok(()) => 0,
+            Err((e, m)) => {
+                // SAFETY: `mem` is a slot of this table, now empty.
+                if unsafe { Self::put(mem, m) }.is_err() {
+                    pr_err!("queue memory lost after a failed start\n");
+                }
+                e.to_errno()
+            }
+        }
+    }
+
+    unsafe extern "C" fn stop(dev: *mut bindings::net_device, mem: *mut c_void, idx: c_int) -> c_int {
+        from_result(|| {
+            // SAFETY: As in `mem_alloc`.
+            let dev = unsafe { NetDevice::from_raw(dev) };
+            // SAFETY: As above.
+            let m = <T as QueueMgmtOps>::stop(unsafe { dev.data::<T>() }, dev, idx as u32)?;
+            // SAFETY: `mem` is the core's zeroed per-queue slot.
+            unsafe { Self::put(mem, m)? };
+            Ok(0)
+        })
+    }
+}
