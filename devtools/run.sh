@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # The main job: set up the host, prepare the tree, build, boot the two-port guest and
-# show what the guest has, with the demo script devtools/guest-demo.sh.
+# show devmem TCP receive end to end there (devtools/guest-demo.sh).
 
 . "$(dirname "$0")/lib.sh"
 
@@ -12,5 +12,5 @@ bash "$DEVMEM_TOP/devtools/build.sh"
 
 phase "guest: demo"
 bash "$DEVMEM_TOP/devtools/boot.sh" "$CACHE/logs/run-$VARIANT" \
-	bash "$DEVMEM_TOP/devtools/guest-demo.sh"
+	bash "$DEVMEM_TOP/devtools/guest-demo.sh" "$OUT/kselftest/kselftest_install" "$SRC"
 phase_end

@@ -93,6 +93,11 @@ struct RxRing {
     /// number of frags.
     partial: Option<SkBuff>,
     frags: u32,
+    /// Dropping the descriptors of a packet until its last one.
+    discard: bool,
+    /// The payload pool hands out `net_iov`s of a memory provider: the CPU cannot read the
+    /// payload buffers, so only split packets are delivered.
+    devmem: bool,
     packets: u64,
     bytes: u64,
     drops: u64,
@@ -153,7 +158,8 @@ impl RxRing {
     fn new(dev: &device::Device, net: &NetDevice, q: u32) -> Result<Self> {
         let hdr_params = Params::new(dev, 0, RING_SIZE, DataDirection::FromDevice, HDR_BUF);
         let mut pkt_params = Params::new(dev, 0, RING_SIZE, DataDirection::FromDevice, PKT_BUF);
-        if net.rx_queue_has_provider(q) {
+        let devmem = net.rx_queue_has_provider(q);
+        if devmem {
             // SAFETY: `net` has queue `q` and outlives the pool (the ring is dropped in
             // `stop` or the queue restart before the device goes); the instance lock is
             // held by `open` and the queue-management callbacks that create rings.
@@ -176,6 +182,8 @@ impl RxRing {
             ntu: 0,
             partial: None,
             frags: 0,
+            discard: false,
+            devmem,
             packets: 0,
             bytes: 0,
             drops: 0,
@@ -333,6 +341,21 @@ impl QueuePair {
             rx.ntc = (rx.ntc + 1) % RING_SIZE;
             used += 1;
             let s = i as usize;
+
+            if rx.discard {
+                // The buffers of a dropped packet stay on their descriptors for reuse.
+                rx.discard = status & RXD_STAT_EOP == 0;
+                continue;
+            }
+            // A devmem queue runs in plain header-split mode, in which the model puts a
+            // packet it does not split (not TCP/UDP over IP, or headers longer than the
+            // header buffer) whole into the payload buffer, which the CPU cannot read.
+            let split = hdr_info & RXD_SPH != 0 && status & RXD_STAT_HBO == 0;
+            if rx.partial.is_none() && rx.devmem && !split {
+                rx.drops += 1;
+                rx.discard = status & RXD_STAT_EOP == 0;
+                continue;
+            }
 
             if rx.partial.is_none() {
                 let hlen = if status & RXD_STAT_HBO != 0 {
@@ -567,13 +590,19 @@ impl Adapter {
             hw.wr(rdlen(q), RING_SIZE * 16);
             hw.wr(rdh(q), 0);
             hw.wr(rdt(q), 0);
-            hw.wr(
-                srrctl(q),
-                SRRCTL_DESCTYPE_HDR_SPLIT_ALWAYS | ((HDR_BUF << 2) & 0xF00) | (PKT_BUF >> 10),
-            );
+            // "Split always" puts small frames whole into the header buffer, readable: right
+            // for a queue of pages, wrong for a devmem queue, whose TCP payload must all land
+            // in the dma-buf (the stack does not mix readable and unreadable payload).
+            let desctype = if rx.devmem {
+                SRRCTL_DESCTYPE_HDR_SPLIT
+            } else {
+                SRRCTL_DESCTYPE_HDR_SPLIT_ALWAYS
+            };
+            hw.wr(srrctl(q), desctype | ((HDR_BUF << 2) & 0xF00) | (PKT_BUF >> 10));
             hw.wr(rxdctl(q), XDCTL_ENABLE);
             rx.ntc = 0;
             rx.ntu = 0;
+            rx.discard = false;
             let tail = rx.refill(&p.rx_desc);
             dma_mb(Write);
             hw.wr(rdt(q), tail);

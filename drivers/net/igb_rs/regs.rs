@@ -99,6 +99,9 @@ pub(crate) const RXCSUM_PCSD: u32 = 1 << 13;
 pub(crate) const RXCSUM_IPOFLD: u32 = 1 << 8;
 pub(crate) const RXCSUM_TUOFLD: u32 = 1 << 9;
 pub(crate) const XDCTL_ENABLE: u32 = 1 << 25;
+/// SRRCTL descriptor type: advanced, header split (TCP/UDP over IP; anything else whole in
+/// the packet buffer).
+pub(crate) const SRRCTL_DESCTYPE_HDR_SPLIT: u32 = 0x0400_0000;
 /// SRRCTL descriptor type: advanced, header split always.
 pub(crate) const SRRCTL_DESCTYPE_HDR_SPLIT_ALWAYS: u32 = 0x0A00_0000;
 /// MRQC: RSS on, hashing TCP/IPv4, IPv4, TCP/IPv6, IPv6.
@@ -115,6 +118,8 @@ pub(crate) const RXD_ERR_IPE: u32 = 1 << 30;
 /// Rx write-back hdr_info: header length in bits 14:5 of the upper half of dword 0.
 pub(crate) const RXD_HDR_LEN_SHIFT: u32 = 21;
 pub(crate) const RXD_HDR_LEN_MASK: u32 = 0x3FF;
+/// Rx write-back hdr_info: the header was split into the header buffer.
+pub(crate) const RXD_SPH: u32 = 1 << 31;
 
 /// Tx advanced data descriptor command bits (cmd_type_len).
 pub(crate) const TXD_DTYP_DATA: u32 = 0x0030_0000;

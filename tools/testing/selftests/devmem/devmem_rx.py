@@ -182,13 +182,13 @@ class Receiver:
                 self.devmem_bytes += size
                 self.frags += 1
                 tokens.append((token, 1))
-            if pos != len(data):
-                # Without cmsgs, the bytes are plain linear data.
-                rest = data[pos:]
-                if rest != pattern(self.got, len(rest)):
-                    raise RuntimeError(f"data mismatch at stream byte {self.got}")
-                self.got += len(rest)
-                self.linear_bytes += len(rest)
+            # recvmsg returns the count of all bytes it consumed; only the linear ones are
+            # copied into the buffer (at its start).
+            in_dmabuf = sum(struct.unpack("QIIII", c[:24])[1] for lv, ty, c in anc
+                            if lv == socket.SOL_SOCKET and ty == SO_DEVMEM_DMABUF)
+            if len(data) != pos + in_dmabuf:
+                raise RuntimeError(f"recvmsg returned {len(data)} bytes, cmsgs cover "
+                                   f"{pos} linear + {in_dmabuf} in the dma-buf")
             for i in range(0, len(tokens), 128):
                 chunk = tokens[i:i + 128]
                 arg = b"".join(struct.pack("II", t, c) for t, c in chunk)
@@ -216,19 +216,60 @@ def main():
     sh("ip", "addr", "add", f"{IP_A}/24", "dev", if_a)
     sh("ip", "link", "set", if_a, "up")
     ifi = ifindex(if_a)
+    # Non-IP frames (ARP) landing on a bound queue cannot be read by the CPU and are dropped
+    # (the model only splits TCP/UDP over IP): fixed neighbours keep the two ends talking.
+    with open(f"/sys/class/net/{if_a}/address") as f:
+        mac_a = f.read().strip()
+    mac_b = subprocess.run(["ip", "netns", "exec", NS, "cat", f"/sys/class/net/{if_b}/address"],
+                           check=True, capture_output=True, text=True).stdout.strip()
+    sh("ip", "neigh", "replace", IP_B, "lladdr", mac_b, "dev", if_a, "nud", "permanent")
+    sh("ip", "neigh", "replace", IP_A, "lladdr", mac_a, "dev", if_b, "nud", "permanent", ns=NS)
     for _ in range(200):
         with open(f"/sys/class/net/{if_a}/carrier") as f:
             if f.read().strip() == "1":
                 break
         time.sleep(0.1)
 
+    memfd, dmabuf = make_udmabuf(BUF_SIZE)
+    ynl = YnlFamily(SPEC)
+    rxq0 = [{"id": 0, "type": "rx"}]
+
+    def refused(name, attrs, err, msg=None):
+        def case():
+            try:
+                r = ynl.do("bind-rx", {"ifindex": ifi, **attrs})
+            except NlError as e:
+                got = -e.nl_msg.error
+                text = (e.nl_msg.extack or {}).get("msg")
+                if got != err:
+                    return f"errno {got}, want {err}; extack {text!r}"
+                if msg and (not text or msg not in text):
+                    return f"extack {text!r}, want {msg!r}"
+                return None
+            ynl.do("unbind", {"id": r["id"]})
+            return "bind-rx succeeded"
+        check(name, case)
+
+    # Refused before the device is ready for devmem: tcp-data-split was never turned on.
+    refused("bind_rx_tcp_data_split_off", {"fd": dmabuf, "queues": rxq0}, errno.EINVAL,
+            "tcp-data-split is disabled")
+
     check("tcp_data_split_on",
           lambda: None if subprocess.run(["ethtool", "-G", if_a, "tcp-data-split", "on"]).returncode == 0
           else "ethtool -G tcp-data-split on failed")
 
-    memfd, dmabuf = make_udmabuf(BUF_SIZE)
     view = mmap.mmap(memfd, BUF_SIZE, mmap.MAP_SHARED, mmap.PROT_READ)
-    ynl = YnlFamily(SPEC)
+    not_dmabuf = os.open("/proc/self/status", os.O_RDONLY)
+    closed = os.open("/dev/null", os.O_RDONLY)
+    os.close(closed)
+    refused("bind_rx_fd_not_a_dmabuf", {"fd": not_dmabuf, "queues": rxq0}, errno.EINVAL)
+    refused("bind_rx_fd_closed", {"fd": closed, "queues": rxq0}, errno.EBADF)
+    # 4 KiB pages of a memfd are not 2 MiB-aligned chunks.
+    refused("bind_rx_chunks_misaligned", {"fd": dmabuf, "queues": rxq0, "rx-page-size": 2 << 20},
+            errno.EINVAL, "not aligned")
+    refused("bind_rx_queue_out_of_range", {"fd": dmabuf, "queues": [{"id": 7, "type": "rx"}]},
+            errno.EINVAL)
+    os.close(not_dmabuf)
     queues = [{"id": q, "type": "rx"} for q in sorted(rx_queue_dmabufs(ynl, ifi))]
     rsp = {}
 
@@ -239,6 +280,8 @@ def main():
     if not check("bind_rx_returns_id", bind):
         return
     dbid = rsp["id"]
+    print(f"# bound a {BUF_SIZE >> 20} MiB udmabuf as dma-buf id {dbid} to rx queues "
+          f"{[q['id'] for q in queues]} of {if_a} (igb_rs)", flush=True)
     check("queue_get_shows_id",
           lambda: None if set(rx_queue_dmabufs(ynl, ifi).values()) == {dbid}
           else f"queues {rx_queue_dmabufs(ynl, ifi)}, want all {dbid}")
@@ -253,6 +296,17 @@ def main():
         return "a second binding of a bound queue succeeded"
     check("bind_rx_queue_already_bound", rebind_same_queue)
 
+    def unbind_other_socket():
+        other = YnlFamily(SPEC)
+        try:
+            other.do("unbind", {"id": dbid})
+        except NlError as e:
+            return None if -e.nl_msg.error == errno.EPERM else f"errno {-e.nl_msg.error}"
+        finally:
+            other.sock.close()
+        return "another socket unbound the binding"
+    check("unbind_by_other_socket_refused", unbind_other_socket)
+
     rx = Receiver(dbid, view, dmabuf)
     t = threading.Thread(target=rx.run)
     t.start()
@@ -262,8 +316,9 @@ def main():
     check("devmem_receive_all_bytes_verified",
           lambda: rx.error or (None if rx.got == NBYTES and sender.returncode == 0
                                else f"received {rx.got} of {NBYTES}, sender rc {sender.returncode}"))
-    ktap_msg = (f"# {rx.got} bytes: {rx.devmem_bytes} in {rx.frags} dma-buf frags, "
-                f"{rx.linear_bytes} linear; {rx.tokens_returned} tokens returned")
+    ktap_msg = (f"# received {rx.got} bytes, all verified: {rx.devmem_bytes} in the dma-buf "
+                f"({rx.frags} frags), {rx.linear_bytes} in linear skb data; "
+                f"{rx.tokens_returned} tokens returned")
     print(ktap_msg, flush=True)
     check("payload_in_dmabuf",
           lambda: None if rx.devmem_bytes > NBYTES // 2 else f"only {rx.devmem_bytes} bytes in the dma-buf")
@@ -273,7 +328,10 @@ def main():
     def unbind_op():
         ynl.do("unbind", {"id": dbid})
         left = [v for v in rx_queue_dmabufs(ynl, ifi).values() if v]
-        return f"queues still bound: {left}" if left else None
+        if left:
+            return f"queues still bound: {left}"
+        print(f"# unbound dma-buf id {dbid} with the unbind op", flush=True)
+        return None
     check("unbind_op_clears_queues", unbind_op)
 
     def socket_close():
