@@ -39,6 +39,7 @@ SO_DEVMEM_LINEAR = 78
 SO_DEVMEM_DMABUF = 79
 SO_DEVMEM_DONTNEED = 80
 MFD_ALLOW_SEALING = 2
+MFD_HUGETLB = 4
 F_ADD_SEALS = 1033
 F_SEAL_SHRINK = 2
 UDMABUF_CREATE = 0x40187542
@@ -101,8 +102,8 @@ def ifindex(name):
         return int(f.read())
 
 
-def make_udmabuf(size):
-    memfd = os.memfd_create("devmem-rx", MFD_ALLOW_SEALING)
+def make_udmabuf(size, flags=0):
+    memfd = os.memfd_create("devmem-rx", MFD_ALLOW_SEALING | flags)
     os.ftruncate(memfd, size)
     fcntl.fcntl(memfd, F_ADD_SEALS, F_SEAL_SHRINK)
     dev = os.open("/dev/udmabuf", os.O_RDWR)
@@ -269,6 +270,13 @@ def main():
             errno.EINVAL, "not aligned")
     refused("bind_rx_queue_out_of_range", {"fd": dmabuf, "queues": [{"id": 7, "type": "rx"}]},
             errno.EINVAL)
+    # 2 MiB chunks of huge pages are aligned, but igb_rs takes no rx-page-size but the page.
+    hmemfd, hdmabuf = make_udmabuf(4 << 20, MFD_HUGETLB)
+    refused("bind_rx_page_size_unsupported_by_driver",
+            {"fd": hdmabuf, "queues": rxq0, "rx-page-size": 2 << 20}, errno.EOPNOTSUPP,
+            "rx_page_size")
+    os.close(hdmabuf)
+    os.close(hmemfd)
     os.close(not_dmabuf)
     queues = [{"id": q, "type": "rx"} for q in sorted(rx_queue_dmabufs(ynl, ifi))]
     rsp = {}
