@@ -570,6 +570,18 @@ impl Adapter {
         }
     }
 
+    /// Disables the rx or tx ring whose registers start at `base` (its RDBAL/TDBAL) and
+    /// points it at `addr`, empty. Rx and tx rings have the same register layout.
+    fn program_ring(&self, base: usize, addr: DmaAddress) {
+        let hw = &*self.hw;
+        hw.wr(base + RING_CTL, 0);
+        hw.wr(base + RING_BAL, addr as u32);
+        hw.wr(base + RING_BAH, (addr >> 32) as u32);
+        hw.wr(base + RING_LEN, RING_SIZE * 16);
+        hw.wr(base + RING_HEAD, 0);
+        hw.wr(base + RING_TAIL, 0);
+    }
+
     fn start_queue(&self, p: &QueuePair) {
         self.start_rx(p);
         self.start_tx(p);
@@ -583,13 +595,7 @@ impl Adapter {
         let hw = &*self.hw;
         let q = p.index as usize;
         if let Some(rx) = Option::as_mut(&mut *p.rx.lock()) {
-            hw.wr(rxdctl(q), 0);
-            let a = p.rx_desc.dma_address();
-            hw.wr(rdbal(q), a as u32);
-            hw.wr(rdbah(q), (a >> 32) as u32);
-            hw.wr(rdlen(q), RING_SIZE * 16);
-            hw.wr(rdh(q), 0);
-            hw.wr(rdt(q), 0);
+            self.program_ring(rdbal(q), p.rx_desc.dma_address());
             // "Split always" puts small frames whole into the header buffer, readable: right
             // for a queue of pages, wrong for a devmem queue, whose TCP payload must all land
             // in the dma-buf (the stack does not mix readable and unreadable payload).
@@ -617,13 +623,7 @@ impl Adapter {
         let hw = &*self.hw;
         let q = p.index as usize;
         if let Some(tx) = Option::as_mut(&mut *p.tx.lock()) {
-            hw.wr(txdctl(q), 0);
-            let a = p.tx_desc.dma_address();
-            hw.wr(tdbal(q), a as u32);
-            hw.wr(tdbah(q), (a >> 32) as u32);
-            hw.wr(tdlen(q), RING_SIZE * 16);
-            hw.wr(tdh(q), 0);
-            hw.wr(tdt(q), 0);
+            self.program_ring(tdbal(q), p.tx_desc.dma_address());
             tx.ntu = 0;
             tx.ntc = 0;
             hw.wr(txdctl(q), XDCTL_ENABLE);

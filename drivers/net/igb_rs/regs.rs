@@ -43,17 +43,8 @@ pub(crate) const fn rssrk(n: usize) -> usize {
 pub(crate) const fn rdbal(q: usize) -> usize {
     0xC000 + 0x40 * q
 }
-pub(crate) const fn rdbah(q: usize) -> usize {
-    0xC004 + 0x40 * q
-}
-pub(crate) const fn rdlen(q: usize) -> usize {
-    0xC008 + 0x40 * q
-}
 pub(crate) const fn srrctl(q: usize) -> usize {
     0xC00C + 0x40 * q
-}
-pub(crate) const fn rdh(q: usize) -> usize {
-    0xC010 + 0x40 * q
 }
 pub(crate) const fn rdt(q: usize) -> usize {
     0xC018 + 0x40 * q
@@ -64,21 +55,20 @@ pub(crate) const fn rxdctl(q: usize) -> usize {
 pub(crate) const fn tdbal(q: usize) -> usize {
     0xE000 + 0x40 * q
 }
-pub(crate) const fn tdbah(q: usize) -> usize {
-    0xE004 + 0x40 * q
-}
-pub(crate) const fn tdlen(q: usize) -> usize {
-    0xE008 + 0x40 * q
-}
-pub(crate) const fn tdh(q: usize) -> usize {
-    0xE010 + 0x40 * q
-}
 pub(crate) const fn tdt(q: usize) -> usize {
     0xE018 + 0x40 * q
 }
 pub(crate) const fn txdctl(q: usize) -> usize {
     0xE028 + 0x40 * q
 }
+
+/// Offsets from a ring's base (RDBAL or TDBAL): rx and tx rings have the same layout.
+pub(crate) const RING_BAL: usize = 0x00;
+pub(crate) const RING_BAH: usize = 0x04;
+pub(crate) const RING_LEN: usize = 0x08;
+pub(crate) const RING_HEAD: usize = 0x10;
+pub(crate) const RING_TAIL: usize = 0x18;
+pub(crate) const RING_CTL: usize = 0x28;
 
 pub(crate) const CTRL_RST: u32 = 1 << 26;
 pub(crate) const STATUS_LU: u32 = 1 << 1;

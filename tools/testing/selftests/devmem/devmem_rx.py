@@ -26,6 +26,7 @@ SPEC = os.path.join(KSRC, "Documentation/netlink/specs/netdev.yaml")
 sys.path.insert(0, os.path.join(KSRC, "tools/net/ynl/pyynl"))
 HERE = os.path.dirname(os.path.realpath(__file__))
 sys.path.insert(0, HERE)
+from ktap import check, run  # noqa: E402
 from tcp_pattern import pattern  # noqa: E402
 
 NS = "devmem-peer"
@@ -46,21 +47,7 @@ UDMABUF_CREATE = 0x40187542
 DMA_BUF_IOCTL_SYNC = 0x40086200
 DMA_BUF_SYNC_READ, DMA_BUF_SYNC_START, DMA_BUF_SYNC_END = 1, 0, 4
 
-results = []
 LIBC = ctypes.CDLL(None, use_errno=True)
-
-
-def ktap(ok, name, why=""):
-    results.append((ok, name, why))
-
-
-def check(name, fn):
-    try:
-        why = fn()
-    except Exception as e:
-        why = f"{type(e).__name__}: {e}"
-    ktap(why is None, name, why or "")
-    return why is None
 
 
 def sh(*args, ns=None):
@@ -363,14 +350,4 @@ def main():
 
 
 if __name__ == "__main__":
-    print("TAP version 13", flush=True)
-    try:
-        main()
-    except Exception as e:
-        ktap(False, "setup", f"{type(e).__name__}: {e}")
-    print(f"1..{len(results)}")
-    for i, (ok, name, why) in enumerate(results, 1):
-        print(f"{'ok' if ok else 'not ok'} {i} {name}" + (f" # {why}" if why else ""))
-    failed = sum(1 for ok, _, _ in results if not ok)
-    print(f"# Totals: pass:{len(results) - failed} fail:{failed} xfail:0 xpass:0 skip:0 error:0")
-    sys.exit(1 if failed or not results else 0)
+    run(main)

@@ -21,20 +21,8 @@ import time
 KSRC = os.environ.get("DEVMEM_KSRC", "")
 SPEC = os.path.join(KSRC, "Documentation/netlink/specs/netdev.yaml")
 sys.path.insert(0, os.path.join(KSRC, "tools/net/ynl/pyynl"))
-
-results = []
-
-
-def ktap(ok, name, why=""):
-    results.append((ok, name, why))
-
-
-def run_case(name, fn):
-    try:
-        why = fn()
-        ktap(why is None, name, why or "")
-    except Exception as e:  # a case that cannot run is a failure, not a skip
-        ktap(False, name, f"{type(e).__name__}: {e}")
+sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
+from ktap import check, run  # noqa: E402
 
 
 def expect_error(ynl, op, attrs, err, msg=None):
@@ -135,10 +123,10 @@ def main():
         ("unbind_id_zero", lambda: expect_error(ynl, "unbind", {"id": 0}, errno.ERANGE)),
     ]
     for name, fn in cases:
-        run_case(name, fn)
+        check(name, fn)
 
     # After all of it the device still works: its queues answer queue-get.
-    run_case("device_unchanged_after_errors", lambda: queues_listed(ynl, nsim_if))
+    check("device_unchanged_after_errors", lambda: queues_listed(ynl, nsim_if))
     os.close(not_dmabuf)
     netdevsim_down()
 
@@ -175,22 +163,11 @@ def unprivileged_bind(ynl, ifi, fd):
     return None if code == 0 else f"child exited {code}"
 
 
-if __name__ == "__main__":
-    print("TAP version 13")
+def main_checked():
     if not os.path.exists(SPEC):
-        print("1..1")
-        print(f"not ok 1 setup # netdev spec not found under DEVMEM_KSRC={KSRC!r}")
-        sys.exit(1)
-    try:
-        main()
-    except Exception as e:
-        ktap(False, "setup", f"{type(e).__name__}: {e}")
-    print(f"1..{len(results)}")
-    for i, (ok, name, why) in enumerate(results, 1):
-        line = f"{'ok' if ok else 'not ok'} {i} {name}"
-        if why:
-            line += f" # {why}"
-        print(line)
-    failed = sum(1 for ok, _, _ in results if not ok)
-    print(f"# Totals: pass:{len(results) - failed} fail:{failed} xfail:0 xpass:0 skip:0 error:0")
-    sys.exit(1 if failed else 0)
+        raise FileNotFoundError(f"netdev spec not found under DEVMEM_KSRC={KSRC!r}")
+    main()
+
+
+if __name__ == "__main__":
+    run(main_checked)
