@@ -5,7 +5,7 @@
 # driver, with the devmem-rs core, through the installed devmem_rx.py selftest.
 # Usage: guest-demo.sh KSELFTEST_INSTALL_DIR KERNEL_TREE
 
-set -eu
+set -eu -o pipefail
 ksft=$1
 export DEVMEM_KSRC=$2
 
@@ -19,7 +19,6 @@ echo "KUnit suites of the devmem-rs core:"
 dmesg --notime | grep -E "^(not )?ok [0-9]+ (devmem_rs_[a-z_]+|rust_page_pool|rust_dma_buf)$" |
 	sed 's/^/  /'
 
-modprobe igb
 rm -rf /tmp/kselftest && cp -a "$ksft" /tmp/kselftest
 echo "devmem receive: port A on igb_rs, port B (the sender) on the C igb driver in a netns"
 python3 /tmp/kselftest/devmem/devmem_rx.py | sed 's/^/  /'

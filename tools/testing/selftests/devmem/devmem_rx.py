@@ -193,6 +193,9 @@ class Receiver:
 def main():
     from lib import YnlFamily, NlError
 
+    # Neither driver is loaded for the ports by default: igb_rs is kept from autoloading.
+    sh("modprobe", "igb_rs")
+    sh("modprobe", "igb")
     ports = igb_ports()
     if_a = bind_driver(ports[0], "igb_rs")
     if_b = bind_driver(ports[1], "igb")
