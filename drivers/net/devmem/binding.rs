@@ -208,6 +208,20 @@ impl Binding {
         self.dev.load(Relaxed)
     }
 
+    /// Takes a reference on the binding's device (C `dev_hold`) and returns it, or null when
+    /// the device already went away. Read under the same lock `uninstall` clears it under,
+    /// so the device cannot be freed between the read and the hold.
+    pub fn hold_dev(&self) -> *mut bindings::net_device {
+        let _bound = self.bound.lock();
+        let dev = self.dev();
+        if !dev.is_null() {
+            // SAFETY: `dev` is still the binding's device: `forget_queue` clears it under
+            // `bound` while the device is being unregistered, before it can be freed.
+            unsafe { bindings::dev_hold(dev) };
+        }
+        dev
+    }
+
     /// The virtual device bind-tx was called on (0 if none).
     pub fn vdev(&self) -> usize {
         self.vdev

@@ -123,17 +123,16 @@ pub unsafe extern "C" fn net_devmem_unbind_dmabuf(binding: *mut c_void) {
 
 /// Unbinds `b` as its owner asked: with its device held and locked when it has one.
 fn unbind_owned(b: &Binding) {
-    let dev = b.dev();
+    let dev = b.hold_dev();
     if dev.is_null() {
         // SAFETY: The device is gone; the owner's reference is given up here, once (the
-        // binding left the registry, so no other unbind finds it).
+        // binding leaves the registry, so no other unbind finds it).
         unsafe { b.unbind() };
         return;
     }
-    // SAFETY: `dev` stays valid while the binding has it: it is cleared under the device's
-    // teardown (`uninstall`), which cannot complete while we hold a reference.
+    // SAFETY: `hold_dev` took a reference on `dev`, so it stays allocated until the
+    // `dev_put`; its instance lock is held around the unbind, as `Binding::unbind` needs.
     unsafe {
-        bindings::dev_hold(dev);
         bindings::netdev_lock(dev);
         b.unbind();
         bindings::netdev_unlock(dev);

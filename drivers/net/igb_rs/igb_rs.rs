@@ -694,9 +694,8 @@ impl Operations for IgbOps {
                 p.napi.del_locked();
             }
             // Dropped outside the locks: destroying a page pool sleeps.
-            let (rx, tx) = with_bh_disabled(|| (p.rx.lock().take(), p.tx.lock().take()));
+            let (rx, _tx) = with_bh_disabled(|| (p.rx.lock().take(), p.tx.lock().take()));
             drop(rx);
-            drop(tx);
         }
         Ok(())
     }

@@ -210,6 +210,10 @@ pub trait Operations: 'static {
 struct OpsAdapter<T: Operations>(PhantomData<T>);
 
 impl<T: Operations> OpsAdapter<T> {
+    /// # Safety
+    ///
+    /// Called by the networking core through the ops table built here, with the live
+    /// objects the C prototype names, on a device (or NAPI context) of the driver.
     unsafe extern "C" fn open(dev: *mut bindings::net_device) -> c_int {
         from_result(|| {
             // SAFETY: The stack calls with a live device made by `Registration<T>`.
@@ -220,6 +224,10 @@ impl<T: Operations> OpsAdapter<T> {
         })
     }
 
+    /// # Safety
+    ///
+    /// Called by the networking core through the ops table built here, with the live
+    /// objects the C prototype names, on a device (or NAPI context) of the driver.
     unsafe extern "C" fn stop(dev: *mut bindings::net_device) -> c_int {
         from_result(|| {
             // SAFETY: As in `open`.
@@ -230,6 +238,10 @@ impl<T: Operations> OpsAdapter<T> {
         })
     }
 
+    /// # Safety
+    ///
+    /// Called by the networking core through the ops table built here, with the live
+    /// objects the C prototype names, on a device (or NAPI context) of the driver.
     unsafe extern "C" fn start_xmit(
         skb: *mut bindings::sk_buff,
         dev: *mut bindings::net_device,
@@ -245,6 +257,10 @@ impl<T: Operations> OpsAdapter<T> {
         }
     }
 
+    /// # Safety
+    ///
+    /// Called by the networking core through the ops table built here, with the live
+    /// objects the C prototype names, on a device (or NAPI context) of the driver.
     unsafe extern "C" fn get_stats64(
         dev: *mut bindings::net_device,
         stats: *mut bindings::rtnl_link_stats64,
@@ -648,6 +664,10 @@ impl Napi {
     }
 }
 
+/// # Safety
+///
+/// Called by the networking core through the ops table built here, with the live
+/// objects the C prototype names, on a device (or NAPI context) of the driver.
 unsafe extern "C" fn poll_trampoline<P: NapiPoll>(
     napi: *mut bindings::napi_struct,
     budget: c_int,

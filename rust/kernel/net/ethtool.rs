@@ -93,6 +93,10 @@ impl<T: EthtoolOps> EthtoolTable<T> {
         ops
     };
 
+    /// # Safety
+    ///
+    /// Called by the networking core through the ops table built here, with the live
+    /// objects the C prototype names, on a device (or NAPI context) of the driver.
     unsafe extern "C" fn get_ringparam(
         dev: *mut bindings::net_device,
         ring: *mut bindings::ethtool_ringparam,
@@ -105,6 +109,10 @@ impl<T: EthtoolOps> EthtoolTable<T> {
         T::get_ringparam(unsafe { dev.data::<T>() }, dev, ring, kring);
     }
 
+    /// # Safety
+    ///
+    /// Called by the networking core through the ops table built here, with the live
+    /// objects the C prototype names, on a device (or NAPI context) of the driver.
     unsafe extern "C" fn set_ringparam(
         dev: *mut bindings::net_device,
         ring: *mut bindings::ethtool_ringparam,
@@ -121,6 +129,10 @@ impl<T: EthtoolOps> EthtoolTable<T> {
         }
     }
 
+    /// # Safety
+    ///
+    /// Called by the networking core through the ops table built here, with the live
+    /// objects the C prototype names, on a device (or NAPI context) of the driver.
     unsafe extern "C" fn get_channels(dev: *mut bindings::net_device, ch: *mut bindings::ethtool_channels) {
         // SAFETY: As in `get_ringparam`.
         let (dev, ch) = unsafe { (NetDevice::from_raw(dev), &mut *ch) };

@@ -79,6 +79,10 @@ impl<T: QueueMgmtOps> QueueMgmtTable<T> {
         (!p.is_null()).then(|| KBox::into_inner(unsafe { KBox::from_raw(p.cast::<T::QueueMem>()) }))
     }
 
+    /// # Safety
+    ///
+    /// Called by the networking core through the ops table built here, with the live
+    /// objects the C prototype names, on a device (or NAPI context) of the driver.
     unsafe extern "C" fn mem_alloc(
         dev: *mut bindings::net_device,
         _qcfg: *mut bindings::netdev_queue_config,
@@ -96,11 +100,19 @@ impl<T: QueueMgmtOps> QueueMgmtTable<T> {
         })
     }
 
+    /// # Safety
+    ///
+    /// Called by the networking core through the ops table built here, with the live
+    /// objects the C prototype names, on a device (or NAPI context) of the driver.
     unsafe extern "C" fn mem_free(_dev: *mut bindings::net_device, mem: *mut c_void) {
         // SAFETY: `mem` is a slot of this table, written by `put` or empty.
         drop(unsafe { Self::take(mem) });
     }
 
+    /// # Safety
+    ///
+    /// Called by the networking core through the ops table built here, with the live
+    /// objects the C prototype names, on a device (or NAPI context) of the driver.
     unsafe extern "C" fn start(
         dev: *mut bindings::net_device,
         _qcfg: *mut bindings::netdev_queue_config,
@@ -126,6 +138,10 @@ impl<T: QueueMgmtOps> QueueMgmtTable<T> {
         }
     }
 
+    /// # Safety
+    ///
+    /// Called by the networking core through the ops table built here, with the live
+    /// objects the C prototype names, on a device (or NAPI context) of the driver.
     unsafe extern "C" fn stop(dev: *mut bindings::net_device, mem: *mut c_void, idx: c_int) -> c_int {
         from_result(|| {
             // SAFETY: As in `mem_alloc`.
