@@ -7,6 +7,8 @@
 #   make run     set up, build, boot the two-port guest, show the pipeline end to end
 #   make check   set up, build, boot, run every test on the Rust (devmem-rs) and the C
 #                devmem build; ends with `N passed, N failed`
+#   make bench   build and boot each implementation's release kernel, run the benchmarks,
+#                write bench/results/ (table, plots, raw output)
 #   make setup | tree | build   the single steps
 #   make clean   drop the build directory of VARIANT (debug or release) and IMPL
 #
@@ -14,17 +16,21 @@
 #   IMPLS="rust c"  the implementations check tests, in order
 
 VARIANT ?= debug
+BENCH_VARIANT ?= release
 IMPL ?= rust
 IMPLS ?= rust c
 export VARIANT IMPL IMPLS
 
-.PHONY: run check setup tree build clean
+.PHONY: run check bench setup tree build clean
 
 run:
 	@bash devtools/run.sh
 
 check:
 	@bash devtools/check.sh
+
+bench:
+	@VARIANT=$(BENCH_VARIANT) bash devtools/bench.sh
 
 setup:
 	@bash devtools/setup.sh
