@@ -12,6 +12,7 @@
 //! Documentation/networking/device_drivers/ethernet/intel/igb_rs.rst.
 
 mod regs;
+mod rss;
 
 use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::{

@@ -3,7 +3,8 @@
 #
 # The Rust 82576 driver (igb_rs) on port A, the C igb driver on port B in its own network
 # namespace: probe, link, ping both ways, TCP in both directions with every byte checked
-# at MTU 1500 and 9000, and unbind/rebind.
+# at MTU 1500 and 9000, and unbind/rebind. The module's KUnit suite (igb_rs_rss, the RSS
+# hash) runs when it loads; its result is read from the kernel log.
 
 source "$(dirname "$(readlink -f "$0")")/lib.sh"
 PATTERN="${DEVMEM_DIR}/tcp_pattern.py"
@@ -55,7 +56,7 @@ transfer() {
 }
 
 ktap_print_header
-ktap_set_plan 9
+ktap_set_plan 10
 
 mapfile -t ports < <(igb_ports)
 A=${ports[0]}
@@ -70,6 +71,17 @@ fi
 IF_A=$(netdev_of "$A")
 IF_B=$(netdev_of "$B")
 ktap_print_msg "port A $A: $IF_A (igb_rs), port B $B: $IF_B (igb)"
+
+# The last result of the suite in the log (the module may have been loaded before).
+kunit=$(dmesg --notime | grep -E "^(not )?ok [0-9]+ igb_rs_rss$" | tail -n 1)
+if [ "${kunit%% *}" = ok ]; then
+	ktap_test_pass "kunit_igb_rs_rss"
+elif [ -z "$kunit" ] && [ ! -d /sys/kernel/debug/kunit ]; then
+	ktap_test_skip "kunit_igb_rs_rss"
+else
+	ktap_print_msg "igb_rs_rss: ${kunit:-no result in the kernel log}"
+	ktap_test_fail "kunit_igb_rs_rss"
+fi
 
 ip netns add "$NS"
 ip link set "$IF_B" netns "$NS"
