@@ -26,8 +26,9 @@ use kernel::{
             SkBuff, TxResult,
         },
         ethtool::{
-            tcp_data_split, Channels, EthtoolOps, EthtoolTable, KernelRingParam, RingParam,
-            RING_USE_HDS_THRS, RING_USE_TCP_DATA_SPLIT,
+            rss_hash, rss_key_fill, tcp_data_split, Channels, EthtoolOps, EthtoolTable,
+            KernelRingParam, RingParam, RxfhParam, RING_USE_HDS_THRS, RING_USE_TCP_DATA_SPLIT,
+            RXH_XFRM_NO_CHANGE,
         },
         ext_ack::ExtAck,
         queue::{QueueMgmtOps, QueueMgmtTable},
@@ -41,10 +42,11 @@ use kernel::{
     sync::{
         aref::ARef,
         barrier::{dma_mb, Read, Write},
-        Arc, SpinLock,
+        Arc, Mutex, SpinLock,
     },
 };
 use regs::*;
+use rss::Rss;
 
 /// Queue pairs (and vectors for them); one more vector serves the link.
 const NUM_QUEUES: u32 = 2;
@@ -133,10 +135,15 @@ struct QueuePair {
 kernel::impl_napi_owner!(QueuePair, napi, napi_poll);
 
 /// What the netdev callbacks share.
+#[pin_data]
 struct Adapter {
     hw: Arc<Hw>,
     dev: ARef<device::Device>,
     pairs: KVec<Arc<QueuePair>>,
+    /// The RSS key and redirection table (`ethtool -X`), programmed at open and when they
+    /// change.
+    #[pin]
+    rss: Mutex<Rss>,
 }
 
 /// Writes descriptor `i` of a ring: two little-endian quadwords.
@@ -553,21 +560,23 @@ impl Adapter {
         hw.wr(IVAR_MISC, (self.other_vector() | IVAR_VALID) << 8);
         hw.wr(EIAC, vector_mask(n as u32 + 1));
 
-        // RSS over the queue pairs: a fixed key, the table spread round robin.
-        for i in 0..10 {
-            hw.wr(rssrk(i), 0x6d5a_56da_u32.rotate_left(i as u32 * 3));
-        }
-        for i in 0..32 {
-            let mut v = 0u32;
-            for k in 0..4 {
-                v |= (4 * i + k as u32).checked_rem(n as u32).unwrap_or(0) << (8 * k);
-            }
-            hw.wr(reta(i as usize), v);
-        }
+        // RSS over the queue pairs (the key and table of `ethtool -X`).
+        self.program_rss(&self.rss.lock());
         hw.wr(RXCSUM, RXCSUM_PCSD | RXCSUM_IPOFLD | RXCSUM_TUOFLD);
         hw.wr(MRQC, MRQC_RSS);
         for i in 0..128 {
             hw.wr(MTA + 4 * i, 0);
+        }
+    }
+
+    /// Writes the RSS key (RSSRK) and redirection table (RETA). The model uses them from
+    /// the next packet on.
+    fn program_rss(&self, rss: &Rss) {
+        for (i, v) in rss.key_regs().into_iter().enumerate() {
+            self.hw.wr(rssrk(i), v);
+        }
+        for (i, v) in rss.reta_regs().into_iter().enumerate() {
+            self.hw.wr(reta(i), v);
         }
     }
 
@@ -805,6 +814,124 @@ impl EthtoolOps for IgbOps {
         ch.max_combined = a.pairs.len() as u32;
         ch.combined_count = a.pairs.len() as u32;
     }
+
+    fn get_rx_ring_count(a: &Adapter, _dev: &NetDevice) -> u32 {
+        a.pairs.len() as u32
+    }
+
+    fn get_rxfh_key_size(_a: &Adapter, _dev: &NetDevice) -> u32 {
+        rss::KEY_LEN as u32
+    }
+
+    fn get_rxfh_indir_size(_a: &Adapter, _dev: &NetDevice) -> u32 {
+        rss::RETA_LEN as u32
+    }
+
+    fn get_rxfh(a: &Adapter, _dev: &NetDevice, rxfh: &mut RxfhParam) -> Result {
+        rxfh.set_hfunc(rss_hash::TOP);
+        let rss = a.rss.lock();
+        if let Some(indir) = rxfh.indir_mut() {
+            for (e, q) in indir.iter_mut().zip(rss.reta()) {
+                *e = u32::from(q);
+            }
+        }
+        if let Some(key) = rxfh.key_mut() {
+            for (d, s) in key.iter_mut().zip(rss.key()) {
+                *d = *s;
+            }
+        }
+        Ok(())
+    }
+
+    fn set_rxfh(
+        a: &Adapter,
+        _dev: &NetDevice,
+        rxfh: &RxfhParam,
+        mut ack: Option<&mut ExtAck>,
+    ) -> Result {
+        let hfunc = rxfh.hfunc();
+        if hfunc != rss_hash::NO_CHANGE && hfunc != rss_hash::TOP {
+            return Err(refuse(
+                &mut ack,
+                c"igb_rs hashes with Toeplitz only",
+                EOPNOTSUPP,
+            ));
+        }
+        let xfrm = rxfh.input_xfrm();
+        if xfrm != 0 && xfrm != RXH_XFRM_NO_CHANGE {
+            return Err(refuse(
+                &mut ack,
+                c"igb_rs has no input transformation",
+                EOPNOTSUPP,
+            ));
+        }
+        if rxfh.rss_context() != 0 {
+            return Err(refuse(&mut ack, c"igb_rs has no RSS contexts", EOPNOTSUPP));
+        }
+        // Check everything before changing anything.
+        let queues = a.pairs.len();
+        let indir = match rxfh.indir() {
+            None => None,
+            Some(t) if t.len() != rss::RETA_LEN => {
+                kernel::ext_ack_fmt!(
+                    ack,
+                    "igb_rs: {} table entries given, the table has {}",
+                    t.len(),
+                    rss::RETA_LEN
+                );
+                return Err(EINVAL);
+            }
+            Some(t) => {
+                let mut table = [0u8; rss::RETA_LEN];
+                for (i, (e, &q)) in table.iter_mut().zip(t).enumerate() {
+                    if q as usize >= queues {
+                        kernel::ext_ack_fmt!(
+                            ack,
+                            "igb_rs: entry {}: queue {} out of range ({} rx queues)",
+                            i,
+                            q,
+                            queues
+                        );
+                        return Err(EINVAL);
+                    }
+                    *e = q as u8;
+                }
+                Some(table)
+            }
+        };
+        let key = match rxfh.key() {
+            None => None,
+            Some(k) => match <[u8; rss::KEY_LEN]>::try_from(k) {
+                Ok(k) => Some(k),
+                Err(_) => {
+                    kernel::ext_ack_fmt!(
+                        ack,
+                        "igb_rs: {} key bytes given, the key has {}",
+                        k.len(),
+                        rss::KEY_LEN
+                    );
+                    return Err(EINVAL);
+                }
+            },
+        };
+        let mut rss = a.rss.lock();
+        if let Some(key) = &key {
+            rss.set_key(key);
+        }
+        if let Some(table) = &indir {
+            rss.set_indir(table);
+        }
+        a.program_rss(&rss);
+        Ok(())
+    }
+}
+
+/// Leaves `msg` in the request's extended acknowledgement, if it has one; returns `err`.
+fn refuse(ack: &mut Option<&mut ExtAck>, msg: &'static CStr, err: Error) -> Error {
+    if let Some(ack) = ack.as_deref_mut() {
+        ack.set_msg(msg);
+    }
+    err
 }
 
 /// What the driver keeps for a bound device. Fields drop in order: the net device
@@ -900,12 +1027,16 @@ impl pci::Driver for IgbDriver {
         )?;
 
         let ddev: &device::Device = pdev.as_ref();
-        let adapter = Arc::new(
-            Adapter {
+        // The system's random RSS key, the table spread over the queue pairs.
+        let mut key = [0u8; rss::KEY_LEN];
+        rss_key_fill(&mut key);
+        let adapter = Arc::pin_init(
+            pin_init!(Adapter {
                 hw,
                 dev: ddev.into(),
                 pairs,
-            },
+                rss <- kernel::new_mutex!(Rss::new(key, NUM_QUEUES as u8)),
+            }),
             GFP_KERNEL,
         )?;
         let mut netdev = Registration::<IgbOps>::new(

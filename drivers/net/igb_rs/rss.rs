@@ -91,6 +91,71 @@ impl TcpFlow {
     }
 }
 
+/// The number of RSSRK registers.
+pub(crate) const KEY_REGS: usize = KEY_LEN / 4;
+/// The number of RETA registers.
+pub(crate) const RETA_REGS: usize = RETA_LEN / 4;
+
+/// The RSS configuration the driver keeps and programs: the hash key and the redirection
+/// table set with `ethtool -X` (queue indices).
+pub(crate) struct Rss {
+    key: [u8; KEY_LEN],
+    indir: [u8; RETA_LEN],
+}
+
+impl Rss {
+    /// `key`, and a table spreading the entries over `queues` queues round robin (the
+    /// kernel's default table).
+    pub(crate) fn new(key: [u8; KEY_LEN], queues: u8) -> Self {
+        let mut indir = [0u8; RETA_LEN];
+        for (i, e) in indir.iter_mut().enumerate() {
+            *e = (i as u8).checked_rem(queues).unwrap_or(0);
+        }
+        Self { key, indir }
+    }
+
+    /// The hash key.
+    pub(crate) fn key(&self) -> &[u8; KEY_LEN] {
+        &self.key
+    }
+
+    /// The redirection table the NIC uses.
+    pub(crate) fn reta(&self) -> [u8; RETA_LEN] {
+        self.indir
+    }
+
+    /// Replaces the table with `indir` (queue indices the caller checked).
+    pub(crate) fn set_indir(&mut self, indir: &[u8; RETA_LEN]) {
+        self.indir = *indir;
+    }
+
+    /// Replaces the key.
+    pub(crate) fn set_key(&mut self, key: &[u8; KEY_LEN]) {
+        self.key = *key;
+    }
+
+    /// The values of RSSRK0..9: key byte `4 * i + k` is byte `k` (little endian) of
+    /// register `i`.
+    pub(crate) fn key_regs(&self) -> [u32; KEY_REGS] {
+        let mut regs = [0u32; KEY_REGS];
+        for (r, b) in regs.iter_mut().zip(self.key.chunks_exact(4)) {
+            *r = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        }
+        regs
+    }
+
+    /// The values of RETA0..31: entry `4 * i + k` is byte `k` (little endian) of register
+    /// `i`, the queue index in its low bits.
+    pub(crate) fn reta_regs(&self) -> [u32; RETA_REGS] {
+        let reta = self.reta();
+        let mut regs = [0u32; RETA_REGS];
+        for (r, b) in regs.iter_mut().zip(reta.chunks_exact(4)) {
+            *r = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        }
+        regs
+    }
+}
+
 #[kernel::macros::kunit_tests(igb_rs_rss)]
 mod tests {
     use super::*;
@@ -261,6 +326,48 @@ mod tests {
         assert_eq!(reta_index(0x80), 0);
         assert_eq!(reta_index(0x51cc_c178), 0x78);
         assert_eq!(reta_index(u32::MAX), 127);
+    }
+
+    #[test]
+    fn default_table_is_round_robin() {
+        let rss = Rss::new(KEY, 2);
+        let reta = rss.reta();
+        for (i, &q) in reta.iter().enumerate() {
+            assert_eq!(q as usize, i % 2);
+        }
+        let regs = rss.reta_regs();
+        assert_eq!(regs[0], 0x0100_0100);
+        assert_eq!(regs[RETA_REGS - 1], 0x0100_0100);
+        let one = Rss::new(KEY, 1);
+        assert!(one.reta().iter().all(|&q| q == 0));
+        // No queue at all: everything to queue 0 rather than a division by zero.
+        let none = Rss::new(KEY, 0);
+        assert!(none.reta().iter().all(|&q| q == 0));
+    }
+
+    #[test]
+    fn registers_are_little_endian() {
+        let mut rss = Rss::new(KEY, 2);
+        let regs = rss.key_regs();
+        // Key byte 0 is bits 7:0 of RSSRK0.
+        assert_eq!(regs[0], 0xda56_5a6d);
+        assert_eq!(regs[KEY_REGS - 1], 0xfa01_acbe);
+
+        let mut indir = [0u8; RETA_LEN];
+        for (i, e) in indir.iter_mut().enumerate() {
+            *e = (i % 16) as u8;
+        }
+        rss.set_indir(&indir);
+        let regs = rss.reta_regs();
+        assert_eq!(regs[0], 0x0302_0100);
+        assert_eq!(regs[1], 0x0706_0504);
+        assert_eq!(regs[3], 0x0f0e_0d0c);
+        assert_eq!(regs[4], 0x0302_0100);
+
+        let key = [0xa5u8; KEY_LEN];
+        rss.set_key(&key);
+        assert!(rss.key_regs().iter().all(|&r| r == 0xa5a5_a5a5));
+        assert_eq!(rss.key(), &key);
     }
 
     #[test]
