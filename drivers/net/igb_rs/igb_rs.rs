@@ -26,9 +26,10 @@ use kernel::{
             SkBuff, TxResult,
         },
         ethtool::{
-            rss_hash, rss_key_fill, tcp_data_split, Channels, EthtoolOps, EthtoolTable,
-            KernelRingParam, RingParam, RxfhParam, RING_USE_HDS_THRS, RING_USE_TCP_DATA_SPLIT,
-            RXH_XFRM_NO_CHANGE,
+            flow_type, rss_hash, rss_key_fill, rx_cls_loc, rxnfc_cmd, tcp_data_split, Channels,
+            EthtoolOps, EthtoolTable, Ip4L4, Ip6L4, KernelRingParam, RingParam, RxfhParam, Rxnfc,
+            RING_USE_HDS_THRS, RING_USE_TCP_DATA_SPLIT, RXH_XFRM_NO_CHANGE, RX_CLS_FLOW_DISC,
+            RX_CLS_FLOW_WAKE,
         },
         ext_ack::ExtAck,
         queue::{QueueMgmtOps, QueueMgmtTable},
@@ -46,7 +47,7 @@ use kernel::{
     },
 };
 use regs::*;
-use rss::Rss;
+use rss::{Addrs, Place, Rss, Rule, RuleError, TcpFlow};
 
 /// Queue pairs (and vectors for them); one more vector serves the link.
 const NUM_QUEUES: u32 = 2;
@@ -140,8 +141,8 @@ struct Adapter {
     hw: Arc<Hw>,
     dev: ARef<device::Device>,
     pairs: KVec<Arc<QueuePair>>,
-    /// The RSS key and redirection table (`ethtool -X`), programmed at open and when they
-    /// change.
+    /// The RSS key, redirection table (`ethtool -X`) and flow steering rules (`ethtool
+    /// -N`), programmed at open and when they change.
     #[pin]
     rss: Mutex<Rss>,
 }
@@ -829,14 +830,14 @@ impl EthtoolOps for IgbOps {
 
     fn get_rxfh(a: &Adapter, _dev: &NetDevice, rxfh: &mut RxfhParam) -> Result {
         rxfh.set_hfunc(rss_hash::TOP);
-        let rss = a.rss.lock();
+        let cfg = a.rss.lock();
         if let Some(indir) = rxfh.indir_mut() {
-            for (e, q) in indir.iter_mut().zip(rss.reta()) {
+            for (e, q) in indir.iter_mut().zip(cfg.reta()) {
                 *e = u32::from(q);
             }
         }
         if let Some(key) = rxfh.key_mut() {
-            for (d, s) in key.iter_mut().zip(rss.key()) {
+            for (d, s) in key.iter_mut().zip(cfg.key()) {
                 *d = *s;
             }
         }
@@ -914,16 +915,220 @@ impl EthtoolOps for IgbOps {
                 }
             },
         };
-        let mut rss = a.rss.lock();
+        let mut cfg = a.rss.lock();
         if let Some(key) = &key {
-            rss.set_key(key);
+            if let Err(e) = cfg.set_key(key) {
+                if let RuleError::Conflict { loc, other, entry } = e {
+                    kernel::ext_ack_fmt!(
+                        ack,
+                        "igb_rs: with this key, flow rules {} and {} (other queues) share entry {}",
+                        loc,
+                        other,
+                        entry
+                    );
+                }
+                return Err(EBUSY);
+            }
         }
         if let Some(table) = &indir {
-            rss.set_indir(table);
+            cfg.set_indir(table);
         }
-        a.program_rss(&rss);
+        a.program_rss(&cfg);
         Ok(())
     }
+
+    fn get_rxnfc(
+        a: &Adapter,
+        _dev: &NetDevice,
+        info: &mut Rxnfc,
+        rule_locs: Option<&mut [u32]>,
+    ) -> Result {
+        match info.cmd() {
+            rxnfc_cmd::GRXRINGS => info.set_data(a.pairs.len() as u64),
+            rxnfc_cmd::GRXCLSRLCNT => {
+                let cfg = a.rss.lock();
+                info.set_rule_cnt(cfg.locations().count() as u32);
+                // A rule inserted without a location gets one from the driver.
+                info.set_data(rss::MAX_RULES as u64 | u64::from(rx_cls_loc::SPECIAL));
+            }
+            rxnfc_cmd::GRXCLSRULE => {
+                let cfg = a.rss.lock();
+                let rule = cfg.rule(info.location() as usize).ok_or(ENOENT)?;
+                describe_rule(info, rule);
+            }
+            rxnfc_cmd::GRXCLSRLALL => {
+                let cfg = a.rss.lock();
+                let locs = rule_locs.unwrap_or_default();
+                let mut n = 0;
+                for loc in cfg.locations() {
+                    *locs.get_mut(n).ok_or(EMSGSIZE)? = loc as u32;
+                    n += 1;
+                }
+                info.set_rule_cnt(n as u32);
+                info.set_data(rss::MAX_RULES as u64);
+            }
+            _ => return Err(EOPNOTSUPP),
+        }
+        Ok(())
+    }
+
+    fn set_rxnfc(a: &Adapter, _dev: &NetDevice, info: &mut Rxnfc) -> Result {
+        match info.cmd() {
+            rxnfc_cmd::SRXCLSRLINS => {
+                let rule = parse_rule(info, a.pairs.len()).map_err(|(e, why)| {
+                    // The ioctl has no extended acknowledgement: say why in the log.
+                    dev_info!(a.dev, "flow rule refused: {}\n", why);
+                    e
+                })?;
+                let place = match info.location() {
+                    rx_cls_loc::ANY | rx_cls_loc::FIRST => Place::First,
+                    rx_cls_loc::LAST => Place::Last,
+                    loc if loc & rx_cls_loc::SPECIAL != 0 => return Err(EINVAL),
+                    loc => Place::At(loc as usize),
+                };
+                let mut cfg = a.rss.lock();
+                match cfg.insert(place, rule) {
+                    Ok(loc) => info.set_location(loc as u32),
+                    Err(RuleError::Conflict { other, entry, .. }) => {
+                        dev_info!(
+                            a.dev,
+                            "flow rule refused: rule {} hashes to the same table entry ({}) and steers to another queue\n",
+                            other,
+                            entry
+                        );
+                        return Err(EBUSY);
+                    }
+                    Err(RuleError::Full) => return Err(ENOSPC),
+                    Err(_) => {
+                        dev_info!(
+                            a.dev,
+                            "flow rule refused: locations go up to {}\n",
+                            rss::MAX_RULES - 1
+                        );
+                        return Err(EINVAL);
+                    }
+                }
+                a.program_rss(&cfg);
+            }
+            rxnfc_cmd::SRXCLSRLDEL => {
+                let mut cfg = a.rss.lock();
+                cfg.remove(info.location() as usize).map_err(|_| ENOENT)?;
+                a.program_rss(&cfg);
+            }
+            _ => return Err(EOPNOTSUPP),
+        }
+        Ok(())
+    }
+}
+
+/// A full mask of IPv4 addresses and ports.
+const IP4_FULL: Ip4L4 = Ip4L4 {
+    src: [0xff; 4],
+    dst: [0xff; 4],
+    sport: 0xffff,
+    dport: 0xffff,
+    tos: 0,
+};
+
+/// A full mask of IPv6 addresses and ports.
+const IP6_FULL: Ip6L4 = Ip6L4 {
+    src: [0xff; 16],
+    dst: [0xff; 16],
+    sport: 0xffff,
+    dport: 0xffff,
+    tclass: 0,
+};
+
+/// The rule `info` asks for, or the error and why: the rules live in the redirection
+/// table, so they can only steer a whole TCP 4-tuple to one queue.
+fn parse_rule(info: &Rxnfc, queues: usize) -> core::result::Result<Rule, (Error, &'static str)> {
+    let ft = info.flow_type();
+    if ft & flow_type::FLOW_RSS != 0 {
+        return Err((EOPNOTSUPP, "no RSS contexts"));
+    }
+    if ft & (flow_type::FLOW_EXT | flow_type::FLOW_MAC_EXT) != 0 {
+        return Err((
+            EOPNOTSUPP,
+            "only the TCP 4-tuple can be matched (no VLAN, user-def or dst-mac)",
+        ));
+    }
+    let cookie = info.ring_cookie();
+    if cookie == RX_CLS_FLOW_DISC || cookie == RX_CLS_FLOW_WAKE {
+        return Err((EOPNOTSUPP, "the action must be a queue (no drop)"));
+    }
+    if cookie >= queues as u64 {
+        return Err((EINVAL, "the action is not one of the rx queues"));
+    }
+    const PARTIAL: &str = "src-ip, dst-ip, src-port and dst-port must all be given, without masks";
+    let flow = match ft {
+        flow_type::TCP_V4 => {
+            let (v, m) = info.ip4_l4();
+            if m.tos != 0 {
+                return Err((EOPNOTSUPP, "tos cannot be matched"));
+            }
+            if m != IP4_FULL {
+                return Err((EOPNOTSUPP, PARTIAL));
+            }
+            TcpFlow {
+                addrs: Addrs::V4 {
+                    src: v.src,
+                    dst: v.dst,
+                },
+                sport: v.sport,
+                dport: v.dport,
+            }
+        }
+        flow_type::TCP_V6 => {
+            let (v, m) = info.ip6_l4();
+            if m.tclass != 0 {
+                return Err((EOPNOTSUPP, "tclass cannot be matched"));
+            }
+            if m != IP6_FULL {
+                return Err((EOPNOTSUPP, PARTIAL));
+            }
+            TcpFlow {
+                addrs: Addrs::V6 {
+                    src: v.src,
+                    dst: v.dst,
+                },
+                sport: v.sport,
+                dport: v.dport,
+            }
+        }
+        _ => return Err((EOPNOTSUPP, "only tcp4 and tcp6 flows can be steered")),
+    };
+    Ok(Rule {
+        flow,
+        queue: cookie as u8,
+    })
+}
+
+/// Describes `rule` in `info` (`ETHTOOL_GRXCLSRULE`).
+fn describe_rule(info: &mut Rxnfc, rule: &Rule) {
+    let f = &rule.flow;
+    match f.addrs {
+        Addrs::V4 { src, dst } => {
+            let v = Ip4L4 {
+                src,
+                dst,
+                sport: f.sport,
+                dport: f.dport,
+                tos: 0,
+            };
+            info.set_ip4_l4(flow_type::TCP_V4, &v, &IP4_FULL);
+        }
+        Addrs::V6 { src, dst } => {
+            let v = Ip6L4 {
+                src,
+                dst,
+                sport: f.sport,
+                dport: f.dport,
+                tclass: 0,
+            };
+            info.set_ip6_l4(flow_type::TCP_V6, &v, &IP6_FULL);
+        }
+    }
+    info.set_ring_cookie(u64::from(rule.queue));
 }
 
 /// Leaves `msg` in the request's extended acknowledgement, if it has one; returns `err`.

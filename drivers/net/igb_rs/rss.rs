@@ -9,11 +9,13 @@
 //! byte order, with the 40-byte key held in RSSRK0..9 (key byte 0 is bits 7:0 of RSSRK0).
 //! The queue is RETA entry `hash & 0x7f`, whose low four bits are the queue index.
 //!
-//! Pure logic, without registers: the KUnit suite `igb_rs_rss` checks it against the
-//! published verification vectors of the Toeplitz hash.
-
-// Only the KUnit suite uses this so far.
-#![allow(dead_code)]
+//! Flow steering rules (`ethtool -N`) are built on the same table, since the model has
+//! no 5-tuple filters: a rule points the entry its flow hashes to at its queue, over the
+//! table set with `ethtool -X`. Every other flow hashing to that entry goes there too, and
+//! an entry can only point at one queue.
+//!
+//! Pure logic, without registers: the KUnit suite `igb_rs_rss` checks it, the hash against
+//! the published verification vectors of the Toeplitz hash.
 
 /// The length of the hash key (RSSRK0..9).
 pub(crate) const KEY_LEN: usize = 40;
@@ -96,11 +98,52 @@ pub(crate) const KEY_REGS: usize = KEY_LEN / 4;
 /// The number of RETA registers.
 pub(crate) const RETA_REGS: usize = RETA_LEN / 4;
 
-/// The RSS configuration the driver keeps and programs: the hash key and the redirection
-/// table set with `ethtool -X` (queue indices).
+/// The number of flow steering rules.
+pub(crate) const MAX_RULES: usize = 16;
+
+/// A flow steering rule: the flow's packets go to `queue`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Rule {
+    pub(crate) flow: TcpFlow,
+    pub(crate) queue: u8,
+}
+
+/// Where a new rule goes in the rule table.
+#[derive(Clone, Copy)]
+pub(crate) enum Place {
+    /// The first free location.
+    First,
+    /// The last free location.
+    Last,
+    /// This location, replacing the rule there.
+    At(usize),
+}
+
+/// Why a rule table change is refused.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum RuleError {
+    /// No free location.
+    Full,
+    /// A location beyond the table.
+    BadLocation,
+    /// No rule at the location.
+    NotFound,
+    /// The rules at `loc` and `other` hash to redirection table entry `entry` and steer to
+    /// different queues.
+    Conflict {
+        loc: usize,
+        other: usize,
+        entry: usize,
+    },
+}
+
+/// The RSS configuration the driver keeps and programs: the hash key, the redirection
+/// table set with `ethtool -X` (queue indices), and the flow steering rules that override
+/// entries of it.
 pub(crate) struct Rss {
     key: [u8; KEY_LEN],
     indir: [u8; RETA_LEN],
+    rules: [Option<Rule>; MAX_RULES],
 }
 
 impl Rss {
@@ -111,7 +154,11 @@ impl Rss {
         for (i, e) in indir.iter_mut().enumerate() {
             *e = (i as u8).checked_rem(queues).unwrap_or(0);
         }
-        Self { key, indir }
+        Self {
+            key,
+            indir,
+            rules: [None; MAX_RULES],
+        }
     }
 
     /// The hash key.
@@ -119,9 +166,14 @@ impl Rss {
         &self.key
     }
 
-    /// The redirection table the NIC uses.
+    /// The redirection table the NIC uses: the `ethtool -X` table with the entry of each
+    /// rule's flow pointing at the rule's queue.
     pub(crate) fn reta(&self) -> [u8; RETA_LEN] {
-        self.indir
+        let mut reta = self.indir;
+        for r in self.rules.iter().flatten() {
+            reta[r.flow.reta_index(&self.key)] = r.queue;
+        }
+        reta
     }
 
     /// Replaces the table with `indir` (queue indices the caller checked).
@@ -129,9 +181,75 @@ impl Rss {
         self.indir = *indir;
     }
 
-    /// Replaces the key.
-    pub(crate) fn set_key(&mut self, key: &[u8; KEY_LEN]) {
+    /// Replaces the key, unless two rules would then share an entry with different
+    /// queues.
+    pub(crate) fn set_key(&mut self, key: &[u8; KEY_LEN]) -> Result<(), RuleError> {
+        for (loc, r) in self.rules.iter().enumerate() {
+            if let Some(r) = r {
+                if let Some(e) = self.conflict(key, r, loc) {
+                    return Err(e);
+                }
+            }
+        }
         self.key = *key;
+        Ok(())
+    }
+
+    /// A rule other than the one at `loc` whose flow hashes, under `key`, to the entry of
+    /// `rule`'s flow and that steers to another queue.
+    fn conflict(&self, key: &[u8; KEY_LEN], rule: &Rule, loc: usize) -> Option<RuleError> {
+        let entry = rule.flow.reta_index(key);
+        for (other, r) in self.rules.iter().enumerate() {
+            let Some(r) = r else { continue };
+            if other != loc && r.queue != rule.queue && r.flow.reta_index(key) == entry {
+                return Some(RuleError::Conflict { loc, other, entry });
+            }
+        }
+        None
+    }
+
+    /// Adds `rule` at `place` (replacing the rule there); returns its location.
+    pub(crate) fn insert(&mut self, place: Place, rule: Rule) -> Result<usize, RuleError> {
+        let loc = match place {
+            Place::At(loc) if loc < MAX_RULES => loc,
+            Place::At(_) => return Err(RuleError::BadLocation),
+            Place::First => self
+                .rules
+                .iter()
+                .position(Option::is_none)
+                .ok_or(RuleError::Full)?,
+            Place::Last => self
+                .rules
+                .iter()
+                .rposition(Option::is_none)
+                .ok_or(RuleError::Full)?,
+        };
+        if let Some(e) = self.conflict(&self.key, &rule, loc) {
+            return Err(e);
+        }
+        self.rules[loc] = Some(rule);
+        Ok(loc)
+    }
+
+    /// Removes the rule at `loc`.
+    pub(crate) fn remove(&mut self, loc: usize) -> Result<Rule, RuleError> {
+        self.rules
+            .get_mut(loc)
+            .and_then(Option::take)
+            .ok_or(RuleError::NotFound)
+    }
+
+    /// The rule at `loc`.
+    pub(crate) fn rule(&self, loc: usize) -> Option<&Rule> {
+        self.rules.get(loc).and_then(Option::as_ref)
+    }
+
+    /// The locations of the rules, in order.
+    pub(crate) fn locations(&self) -> impl Iterator<Item = usize> + '_ {
+        self.rules
+            .iter()
+            .enumerate()
+            .filter_map(|(loc, r)| r.map(|_| loc))
     }
 
     /// The values of RSSRK0..9: key byte `4 * i + k` is byte `k` (little endian) of
@@ -365,9 +483,167 @@ mod tests {
         assert_eq!(regs[4], 0x0302_0100);
 
         let key = [0xa5u8; KEY_LEN];
-        rss.set_key(&key);
+        assert_eq!(rss.set_key(&key), Ok(()));
         assert!(rss.key_regs().iter().all(|&r| r == 0xa5a5_a5a5));
         assert_eq!(rss.key(), &key);
+    }
+
+    fn flow4(v: &Vector<4>) -> TcpFlow {
+        TcpFlow {
+            addrs: Addrs::V4 {
+                src: v.src,
+                dst: v.dst,
+            },
+            sport: v.sport,
+            dport: v.dport,
+        }
+    }
+
+    /// A flow other than `flow` whose packets hash to the same entry under `key`.
+    fn same_entry(key: &[u8; KEY_LEN], flow: &TcpFlow) -> TcpFlow {
+        let entry = flow.reta_index(key);
+        let mut other = *flow;
+        for sport in 1..=u16::MAX {
+            other.sport = sport;
+            if sport != flow.sport && other.reta_index(key) == entry {
+                break;
+            }
+        }
+        other
+    }
+
+    #[test]
+    fn a_rule_points_its_entry_at_its_queue() {
+        let mut rss = Rss::new(KEY, 2);
+        let flow = flow4(&V4[0]);
+        let entry = flow.reta_index(&KEY);
+        assert_eq!(entry, 0x78);
+        // The default table sends entry 0x78 to queue 0: steer the flow to queue 1.
+        assert_eq!(rss.reta()[entry], 0);
+        assert_eq!(rss.insert(Place::First, Rule { flow, queue: 1 }), Ok(0));
+        let reta = rss.reta();
+        assert_eq!(reta[entry], 1);
+        // Only that entry changed.
+        let base = Rss::new(KEY, 2).reta();
+        assert_eq!(
+            reta.iter().zip(base.iter()).filter(|(a, b)| a != b).count(),
+            1
+        );
+        // The RETA register holding the entry has the queue in the entry's byte.
+        assert_eq!((rss.reta_regs()[entry / 4] >> (8 * (entry % 4))) & 0xff, 1);
+        assert_eq!(rss.rule(0), Some(&Rule { flow, queue: 1 }));
+        // Removing it gives the entry back to the table.
+        assert!(rss.remove(0).is_ok());
+        assert_eq!(rss.reta(), base);
+        assert_eq!(rss.remove(0), Err(RuleError::NotFound));
+        assert_eq!(rss.remove(MAX_RULES), Err(RuleError::NotFound));
+    }
+
+    #[test]
+    fn rules_stay_over_a_new_table() {
+        let mut rss = Rss::new(KEY, 2);
+        let flow = flow4(&V4[1]);
+        let entry = flow.reta_index(&KEY);
+        assert!(rss.insert(Place::At(3), Rule { flow, queue: 1 }).is_ok());
+        rss.set_indir(&[0; RETA_LEN]);
+        let reta = rss.reta();
+        assert_eq!(reta[entry], 1);
+        assert_eq!(reta.iter().filter(|&&q| q == 1).count(), 1);
+    }
+
+    #[test]
+    fn rules_on_one_entry_must_agree() {
+        let mut rss = Rss::new(KEY, 2);
+        let flow = flow4(&V4[2]);
+        let other = same_entry(&KEY, &flow);
+        assert!(other != flow);
+        assert_eq!(other.reta_index(&KEY), flow.reta_index(&KEY));
+        let entry = flow.reta_index(&KEY);
+
+        assert_eq!(rss.insert(Place::First, Rule { flow, queue: 1 }), Ok(0));
+        // The same entry to another queue: refused, nothing changed.
+        let before = rss.reta();
+        assert_eq!(
+            rss.insert(
+                Place::First,
+                Rule {
+                    flow: other,
+                    queue: 0
+                }
+            ),
+            Err(RuleError::Conflict {
+                loc: 1,
+                other: 0,
+                entry
+            })
+        );
+        assert_eq!(rss.reta(), before);
+        assert_eq!(rss.rule(1), None);
+        // To the same queue: fine.
+        assert_eq!(
+            rss.insert(
+                Place::First,
+                Rule {
+                    flow: other,
+                    queue: 1
+                }
+            ),
+            Ok(1)
+        );
+        // Replacing a rule by one to another queue at the same location only conflicts
+        // with the others.
+        assert!(rss.remove(1).is_ok());
+        assert_eq!(rss.insert(Place::At(0), Rule { flow, queue: 0 }), Ok(0));
+        assert_eq!(rss.reta()[entry], 0);
+    }
+
+    #[test]
+    fn a_key_that_makes_rules_collide_is_refused() {
+        let mut rss = Rss::new(KEY, 2);
+        let a = flow4(&V4[3]);
+        let b = flow4(&V4[4]);
+        // Different entries under the test key.
+        assert!(a.reta_index(&KEY) != b.reta_index(&KEY));
+        assert!(rss.insert(Place::First, Rule { flow: a, queue: 0 }).is_ok());
+        assert!(rss.insert(Place::First, Rule { flow: b, queue: 1 }).is_ok());
+        // An all-zero key hashes everything to entry 0.
+        let zero = [0u8; KEY_LEN];
+        assert!(matches!(
+            rss.set_key(&zero),
+            Err(RuleError::Conflict { entry: 0, .. })
+        ));
+        assert_eq!(rss.key(), &KEY);
+        // With both rules on one queue the same key is fine.
+        assert!(rss.remove(1).is_ok());
+        assert!(rss.insert(Place::First, Rule { flow: b, queue: 0 }).is_ok());
+        assert_eq!(rss.set_key(&zero), Ok(()));
+        assert_eq!(rss.reta()[0], 0);
+    }
+
+    #[test]
+    fn locations() {
+        let mut rss = Rss::new(KEY, 2);
+        let flow = flow4(&V4[0]);
+        let rule = Rule { flow, queue: 0 };
+        assert_eq!(rss.insert(Place::Last, rule), Ok(MAX_RULES - 1));
+        assert_eq!(rss.insert(Place::At(5), rule), Ok(5));
+        assert_eq!(
+            rss.insert(Place::At(MAX_RULES), rule),
+            Err(RuleError::BadLocation)
+        );
+        assert_eq!(rss.insert(Place::First, rule), Ok(0));
+        let mut locs = [usize::MAX; 4];
+        for (d, loc) in locs.iter_mut().zip(rss.locations()) {
+            *d = loc;
+        }
+        assert_eq!(locs, [0, 5, MAX_RULES - 1, usize::MAX]);
+        for _ in 3..MAX_RULES {
+            assert!(rss.insert(Place::First, rule).is_ok());
+        }
+        assert_eq!(rss.insert(Place::First, rule), Err(RuleError::Full));
+        assert_eq!(rss.insert(Place::Last, rule), Err(RuleError::Full));
+        // A full table still takes a replacement.
+        assert_eq!(rss.insert(Place::At(2), rule), Ok(2));
     }
 
     #[test]
