@@ -26,13 +26,16 @@ use kernel::{
             SkBuff, TxResult,
         },
         ethtool::{
-            flow_type, rss_hash, rss_key_fill, rx_cls_loc, rxnfc_cmd, tcp_data_split, Channels,
-            EthtoolOps, EthtoolTable, Ip4L4, Ip6L4, KernelRingParam, RingParam, RxfhParam, Rxnfc,
-            RING_USE_HDS_THRS, RING_USE_TCP_DATA_SPLIT, RXH_XFRM_NO_CHANGE, RX_CLS_FLOW_DISC,
-            RX_CLS_FLOW_WAKE,
+            flow_type, rss_hash, rss_key_fill, rx_cls_loc, rxnfc_cmd, string_set, tcp_data_split,
+            Channels, EthtoolOps, EthtoolTable, Ip4L4, Ip6L4, KernelRingParam, RingParam,
+            RxfhParam, Rxnfc, Strings, RING_USE_HDS_THRS, RING_USE_TCP_DATA_SPLIT,
+            RXH_XFRM_NO_CHANGE, RX_CLS_FLOW_DISC, RX_CLS_FLOW_WAKE,
         },
         ext_ack::ExtAck,
-        queue::{QueueMgmtOps, QueueMgmtTable},
+        queue::{
+            QueueMgmtOps, QueueMgmtTable, QueueStatsOps, QueueStatsRx, QueueStatsTable,
+            QueueStatsTx,
+        },
         netmem::NetmemRef,
         page_pool::{OwnedPagePool, Params},
     },
@@ -102,17 +105,82 @@ struct RxRing {
     /// The payload pool hands out `net_iov`s of a memory provider: the CPU cannot read the
     /// payload buffers, so only split packets are delivered.
     devmem: bool,
-    packets: u64,
-    bytes: u64,
-    drops: u64,
 }
 
 /// The state of a tx ring; packets are copied into per-descriptor bounce buffers.
 struct TxRing {
     ntu: u32,
     ntc: u32,
+}
+
+/// The counters of an rx queue.
+#[derive(Clone, Copy, Default)]
+struct RxStats {
     packets: u64,
     bytes: u64,
+    /// Packets the driver dropped (no skb, unsplit frames on a devmem queue).
+    drops: u64,
+    /// Buffers a page pool could not give for a descriptor.
+    alloc_fail: u64,
+    /// Packets delivered with a TCP checksum the NIC verified.
+    csum_unnecessary: u64,
+}
+
+impl RxStats {
+    /// The `ethtool -S` names of the counters after `rx<queue>_`, in the order of `values`.
+    const NAMES: [&'static str; 5] = [
+        "packets",
+        "bytes",
+        "dropped",
+        "alloc_fail",
+        "csum_unnecessary",
+    ];
+
+    fn values(&self) -> [u64; 5] {
+        [
+            self.packets,
+            self.bytes,
+            self.drops,
+            self.alloc_fail,
+            self.csum_unnecessary,
+        ]
+    }
+}
+
+/// The counters of a tx queue.
+#[derive(Clone, Copy, Default)]
+struct TxStats {
+    packets: u64,
+    bytes: u64,
+    /// Packets the driver dropped (could not linearize or pad, too long).
+    drops: u64,
+    /// Times the queue was stopped for lack of descriptors, and woken again.
+    stops: u64,
+    wakes: u64,
+}
+
+impl TxStats {
+    /// The `ethtool -S` names of the counters after `tx<queue>_`, in the order of `values`.
+    const NAMES: [&'static str; 5] = ["packets", "bytes", "dropped", "stop", "wake"];
+
+    fn values(&self) -> [u64; 5] {
+        [self.packets, self.bytes, self.drops, self.stops, self.wakes]
+    }
+}
+
+/// An rx queue: its ring while it runs, and its counters, which outlive rings (queue
+/// restarts, close and open), so the statistics cover the device's whole life.
+#[derive(Default)]
+struct RxQueue {
+    ring: Option<RxRing>,
+    stats: RxStats,
+}
+
+/// A tx queue: its ring while the device is up, and its counters.
+#[derive(Default)]
+struct TxQueue {
+    ring: Option<TxRing>,
+    stats: TxStats,
 }
 
 /// An rx/tx queue pair and the NAPI context that serves it.
@@ -128,9 +196,9 @@ struct QueuePair {
     // Taken by NAPI (softirq) and xmit (softirqs off); process context (open, stop,
     // stats, queue restarts) takes them with softirqs off too (`with_bh_disabled`).
     #[pin]
-    rx: SpinLock<Option<RxRing>>,
+    rx: SpinLock<RxQueue>,
     #[pin]
-    tx: SpinLock<Option<TxRing>>,
+    tx: SpinLock<TxQueue>,
 }
 
 kernel::impl_napi_owner!(QueuePair, napi, napi_poll);
@@ -193,20 +261,23 @@ impl RxRing {
             frags: 0,
             discard: false,
             devmem,
-            packets: 0,
-            bytes: 0,
-            drops: 0,
         })
     }
 
-    /// Posts buffers on descriptor `i`; false when a pool is empty.
-    fn post(&mut self, desc: &Coherent<[u64]>, i: u32) -> bool {
+    /// Posts buffers on descriptor `i`; false when a pool is empty (counted in `stats`).
+    fn post(&mut self, desc: &Coherent<[u64]>, i: u32, stats: &mut RxStats) -> bool {
         let s = i as usize;
         if self.hdr[s].is_none() {
             self.hdr[s] = self.hdr_pool.alloc_netmem(GFP_ATOMIC);
+            if self.hdr[s].is_none() {
+                stats.alloc_fail += 1;
+            }
         }
         if self.pkt[s].is_none() {
             self.pkt[s] = self.pkt_pool.alloc_netmem(GFP_ATOMIC);
+            if self.pkt[s].is_none() {
+                stats.alloc_fail += 1;
+            }
         }
         match (self.hdr[s], self.pkt[s]) {
             (Some(h), Some(p)) => {
@@ -220,9 +291,9 @@ impl RxRing {
 
     /// Posts buffers from the tail up to the descriptor before the next one the NIC
     /// writes back (one slot stays empty); returns the new tail.
-    fn refill(&mut self, desc: &Coherent<[u64]>) -> u32 {
+    fn refill(&mut self, desc: &Coherent<[u64]>, stats: &mut RxStats) -> u32 {
         while (self.ntu + 1) % RING_SIZE != self.ntc {
-            if !self.post(desc, self.ntu) {
+            if !self.post(desc, self.ntu, stats) {
                 break;
             }
             self.ntu = (self.ntu + 1) % RING_SIZE;
@@ -253,12 +324,7 @@ impl Drop for RxRing {
 
 impl TxRing {
     fn new() -> Self {
-        Self {
-            ntu: 0,
-            ntc: 0,
-            packets: 0,
-            bytes: 0,
-        }
+        Self { ntu: 0, ntc: 0 }
     }
 
     fn free_slots(&self) -> u32 {
@@ -292,9 +358,14 @@ impl QueuePair {
             rx_desc,
             tx_desc,
             bounce,
-            rx <- kernel::new_spinlock!(None),
-            tx <- kernel::new_spinlock!(None),
+            rx <- kernel::new_spinlock!(RxQueue::default()),
+            tx <- kernel::new_spinlock!(TxQueue::default()),
         }? Error))
+    }
+
+    /// A snapshot of the queue pair's counters, from process context.
+    fn stats(&self) -> (RxStats, TxStats) {
+        with_bh_disabled(|| (self.rx.lock().stats, self.tx.lock().stats))
     }
 
     fn vector_bit(&self) -> u32 {
@@ -310,10 +381,15 @@ impl QueuePair {
                 dev.carrier_off();
             }
         }
-        if let Some(tx) = Option::as_mut(&mut *self.tx.lock()) {
-            tx.clean(&self.tx_desc);
-            if dev.tx_stopped(self.index) && tx.free_slots() > RING_SIZE / 4 {
-                dev.tx_wake(self.index);
+        {
+            let mut guard = self.tx.lock();
+            let TxQueue { ring, stats } = &mut *guard;
+            if let Some(tx) = ring.as_mut() {
+                tx.clean(&self.tx_desc);
+                if dev.tx_stopped(self.index) && tx.free_slots() > RING_SIZE / 4 {
+                    dev.tx_wake(self.index);
+                    stats.wakes += 1;
+                }
             }
         }
         let work = self.rx_poll(napi, dev, budget);
@@ -325,7 +401,8 @@ impl QueuePair {
 
     fn rx_poll(&self, napi: &Napi, dev: &NetDevice, budget: i32) -> i32 {
         let mut guard = self.rx.lock();
-        let Some(rx) = Option::as_mut(&mut *guard) else {
+        let RxQueue { ring, stats } = &mut *guard;
+        let Some(rx) = ring.as_mut() else {
             return 0;
         };
         let q = self.index as usize;
@@ -361,7 +438,7 @@ impl QueuePair {
             // header buffer) whole into the payload buffer, which the CPU cannot read.
             let split = hdr_info & RXD_SPH != 0 && status & RXD_STAT_HBO == 0;
             if rx.partial.is_none() && rx.devmem && !split {
-                rx.drops += 1;
+                stats.drops += 1;
                 rx.discard = status & RXD_STAT_EOP == 0;
                 continue;
             }
@@ -373,7 +450,7 @@ impl QueuePair {
                     ((hdr_info >> RXD_HDR_LEN_SHIFT) & RXD_HDR_LEN_MASK).min(HDR_BUF)
                 };
                 let Some(h) = rx.hdr[s].take() else {
-                    rx.drops += 1;
+                    stats.drops += 1;
                     continue;
                 };
                 rx.hdr_pool.sync_for_cpu(h, hlen);
@@ -386,7 +463,7 @@ impl QueuePair {
                 // SAFETY: `h` came from this pool; its bytes were copied.
                 unsafe { rx.hdr_pool.put_full_netmem(h) };
                 let Some(skb) = skb else {
-                    rx.drops += 1;
+                    stats.drops += 1;
                     continue;
                 };
                 rx.partial = Some(skb);
@@ -407,16 +484,17 @@ impl QueuePair {
             };
             skb.mark_for_recycle();
             if skb.len() < 14 {
-                rx.drops += 1;
+                stats.drops += 1;
                 continue;
             }
-            rx.packets += 1;
-            rx.bytes += u64::from(skb.len());
+            stats.packets += 1;
+            stats.bytes += u64::from(skb.len());
             skb.eth_type_trans(dev);
             let csum_ok = status & (RXD_STAT_TCPCS | RXD_STAT_IPCS) != 0
                 && status & (RXD_ERR_TCPE | RXD_ERR_IPE) == 0;
             if csum_ok && status & RXD_STAT_TCPCS != 0 {
                 skb.set_csum_unnecessary();
+                stats.csum_unnecessary += 1;
             }
             skb.set_hash_l4((lo >> 32) as u32);
             skb.record_rx_queue(self.index as u16);
@@ -424,7 +502,7 @@ impl QueuePair {
             done += 1;
         }
         if used > 0 {
-            let tail = rx.refill(&self.rx_desc);
+            let tail = rx.refill(&self.rx_desc, stats);
             dma_mb(Write);
             // The tail is the last posted descriptor plus one.
             self.hw.wr(rdt(q), tail);
@@ -439,24 +517,32 @@ impl QueuePair {
 
     fn xmit(&self, dev: &NetDevice, mut skb: SkBuff) -> TxResult {
         let mut guard = self.tx.lock();
-        let Some(tx) = Option::as_mut(&mut *guard) else {
+        let TxQueue { ring, stats } = &mut *guard;
+        let Some(tx) = ring.as_mut() else {
+            stats.drops += 1;
             return TxResult::Ok;
         };
         tx.clean(&self.tx_desc);
         if skb.linearize().is_err() {
+            stats.drops += 1;
             return TxResult::Ok;
         }
         let skb = match skb.pad_to(60) {
             Ok(s) => s,
-            Err(_) => return TxResult::Ok,
+            Err(_) => {
+                stats.drops += 1;
+                return TxResult::Ok;
+            }
         };
         let data = skb.head_data();
         let slots = data.len().div_ceil(TX_SLOT) as u32;
         if slots == 0 || data.len() > MAX_FRAME as usize {
+            stats.drops += 1;
             return TxResult::Ok;
         }
         if tx.free_slots() < slots {
             dev.tx_stop(self.index);
+            stats.stops += 1;
             return TxResult::Busy;
         }
         for (k, chunk) in data.chunks(TX_SLOT).enumerate() {
@@ -477,13 +563,14 @@ impl QueuePair {
             let _ = desc_write(&self.tx_desc, i, addr, u64::from(cmd) | (olinfo << 32));
             tx.ntu = (tx.ntu + 1) % RING_SIZE;
         }
-        tx.packets += 1;
-        tx.bytes += data.len() as u64;
+        stats.packets += 1;
+        stats.bytes += data.len() as u64;
         dma_mb(Write);
         self.hw.wr(tdt(self.index as usize), tx.ntu);
         drop(skb);
         if tx.free_slots() < MAX_FRAME.div_ceil(TX_SLOT as u32) {
             dev.tx_stop(self.index);
+            stats.stops += 1;
         }
         TxResult::Ok
     }
@@ -605,7 +692,9 @@ impl Adapter {
     fn start_rx_locked(&self, p: &QueuePair) {
         let hw = &*self.hw;
         let q = p.index as usize;
-        if let Some(rx) = Option::as_mut(&mut *p.rx.lock()) {
+        let mut guard = p.rx.lock();
+        let RxQueue { ring, stats } = &mut *guard;
+        if let Some(rx) = ring.as_mut() {
             self.program_ring(rdbal(q), p.rx_desc.dma_address());
             // "Split always" puts small frames whole into the header buffer, readable: right
             // for a queue of pages, wrong for a devmem queue, whose TCP payload must all land
@@ -620,7 +709,7 @@ impl Adapter {
             rx.ntc = 0;
             rx.ntu = 0;
             rx.discard = false;
-            let tail = rx.refill(&p.rx_desc);
+            let tail = rx.refill(&p.rx_desc, stats);
             dma_mb(Write);
             hw.wr(rdt(q), tail);
         }
@@ -633,7 +722,7 @@ impl Adapter {
     fn start_tx_locked(&self, p: &QueuePair) {
         let hw = &*self.hw;
         let q = p.index as usize;
-        if let Some(tx) = Option::as_mut(&mut *p.tx.lock()) {
+        if let Some(tx) = p.tx.lock().ring.as_mut() {
             self.program_ring(tdbal(q), p.tx_desc.dma_address());
             tx.ntu = 0;
             tx.ntc = 0;
@@ -658,8 +747,8 @@ impl Operations for IgbOps {
         for p in a.pairs.iter() {
             let rx = RxRing::new(&a.dev, dev, p.index)?;
             with_bh_disabled(|| {
-                *p.rx.lock() = Some(rx);
-                *p.tx.lock() = Some(TxRing::new());
+                p.rx.lock().ring = Some(rx);
+                p.tx.lock().ring = Some(TxRing::new());
             });
         }
         a.configure();
@@ -705,7 +794,7 @@ impl Operations for IgbOps {
                 p.napi.del_locked();
             }
             // Dropped outside the locks: destroying a page pool sleeps.
-            let (rx, _tx) = with_bh_disabled(|| (p.rx.lock().take(), p.tx.lock().take()));
+            let (rx, _tx) = with_bh_disabled(|| (p.rx.lock().ring.take(), p.tx.lock().ring.take()));
             drop(rx);
         }
         Ok(())
@@ -722,22 +811,20 @@ impl Operations for IgbOps {
     }
 
     fn get_stats64(a: &Adapter, _dev: &NetDevice, s: &mut LinkStats64) {
-        with_bh_disabled(|| a.add_stats(s));
+        a.add_stats(s);
     }
 }
 
 impl Adapter {
     fn add_stats(&self, s: &mut LinkStats64) {
         for p in self.pairs.iter() {
-            if let Some(rx) = Option::as_ref(&*p.rx.lock()) {
-                s.rx_packets += rx.packets;
-                s.rx_bytes += rx.bytes;
-                s.rx_dropped += rx.drops;
-            }
-            if let Some(tx) = Option::as_ref(&*p.tx.lock()) {
-                s.tx_packets += tx.packets;
-                s.tx_bytes += tx.bytes;
-            }
+            let (rx, tx) = p.stats();
+            s.rx_packets += rx.packets;
+            s.rx_bytes += rx.bytes;
+            s.rx_dropped += rx.drops;
+            s.tx_packets += tx.packets;
+            s.tx_bytes += tx.bytes;
+            s.tx_dropped += tx.drops;
         }
     }
 }
@@ -760,7 +847,7 @@ impl QueueMgmtOps for IgbOps {
         let Some(p) = a.pairs.get(idx as usize) else {
             return Err((EINVAL, mem));
         };
-        with_bh_disabled(|| *p.rx.lock() = Some(mem));
+        with_bh_disabled(|| p.rx.lock().ring = Some(mem));
         a.start_rx(p);
         Ok(())
     }
@@ -769,7 +856,48 @@ impl QueueMgmtOps for IgbOps {
         let p = a.pairs.get(idx as usize).ok_or(EINVAL)?;
         // The model stops writing a disabled queue at once; the poll sees no ring after this.
         a.hw.wr(rxdctl(idx as usize), 0);
-        with_bh_disabled(|| p.rx.lock().take()).ok_or(EINVAL)
+        with_bh_disabled(|| p.rx.lock().ring.take()).ok_or(EINVAL)
+    }
+}
+
+#[vtable]
+impl QueueStatsOps for IgbOps {
+    fn get_queue_stats_rx(a: &Adapter, _dev: &NetDevice, idx: u32, rx: &mut QueueStatsRx) {
+        if let Some(p) = a.pairs.get(idx as usize) {
+            let (s, _) = p.stats();
+            rx.packets = s.packets;
+            rx.bytes = s.bytes;
+            rx.alloc_fail = s.alloc_fail;
+            rx.csum_unnecessary = s.csum_unnecessary;
+        }
+    }
+
+    fn get_queue_stats_tx(a: &Adapter, _dev: &NetDevice, idx: u32, tx: &mut QueueStatsTx) {
+        if let Some(p) = a.pairs.get(idx as usize) {
+            let (_, s) = p.stats();
+            tx.packets = s.packets;
+            tx.bytes = s.bytes;
+            tx.stop = s.stops;
+            tx.wake = s.wakes;
+        }
+    }
+
+    fn get_base_stats(
+        _a: &Adapter,
+        _dev: &NetDevice,
+        rx: &mut QueueStatsRx,
+        tx: &mut QueueStatsTx,
+    ) {
+        // Every queue pair lives as long as the device and its counters cover its whole
+        // life (they outlive the rings): nothing to add to them.
+        rx.packets = 0;
+        rx.bytes = 0;
+        rx.alloc_fail = 0;
+        rx.csum_unnecessary = 0;
+        tx.packets = 0;
+        tx.bytes = 0;
+        tx.stop = 0;
+        tx.wake = 0;
     }
 }
 
@@ -814,6 +942,40 @@ impl EthtoolOps for IgbOps {
     fn get_channels(a: &Adapter, _dev: &NetDevice, ch: &mut Channels) {
         ch.max_combined = a.pairs.len() as u32;
         ch.combined_count = a.pairs.len() as u32;
+    }
+
+    fn get_sset_count(a: &Adapter, _dev: &NetDevice, sset: u32) -> Result<u32> {
+        match sset {
+            string_set::STATS => {
+                Ok((a.pairs.len() * (RxStats::NAMES.len() + TxStats::NAMES.len())) as u32)
+            }
+            _ => Err(EOPNOTSUPP),
+        }
+    }
+
+    fn get_strings(a: &Adapter, _dev: &NetDevice, sset: u32, out: &mut Strings<'_>) {
+        if sset != string_set::STATS {
+            return;
+        }
+        // All rx queues, then all tx queues: rx0_packets, ..., tx1_wake.
+        for p in a.pairs.iter() {
+            for name in RxStats::NAMES {
+                out.push(fmt!("rx{}_{}", p.index, name));
+            }
+        }
+        for p in a.pairs.iter() {
+            for name in TxStats::NAMES {
+                out.push(fmt!("tx{}_{}", p.index, name));
+            }
+        }
+    }
+
+    fn get_ethtool_stats(a: &Adapter, _dev: &NetDevice, stats: &mut [u64]) {
+        let rx = a.pairs.iter().flat_map(|p| p.stats().0.values());
+        let tx = a.pairs.iter().flat_map(|p| p.stats().1.values());
+        for (d, v) in stats.iter_mut().zip(rx.chain(tx)) {
+            *d = v;
+        }
     }
 
     fn get_rx_ring_count(a: &Adapter, _dev: &NetDevice) -> u32 {
@@ -1252,6 +1414,7 @@ impl pci::Driver for IgbDriver {
             ExtraOps {
                 ethtool: Some(&EthtoolTable::<IgbOps>::OPS),
                 queue_mgmt: Some(&QueueMgmtTable::<IgbOps>::OPS),
+                stats: Some(&QueueStatsTable::<IgbOps>::OPS),
                 ops_locked: true,
             },
         )?;

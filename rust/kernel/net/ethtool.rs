@@ -12,8 +12,12 @@ use crate::{
         ext_ack::ExtAck,
     },
     prelude::*,
+    str::Formatter,
 };
-use core::marker::PhantomData;
+use core::{
+    fmt::{self, Write},
+    marker::PhantomData,
+};
 
 /// Ring sizes (C `struct ethtool_ringparam`).
 pub type RingParam = bindings::ethtool_ringparam;
@@ -434,6 +438,43 @@ impl Rxnfc {
     }
 }
 
+/// String sets (C `enum ethtool_stringset`).
+pub mod string_set {
+    use crate::bindings;
+
+    /// The names of the driver's statistics (`ethtool -S`).
+    pub const STATS: u32 = bindings::ethtool_stringset_ETH_SS_STATS;
+}
+
+/// The size of an ethtool string, with its NUL (C `ETH_GSTRING_LEN`).
+pub const ETH_GSTRING_LEN: usize = bindings::ETH_GSTRING_LEN as usize;
+
+/// The strings of a string set, written in order into the core's buffer (`get_strings`).
+pub struct Strings<'a> {
+    /// The room left: whole strings of `ETH_GSTRING_LEN` bytes.
+    buf: &'a mut [u8],
+}
+
+impl<'a> Strings<'a> {
+    fn new(buf: &'a mut [u8]) -> Self {
+        Self { buf }
+    }
+
+    /// Writes the next string: `args`, cut to `ETH_GSTRING_LEN - 1` bytes and padded with
+    /// NULs. Strings beyond the count the driver reported are dropped.
+    pub fn push(&mut self, args: fmt::Arguments<'_>) {
+        if self.buf.len() < ETH_GSTRING_LEN {
+            return;
+        }
+        let (slot, rest) = core::mem::take(&mut self.buf).split_at_mut(ETH_GSTRING_LEN);
+        slot.fill(0);
+        // The formatter writes at most the bytes before the last one, which stays NUL; a
+        // string that does not fit is cut.
+        let _ = Formatter::new(&mut slot[..ETH_GSTRING_LEN - 1]).write_fmt(args);
+        self.buf = rest;
+    }
+}
+
 /// The ethtool callbacks of a driver, on top of its netdev [`Operations`].
 #[vtable]
 pub trait EthtoolOps: Operations {
@@ -520,6 +561,26 @@ pub trait EthtoolOps: Operations {
     fn set_rxnfc(_data: &Self::Data, _dev: &NetDevice, _info: &mut Rxnfc) -> Result {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
+
+    /// The number of strings of string set `sset` (`string_set::*`), or `EOPNOTSUPP` for a
+    /// set the driver has none of. For `string_set::STATS` it is the number of statistics.
+    ///
+    /// The core sizes the buffer it then passes to `get_strings` with this count, under the
+    /// same lock (RTNL or the instance lock): the count must not change in between.
+    fn get_sset_count(_data: &Self::Data, _dev: &NetDevice, _sset: u32) -> Result<u32> {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Writes the strings of string set `sset`, as many as `get_sset_count` counts.
+    fn get_strings(_data: &Self::Data, _dev: &NetDevice, _sset: u32, _out: &mut Strings<'_>) {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Writes the values of the statistics (`ethtool -S`), in the order of their names;
+    /// `stats` has room for `get_sset_count(string_set::STATS)` of them.
+    fn get_ethtool_stats(_data: &Self::Data, _dev: &NetDevice, _stats: &mut [u64]) {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
 }
 
 /// The C table of `T`'s ethtool ops.
@@ -560,6 +621,15 @@ impl<T: EthtoolOps> EthtoolTable<T> {
         }
         if T::HAS_SET_RXNFC {
             ops.set_rxnfc = Some(Self::set_rxnfc);
+        }
+        if T::HAS_GET_SSET_COUNT {
+            ops.get_sset_count = Some(Self::get_sset_count);
+        }
+        if T::HAS_GET_STRINGS {
+            ops.get_strings = Some(Self::get_strings);
+        }
+        if T::HAS_GET_ETHTOOL_STATS {
+            ops.get_ethtool_stats = Some(Self::get_ethtool_stats);
         }
         ops
     };
@@ -726,5 +796,70 @@ impl<T: EthtoolOps> EthtoolTable<T> {
             Ok(()) => 0,
             Err(e) => e.to_errno(),
         }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the networking core through the ops table built here, with the live
+    /// objects the C prototype names, on a device (or NAPI context) of the driver.
+    unsafe extern "C" fn get_sset_count(
+        dev: *mut bindings::net_device,
+        sset: crate::ffi::c_int,
+    ) -> crate::ffi::c_int {
+        // SAFETY: As in `get_ringparam`.
+        let dev = unsafe { NetDevice::from_raw(dev) };
+        let Ok(sset) = u32::try_from(sset) else {
+            return EOPNOTSUPP.to_errno();
+        };
+        // SAFETY: As above.
+        match T::get_sset_count(unsafe { dev.data::<T>() }, dev, sset) {
+            Ok(n) => crate::ffi::c_int::try_from(n).unwrap_or(EOVERFLOW.to_errno()),
+            Err(e) => e.to_errno(),
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the networking core through the ops table built here, with the live
+    /// objects the C prototype names, on a device (or NAPI context) of the driver.
+    unsafe extern "C" fn get_strings(dev: *mut bindings::net_device, sset: u32, data: *mut u8) {
+        // SAFETY: As in `get_ringparam`.
+        let dev = unsafe { NetDevice::from_raw(dev) };
+        // SAFETY: As above.
+        let d = unsafe { dev.data::<T>() };
+        // The core allocated `data` for the count the driver reports (which it must not
+        // change meanwhile, see `EthtoolOps::get_sset_count`).
+        let Some(len) = T::get_sset_count(d, dev, sset)
+            .ok()
+            .and_then(|n| (n as usize).checked_mul(ETH_GSTRING_LEN))
+        else {
+            return;
+        };
+        if data.is_null() || len == 0 {
+            return;
+        }
+        // SAFETY: `data` has room for `len` bytes, the core's buffer for the call.
+        let buf = unsafe { core::slice::from_raw_parts_mut(data, len) };
+        T::get_strings(d, dev, sset, &mut Strings::new(buf));
+    }
+
+    /// # Safety
+    ///
+    /// Called by the networking core through the ops table built here, with the live
+    /// objects the C prototype names, on a device (or NAPI context) of the driver.
+    unsafe extern "C" fn get_ethtool_stats(
+        dev: *mut bindings::net_device,
+        stats: *mut bindings::ethtool_stats,
+        data: *mut u64,
+    ) {
+        // SAFETY: As in `get_ringparam`; `stats` is the core's header of the request.
+        let (dev, n) = unsafe { (NetDevice::from_raw(dev), (*stats).n_stats as usize) };
+        if data.is_null() || n == 0 {
+            return;
+        }
+        // SAFETY: `data` has room for `n_stats` values, the core's buffer for the call.
+        let vals = unsafe { core::slice::from_raw_parts_mut(data, n) };
+        // SAFETY: As above.
+        T::get_ethtool_stats(unsafe { dev.data::<T>() }, dev, vals);
     }
 }
