@@ -12,6 +12,7 @@
 //! Documentation/networking/device_drivers/ethernet/intel/igb_rs.rst.
 
 mod regs;
+mod rss;
 
 use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::{
@@ -25,11 +26,16 @@ use kernel::{
             SkBuff, TxResult,
         },
         ethtool::{
-            tcp_data_split, Channels, EthtoolOps, EthtoolTable, KernelRingParam, RingParam,
-            RING_USE_HDS_THRS, RING_USE_TCP_DATA_SPLIT,
+            flow_type, rss_hash, rss_key_fill, rx_cls_loc, rxnfc_cmd, string_set, tcp_data_split,
+            Channels, EthtoolOps, EthtoolTable, Ip4L4, Ip6L4, KernelRingParam, RingParam,
+            RxfhParam, Rxnfc, Strings, RING_USE_HDS_THRS, RING_USE_TCP_DATA_SPLIT,
+            RXH_XFRM_NO_CHANGE, RX_CLS_FLOW_DISC, RX_CLS_FLOW_WAKE,
         },
         ext_ack::ExtAck,
-        queue::{QueueMgmtOps, QueueMgmtTable},
+        queue::{
+            QueueMgmtOps, QueueMgmtTable, QueueStatsOps, QueueStatsRx, QueueStatsTable,
+            QueueStatsTx,
+        },
         netmem::NetmemRef,
         page_pool::{OwnedPagePool, Params},
     },
@@ -40,10 +46,11 @@ use kernel::{
     sync::{
         aref::ARef,
         barrier::{dma_mb, Read, Write},
-        Arc, SpinLock,
+        Arc, Mutex, SpinLock,
     },
 };
 use regs::*;
+use rss::{Addrs, Place, Rss, Rule, RuleError, TcpFlow};
 
 /// Queue pairs (and vectors for them); one more vector serves the link.
 const NUM_QUEUES: u32 = 2;
@@ -98,17 +105,82 @@ struct RxRing {
     /// The payload pool hands out `net_iov`s of a memory provider: the CPU cannot read the
     /// payload buffers, so only split packets are delivered.
     devmem: bool,
-    packets: u64,
-    bytes: u64,
-    drops: u64,
 }
 
 /// The state of a tx ring; packets are copied into per-descriptor bounce buffers.
 struct TxRing {
     ntu: u32,
     ntc: u32,
+}
+
+/// The counters of an rx queue.
+#[derive(Clone, Copy, Default)]
+struct RxStats {
     packets: u64,
     bytes: u64,
+    /// Packets the driver dropped (no skb, unsplit frames on a devmem queue).
+    drops: u64,
+    /// Buffers a page pool could not give for a descriptor.
+    alloc_fail: u64,
+    /// Packets delivered with a TCP checksum the NIC verified.
+    csum_unnecessary: u64,
+}
+
+impl RxStats {
+    /// The `ethtool -S` names of the counters after `rx<queue>_`, in the order of `values`.
+    const NAMES: [&'static str; 5] = [
+        "packets",
+        "bytes",
+        "dropped",
+        "alloc_fail",
+        "csum_unnecessary",
+    ];
+
+    fn values(&self) -> [u64; 5] {
+        [
+            self.packets,
+            self.bytes,
+            self.drops,
+            self.alloc_fail,
+            self.csum_unnecessary,
+        ]
+    }
+}
+
+/// The counters of a tx queue.
+#[derive(Clone, Copy, Default)]
+struct TxStats {
+    packets: u64,
+    bytes: u64,
+    /// Packets the driver dropped (could not linearize or pad, too long).
+    drops: u64,
+    /// Times the queue was stopped for lack of descriptors, and woken again.
+    stops: u64,
+    wakes: u64,
+}
+
+impl TxStats {
+    /// The `ethtool -S` names of the counters after `tx<queue>_`, in the order of `values`.
+    const NAMES: [&'static str; 5] = ["packets", "bytes", "dropped", "stop", "wake"];
+
+    fn values(&self) -> [u64; 5] {
+        [self.packets, self.bytes, self.drops, self.stops, self.wakes]
+    }
+}
+
+/// An rx queue: its ring while it runs, and its counters, which outlive rings (queue
+/// restarts, close and open), so the statistics cover the device's whole life.
+#[derive(Default)]
+struct RxQueue {
+    ring: Option<RxRing>,
+    stats: RxStats,
+}
+
+/// A tx queue: its ring while the device is up, and its counters.
+#[derive(Default)]
+struct TxQueue {
+    ring: Option<TxRing>,
+    stats: TxStats,
 }
 
 /// An rx/tx queue pair and the NAPI context that serves it.
@@ -124,18 +196,23 @@ struct QueuePair {
     // Taken by NAPI (softirq) and xmit (softirqs off); process context (open, stop,
     // stats, queue restarts) takes them with softirqs off too (`with_bh_disabled`).
     #[pin]
-    rx: SpinLock<Option<RxRing>>,
+    rx: SpinLock<RxQueue>,
     #[pin]
-    tx: SpinLock<Option<TxRing>>,
+    tx: SpinLock<TxQueue>,
 }
 
 kernel::impl_napi_owner!(QueuePair, napi, napi_poll);
 
 /// What the netdev callbacks share.
+#[pin_data]
 struct Adapter {
     hw: Arc<Hw>,
     dev: ARef<device::Device>,
     pairs: KVec<Arc<QueuePair>>,
+    /// The RSS key, redirection table (`ethtool -X`) and flow steering rules (`ethtool
+    /// -N`), programmed at open and when they change.
+    #[pin]
+    rss: Mutex<Rss>,
 }
 
 /// Writes descriptor `i` of a ring: two little-endian quadwords.
@@ -184,20 +261,23 @@ impl RxRing {
             frags: 0,
             discard: false,
             devmem,
-            packets: 0,
-            bytes: 0,
-            drops: 0,
         })
     }
 
-    /// Posts buffers on descriptor `i`; false when a pool is empty.
-    fn post(&mut self, desc: &Coherent<[u64]>, i: u32) -> bool {
+    /// Posts buffers on descriptor `i`; false when a pool is empty (counted in `stats`).
+    fn post(&mut self, desc: &Coherent<[u64]>, i: u32, stats: &mut RxStats) -> bool {
         let s = i as usize;
         if self.hdr[s].is_none() {
             self.hdr[s] = self.hdr_pool.alloc_netmem(GFP_ATOMIC);
+            if self.hdr[s].is_none() {
+                stats.alloc_fail += 1;
+            }
         }
         if self.pkt[s].is_none() {
             self.pkt[s] = self.pkt_pool.alloc_netmem(GFP_ATOMIC);
+            if self.pkt[s].is_none() {
+                stats.alloc_fail += 1;
+            }
         }
         match (self.hdr[s], self.pkt[s]) {
             (Some(h), Some(p)) => {
@@ -211,9 +291,9 @@ impl RxRing {
 
     /// Posts buffers from the tail up to the descriptor before the next one the NIC
     /// writes back (one slot stays empty); returns the new tail.
-    fn refill(&mut self, desc: &Coherent<[u64]>) -> u32 {
+    fn refill(&mut self, desc: &Coherent<[u64]>, stats: &mut RxStats) -> u32 {
         while (self.ntu + 1) % RING_SIZE != self.ntc {
-            if !self.post(desc, self.ntu) {
+            if !self.post(desc, self.ntu, stats) {
                 break;
             }
             self.ntu = (self.ntu + 1) % RING_SIZE;
@@ -244,12 +324,7 @@ impl Drop for RxRing {
 
 impl TxRing {
     fn new() -> Self {
-        Self {
-            ntu: 0,
-            ntc: 0,
-            packets: 0,
-            bytes: 0,
-        }
+        Self { ntu: 0, ntc: 0 }
     }
 
     fn free_slots(&self) -> u32 {
@@ -283,9 +358,14 @@ impl QueuePair {
             rx_desc,
             tx_desc,
             bounce,
-            rx <- kernel::new_spinlock!(None),
-            tx <- kernel::new_spinlock!(None),
+            rx <- kernel::new_spinlock!(RxQueue::default()),
+            tx <- kernel::new_spinlock!(TxQueue::default()),
         }? Error))
+    }
+
+    /// A snapshot of the queue pair's counters, from process context.
+    fn stats(&self) -> (RxStats, TxStats) {
+        with_bh_disabled(|| (self.rx.lock().stats, self.tx.lock().stats))
     }
 
     fn vector_bit(&self) -> u32 {
@@ -301,10 +381,15 @@ impl QueuePair {
                 dev.carrier_off();
             }
         }
-        if let Some(tx) = Option::as_mut(&mut *self.tx.lock()) {
-            tx.clean(&self.tx_desc);
-            if dev.tx_stopped(self.index) && tx.free_slots() > RING_SIZE / 4 {
-                dev.tx_wake(self.index);
+        {
+            let mut guard = self.tx.lock();
+            let TxQueue { ring, stats } = &mut *guard;
+            if let Some(tx) = ring.as_mut() {
+                tx.clean(&self.tx_desc);
+                if dev.tx_stopped(self.index) && tx.free_slots() > RING_SIZE / 4 {
+                    dev.tx_wake(self.index);
+                    stats.wakes += 1;
+                }
             }
         }
         let work = self.rx_poll(napi, dev, budget);
@@ -316,7 +401,8 @@ impl QueuePair {
 
     fn rx_poll(&self, napi: &Napi, dev: &NetDevice, budget: i32) -> i32 {
         let mut guard = self.rx.lock();
-        let Some(rx) = Option::as_mut(&mut *guard) else {
+        let RxQueue { ring, stats } = &mut *guard;
+        let Some(rx) = ring.as_mut() else {
             return 0;
         };
         let q = self.index as usize;
@@ -352,7 +438,7 @@ impl QueuePair {
             // header buffer) whole into the payload buffer, which the CPU cannot read.
             let split = hdr_info & RXD_SPH != 0 && status & RXD_STAT_HBO == 0;
             if rx.partial.is_none() && rx.devmem && !split {
-                rx.drops += 1;
+                stats.drops += 1;
                 rx.discard = status & RXD_STAT_EOP == 0;
                 continue;
             }
@@ -364,7 +450,7 @@ impl QueuePair {
                     ((hdr_info >> RXD_HDR_LEN_SHIFT) & RXD_HDR_LEN_MASK).min(HDR_BUF)
                 };
                 let Some(h) = rx.hdr[s].take() else {
-                    rx.drops += 1;
+                    stats.drops += 1;
                     continue;
                 };
                 rx.hdr_pool.sync_for_cpu(h, hlen);
@@ -377,7 +463,7 @@ impl QueuePair {
                 // SAFETY: `h` came from this pool; its bytes were copied.
                 unsafe { rx.hdr_pool.put_full_netmem(h) };
                 let Some(skb) = skb else {
-                    rx.drops += 1;
+                    stats.drops += 1;
                     continue;
                 };
                 rx.partial = Some(skb);
@@ -398,16 +484,17 @@ impl QueuePair {
             };
             skb.mark_for_recycle();
             if skb.len() < 14 {
-                rx.drops += 1;
+                stats.drops += 1;
                 continue;
             }
-            rx.packets += 1;
-            rx.bytes += u64::from(skb.len());
+            stats.packets += 1;
+            stats.bytes += u64::from(skb.len());
             skb.eth_type_trans(dev);
             let csum_ok = status & (RXD_STAT_TCPCS | RXD_STAT_IPCS) != 0
                 && status & (RXD_ERR_TCPE | RXD_ERR_IPE) == 0;
             if csum_ok && status & RXD_STAT_TCPCS != 0 {
                 skb.set_csum_unnecessary();
+                stats.csum_unnecessary += 1;
             }
             skb.set_hash_l4((lo >> 32) as u32);
             skb.record_rx_queue(self.index as u16);
@@ -415,7 +502,7 @@ impl QueuePair {
             done += 1;
         }
         if used > 0 {
-            let tail = rx.refill(&self.rx_desc);
+            let tail = rx.refill(&self.rx_desc, stats);
             dma_mb(Write);
             // The tail is the last posted descriptor plus one.
             self.hw.wr(rdt(q), tail);
@@ -430,24 +517,32 @@ impl QueuePair {
 
     fn xmit(&self, dev: &NetDevice, mut skb: SkBuff) -> TxResult {
         let mut guard = self.tx.lock();
-        let Some(tx) = Option::as_mut(&mut *guard) else {
+        let TxQueue { ring, stats } = &mut *guard;
+        let Some(tx) = ring.as_mut() else {
+            stats.drops += 1;
             return TxResult::Ok;
         };
         tx.clean(&self.tx_desc);
         if skb.linearize().is_err() {
+            stats.drops += 1;
             return TxResult::Ok;
         }
         let skb = match skb.pad_to(60) {
             Ok(s) => s,
-            Err(_) => return TxResult::Ok,
+            Err(_) => {
+                stats.drops += 1;
+                return TxResult::Ok;
+            }
         };
         let data = skb.head_data();
         let slots = data.len().div_ceil(TX_SLOT) as u32;
         if slots == 0 || data.len() > MAX_FRAME as usize {
+            stats.drops += 1;
             return TxResult::Ok;
         }
         if tx.free_slots() < slots {
             dev.tx_stop(self.index);
+            stats.stops += 1;
             return TxResult::Busy;
         }
         for (k, chunk) in data.chunks(TX_SLOT).enumerate() {
@@ -468,13 +563,14 @@ impl QueuePair {
             let _ = desc_write(&self.tx_desc, i, addr, u64::from(cmd) | (olinfo << 32));
             tx.ntu = (tx.ntu + 1) % RING_SIZE;
         }
-        tx.packets += 1;
-        tx.bytes += data.len() as u64;
+        stats.packets += 1;
+        stats.bytes += data.len() as u64;
         dma_mb(Write);
         self.hw.wr(tdt(self.index as usize), tx.ntu);
         drop(skb);
         if tx.free_slots() < MAX_FRAME.div_ceil(TX_SLOT as u32) {
             dev.tx_stop(self.index);
+            stats.stops += 1;
         }
         TxResult::Ok
     }
@@ -552,21 +648,23 @@ impl Adapter {
         hw.wr(IVAR_MISC, (self.other_vector() | IVAR_VALID) << 8);
         hw.wr(EIAC, vector_mask(n as u32 + 1));
 
-        // RSS over the queue pairs: a fixed key, the table spread round robin.
-        for i in 0..10 {
-            hw.wr(rssrk(i), 0x6d5a_56da_u32.rotate_left(i as u32 * 3));
-        }
-        for i in 0..32 {
-            let mut v = 0u32;
-            for k in 0..4 {
-                v |= (4 * i + k as u32).checked_rem(n as u32).unwrap_or(0) << (8 * k);
-            }
-            hw.wr(reta(i as usize), v);
-        }
+        // RSS over the queue pairs (the key and table of `ethtool -X`).
+        self.program_rss(&self.rss.lock());
         hw.wr(RXCSUM, RXCSUM_PCSD | RXCSUM_IPOFLD | RXCSUM_TUOFLD);
         hw.wr(MRQC, MRQC_RSS);
         for i in 0..128 {
             hw.wr(MTA + 4 * i, 0);
+        }
+    }
+
+    /// Writes the RSS key (RSSRK) and redirection table (RETA). The model uses them from
+    /// the next packet on.
+    fn program_rss(&self, rss: &Rss) {
+        for (i, v) in rss.key_regs().into_iter().enumerate() {
+            self.hw.wr(rssrk(i), v);
+        }
+        for (i, v) in rss.reta_regs().into_iter().enumerate() {
+            self.hw.wr(reta(i), v);
         }
     }
 
@@ -594,7 +692,9 @@ impl Adapter {
     fn start_rx_locked(&self, p: &QueuePair) {
         let hw = &*self.hw;
         let q = p.index as usize;
-        if let Some(rx) = Option::as_mut(&mut *p.rx.lock()) {
+        let mut guard = p.rx.lock();
+        let RxQueue { ring, stats } = &mut *guard;
+        if let Some(rx) = ring.as_mut() {
             self.program_ring(rdbal(q), p.rx_desc.dma_address());
             // "Split always" puts small frames whole into the header buffer, readable: right
             // for a queue of pages, wrong for a devmem queue, whose TCP payload must all land
@@ -609,7 +709,7 @@ impl Adapter {
             rx.ntc = 0;
             rx.ntu = 0;
             rx.discard = false;
-            let tail = rx.refill(&p.rx_desc);
+            let tail = rx.refill(&p.rx_desc, stats);
             dma_mb(Write);
             hw.wr(rdt(q), tail);
         }
@@ -622,7 +722,7 @@ impl Adapter {
     fn start_tx_locked(&self, p: &QueuePair) {
         let hw = &*self.hw;
         let q = p.index as usize;
-        if let Some(tx) = Option::as_mut(&mut *p.tx.lock()) {
+        if let Some(tx) = p.tx.lock().ring.as_mut() {
             self.program_ring(tdbal(q), p.tx_desc.dma_address());
             tx.ntu = 0;
             tx.ntc = 0;
@@ -647,8 +747,8 @@ impl Operations for IgbOps {
         for p in a.pairs.iter() {
             let rx = RxRing::new(&a.dev, dev, p.index)?;
             with_bh_disabled(|| {
-                *p.rx.lock() = Some(rx);
-                *p.tx.lock() = Some(TxRing::new());
+                p.rx.lock().ring = Some(rx);
+                p.tx.lock().ring = Some(TxRing::new());
             });
         }
         a.configure();
@@ -694,7 +794,7 @@ impl Operations for IgbOps {
                 p.napi.del_locked();
             }
             // Dropped outside the locks: destroying a page pool sleeps.
-            let (rx, _tx) = with_bh_disabled(|| (p.rx.lock().take(), p.tx.lock().take()));
+            let (rx, _tx) = with_bh_disabled(|| (p.rx.lock().ring.take(), p.tx.lock().ring.take()));
             drop(rx);
         }
         Ok(())
@@ -711,22 +811,20 @@ impl Operations for IgbOps {
     }
 
     fn get_stats64(a: &Adapter, _dev: &NetDevice, s: &mut LinkStats64) {
-        with_bh_disabled(|| a.add_stats(s));
+        a.add_stats(s);
     }
 }
 
 impl Adapter {
     fn add_stats(&self, s: &mut LinkStats64) {
         for p in self.pairs.iter() {
-            if let Some(rx) = Option::as_ref(&*p.rx.lock()) {
-                s.rx_packets += rx.packets;
-                s.rx_bytes += rx.bytes;
-                s.rx_dropped += rx.drops;
-            }
-            if let Some(tx) = Option::as_ref(&*p.tx.lock()) {
-                s.tx_packets += tx.packets;
-                s.tx_bytes += tx.bytes;
-            }
+            let (rx, tx) = p.stats();
+            s.rx_packets += rx.packets;
+            s.rx_bytes += rx.bytes;
+            s.rx_dropped += rx.drops;
+            s.tx_packets += tx.packets;
+            s.tx_bytes += tx.bytes;
+            s.tx_dropped += tx.drops;
         }
     }
 }
@@ -749,7 +847,7 @@ impl QueueMgmtOps for IgbOps {
         let Some(p) = a.pairs.get(idx as usize) else {
             return Err((EINVAL, mem));
         };
-        with_bh_disabled(|| *p.rx.lock() = Some(mem));
+        with_bh_disabled(|| p.rx.lock().ring = Some(mem));
         a.start_rx(p);
         Ok(())
     }
@@ -758,7 +856,48 @@ impl QueueMgmtOps for IgbOps {
         let p = a.pairs.get(idx as usize).ok_or(EINVAL)?;
         // The model stops writing a disabled queue at once; the poll sees no ring after this.
         a.hw.wr(rxdctl(idx as usize), 0);
-        with_bh_disabled(|| p.rx.lock().take()).ok_or(EINVAL)
+        with_bh_disabled(|| p.rx.lock().ring.take()).ok_or(EINVAL)
+    }
+}
+
+#[vtable]
+impl QueueStatsOps for IgbOps {
+    fn get_queue_stats_rx(a: &Adapter, _dev: &NetDevice, idx: u32, rx: &mut QueueStatsRx) {
+        if let Some(p) = a.pairs.get(idx as usize) {
+            let (s, _) = p.stats();
+            rx.packets = s.packets;
+            rx.bytes = s.bytes;
+            rx.alloc_fail = s.alloc_fail;
+            rx.csum_unnecessary = s.csum_unnecessary;
+        }
+    }
+
+    fn get_queue_stats_tx(a: &Adapter, _dev: &NetDevice, idx: u32, tx: &mut QueueStatsTx) {
+        if let Some(p) = a.pairs.get(idx as usize) {
+            let (_, s) = p.stats();
+            tx.packets = s.packets;
+            tx.bytes = s.bytes;
+            tx.stop = s.stops;
+            tx.wake = s.wakes;
+        }
+    }
+
+    fn get_base_stats(
+        _a: &Adapter,
+        _dev: &NetDevice,
+        rx: &mut QueueStatsRx,
+        tx: &mut QueueStatsTx,
+    ) {
+        // Every queue pair lives as long as the device and its counters cover its whole
+        // life (they outlive the rings): nothing to add to them.
+        rx.packets = 0;
+        rx.bytes = 0;
+        rx.alloc_fail = 0;
+        rx.csum_unnecessary = 0;
+        tx.packets = 0;
+        tx.bytes = 0;
+        tx.stop = 0;
+        tx.wake = 0;
     }
 }
 
@@ -804,6 +943,362 @@ impl EthtoolOps for IgbOps {
         ch.max_combined = a.pairs.len() as u32;
         ch.combined_count = a.pairs.len() as u32;
     }
+
+    fn get_sset_count(a: &Adapter, _dev: &NetDevice, sset: u32) -> Result<u32> {
+        match sset {
+            string_set::STATS => {
+                Ok((a.pairs.len() * (RxStats::NAMES.len() + TxStats::NAMES.len())) as u32)
+            }
+            _ => Err(EOPNOTSUPP),
+        }
+    }
+
+    fn get_strings(a: &Adapter, _dev: &NetDevice, sset: u32, out: &mut Strings<'_>) {
+        if sset != string_set::STATS {
+            return;
+        }
+        // All rx queues, then all tx queues: rx0_packets, ..., tx1_wake.
+        for p in a.pairs.iter() {
+            for name in RxStats::NAMES {
+                out.push(fmt!("rx{}_{}", p.index, name));
+            }
+        }
+        for p in a.pairs.iter() {
+            for name in TxStats::NAMES {
+                out.push(fmt!("tx{}_{}", p.index, name));
+            }
+        }
+    }
+
+    fn get_ethtool_stats(a: &Adapter, _dev: &NetDevice, stats: &mut [u64]) {
+        let rx = a.pairs.iter().flat_map(|p| p.stats().0.values());
+        let tx = a.pairs.iter().flat_map(|p| p.stats().1.values());
+        for (d, v) in stats.iter_mut().zip(rx.chain(tx)) {
+            *d = v;
+        }
+    }
+
+    fn get_rx_ring_count(a: &Adapter, _dev: &NetDevice) -> u32 {
+        a.pairs.len() as u32
+    }
+
+    fn get_rxfh_key_size(_a: &Adapter, _dev: &NetDevice) -> u32 {
+        rss::KEY_LEN as u32
+    }
+
+    fn get_rxfh_indir_size(_a: &Adapter, _dev: &NetDevice) -> u32 {
+        rss::RETA_LEN as u32
+    }
+
+    fn get_rxfh(a: &Adapter, _dev: &NetDevice, rxfh: &mut RxfhParam) -> Result {
+        rxfh.set_hfunc(rss_hash::TOP);
+        let cfg = a.rss.lock();
+        if let Some(indir) = rxfh.indir_mut() {
+            for (e, q) in indir.iter_mut().zip(cfg.reta()) {
+                *e = u32::from(q);
+            }
+        }
+        if let Some(key) = rxfh.key_mut() {
+            for (d, s) in key.iter_mut().zip(cfg.key()) {
+                *d = *s;
+            }
+        }
+        Ok(())
+    }
+
+    fn set_rxfh(
+        a: &Adapter,
+        _dev: &NetDevice,
+        rxfh: &RxfhParam,
+        mut ack: Option<&mut ExtAck>,
+    ) -> Result {
+        let hfunc = rxfh.hfunc();
+        if hfunc != rss_hash::NO_CHANGE && hfunc != rss_hash::TOP {
+            return Err(refuse(
+                &mut ack,
+                c"igb_rs hashes with Toeplitz only",
+                EOPNOTSUPP,
+            ));
+        }
+        let xfrm = rxfh.input_xfrm();
+        if xfrm != 0 && xfrm != RXH_XFRM_NO_CHANGE {
+            return Err(refuse(
+                &mut ack,
+                c"igb_rs has no input transformation",
+                EOPNOTSUPP,
+            ));
+        }
+        if rxfh.rss_context() != 0 {
+            return Err(refuse(&mut ack, c"igb_rs has no RSS contexts", EOPNOTSUPP));
+        }
+        // Check everything before changing anything.
+        let queues = a.pairs.len();
+        let indir = match rxfh.indir() {
+            None => None,
+            Some(t) if t.len() != rss::RETA_LEN => {
+                kernel::ext_ack_fmt!(
+                    ack,
+                    "igb_rs: {} table entries given, the table has {}",
+                    t.len(),
+                    rss::RETA_LEN
+                );
+                return Err(EINVAL);
+            }
+            Some(t) => {
+                let mut table = [0u8; rss::RETA_LEN];
+                for (i, (e, &q)) in table.iter_mut().zip(t).enumerate() {
+                    if q as usize >= queues {
+                        kernel::ext_ack_fmt!(
+                            ack,
+                            "igb_rs: entry {}: queue {} out of range ({} rx queues)",
+                            i,
+                            q,
+                            queues
+                        );
+                        return Err(EINVAL);
+                    }
+                    *e = q as u8;
+                }
+                Some(table)
+            }
+        };
+        let key = match rxfh.key() {
+            None => None,
+            Some(k) => match <[u8; rss::KEY_LEN]>::try_from(k) {
+                Ok(k) => Some(k),
+                Err(_) => {
+                    kernel::ext_ack_fmt!(
+                        ack,
+                        "igb_rs: {} key bytes given, the key has {}",
+                        k.len(),
+                        rss::KEY_LEN
+                    );
+                    return Err(EINVAL);
+                }
+            },
+        };
+        let mut cfg = a.rss.lock();
+        if let Some(key) = &key {
+            if let Err(e) = cfg.set_key(key) {
+                if let RuleError::Conflict { loc, other, entry } = e {
+                    kernel::ext_ack_fmt!(
+                        ack,
+                        "igb_rs: with this key, flow rules {} and {} (other queues) share entry {}",
+                        loc,
+                        other,
+                        entry
+                    );
+                }
+                return Err(EBUSY);
+            }
+        }
+        if let Some(table) = &indir {
+            cfg.set_indir(table);
+        }
+        a.program_rss(&cfg);
+        Ok(())
+    }
+
+    fn get_rxnfc(
+        a: &Adapter,
+        _dev: &NetDevice,
+        info: &mut Rxnfc,
+        rule_locs: Option<&mut [u32]>,
+    ) -> Result {
+        match info.cmd() {
+            rxnfc_cmd::GRXRINGS => info.set_data(a.pairs.len() as u64),
+            rxnfc_cmd::GRXCLSRLCNT => {
+                let cfg = a.rss.lock();
+                info.set_rule_cnt(cfg.locations().count() as u32);
+                // A rule inserted without a location gets one from the driver.
+                info.set_data(rss::MAX_RULES as u64 | u64::from(rx_cls_loc::SPECIAL));
+            }
+            rxnfc_cmd::GRXCLSRULE => {
+                let cfg = a.rss.lock();
+                let rule = cfg.rule(info.location() as usize).ok_or(ENOENT)?;
+                describe_rule(info, rule);
+            }
+            rxnfc_cmd::GRXCLSRLALL => {
+                let cfg = a.rss.lock();
+                let locs = rule_locs.unwrap_or_default();
+                let mut n = 0;
+                for loc in cfg.locations() {
+                    *locs.get_mut(n).ok_or(EMSGSIZE)? = loc as u32;
+                    n += 1;
+                }
+                info.set_rule_cnt(n as u32);
+                info.set_data(rss::MAX_RULES as u64);
+            }
+            _ => return Err(EOPNOTSUPP),
+        }
+        Ok(())
+    }
+
+    fn set_rxnfc(a: &Adapter, _dev: &NetDevice, info: &mut Rxnfc) -> Result {
+        match info.cmd() {
+            rxnfc_cmd::SRXCLSRLINS => {
+                let rule = parse_rule(info, a.pairs.len()).map_err(|(e, why)| {
+                    // The ioctl has no extended acknowledgement: say why in the log.
+                    dev_info!(a.dev, "flow rule refused: {}\n", why);
+                    e
+                })?;
+                let place = match info.location() {
+                    rx_cls_loc::ANY | rx_cls_loc::FIRST => Place::First,
+                    rx_cls_loc::LAST => Place::Last,
+                    loc if loc & rx_cls_loc::SPECIAL != 0 => return Err(EINVAL),
+                    loc => Place::At(loc as usize),
+                };
+                let mut cfg = a.rss.lock();
+                match cfg.insert(place, rule) {
+                    Ok(loc) => info.set_location(loc as u32),
+                    Err(RuleError::Conflict { other, entry, .. }) => {
+                        dev_info!(
+                            a.dev,
+                            "flow rule refused: rule {} hashes to the same table entry ({}) and steers to another queue\n",
+                            other,
+                            entry
+                        );
+                        return Err(EBUSY);
+                    }
+                    Err(RuleError::Full) => return Err(ENOSPC),
+                    Err(_) => {
+                        dev_info!(
+                            a.dev,
+                            "flow rule refused: locations go up to {}\n",
+                            rss::MAX_RULES - 1
+                        );
+                        return Err(EINVAL);
+                    }
+                }
+                a.program_rss(&cfg);
+            }
+            rxnfc_cmd::SRXCLSRLDEL => {
+                let mut cfg = a.rss.lock();
+                cfg.remove(info.location() as usize).map_err(|_| ENOENT)?;
+                a.program_rss(&cfg);
+            }
+            _ => return Err(EOPNOTSUPP),
+        }
+        Ok(())
+    }
+}
+
+/// A full mask of IPv4 addresses and ports.
+const IP4_FULL: Ip4L4 = Ip4L4 {
+    src: [0xff; 4],
+    dst: [0xff; 4],
+    sport: 0xffff,
+    dport: 0xffff,
+    tos: 0,
+};
+
+/// A full mask of IPv6 addresses and ports.
+const IP6_FULL: Ip6L4 = Ip6L4 {
+    src: [0xff; 16],
+    dst: [0xff; 16],
+    sport: 0xffff,
+    dport: 0xffff,
+    tclass: 0,
+};
+
+/// The rule `info` asks for, or the error and why: the rules live in the redirection
+/// table, so they can only steer a whole TCP 4-tuple to one queue.
+fn parse_rule(info: &Rxnfc, queues: usize) -> core::result::Result<Rule, (Error, &'static str)> {
+    let ft = info.flow_type();
+    if ft & flow_type::FLOW_RSS != 0 {
+        return Err((EOPNOTSUPP, "no RSS contexts"));
+    }
+    if ft & (flow_type::FLOW_EXT | flow_type::FLOW_MAC_EXT) != 0 {
+        return Err((
+            EOPNOTSUPP,
+            "only the TCP 4-tuple can be matched (no VLAN, user-def or dst-mac)",
+        ));
+    }
+    let cookie = info.ring_cookie();
+    if cookie == RX_CLS_FLOW_DISC || cookie == RX_CLS_FLOW_WAKE {
+        return Err((EOPNOTSUPP, "the action must be a queue (no drop)"));
+    }
+    if cookie >= queues as u64 {
+        return Err((EINVAL, "the action is not one of the rx queues"));
+    }
+    const PARTIAL: &str = "src-ip, dst-ip, src-port and dst-port must all be given, without masks";
+    let flow = match ft {
+        flow_type::TCP_V4 => {
+            let (v, m) = info.ip4_l4();
+            if m.tos != 0 {
+                return Err((EOPNOTSUPP, "tos cannot be matched"));
+            }
+            if m != IP4_FULL {
+                return Err((EOPNOTSUPP, PARTIAL));
+            }
+            TcpFlow {
+                addrs: Addrs::V4 {
+                    src: v.src,
+                    dst: v.dst,
+                },
+                sport: v.sport,
+                dport: v.dport,
+            }
+        }
+        flow_type::TCP_V6 => {
+            let (v, m) = info.ip6_l4();
+            if m.tclass != 0 {
+                return Err((EOPNOTSUPP, "tclass cannot be matched"));
+            }
+            if m != IP6_FULL {
+                return Err((EOPNOTSUPP, PARTIAL));
+            }
+            TcpFlow {
+                addrs: Addrs::V6 {
+                    src: v.src,
+                    dst: v.dst,
+                },
+                sport: v.sport,
+                dport: v.dport,
+            }
+        }
+        _ => return Err((EOPNOTSUPP, "only tcp4 and tcp6 flows can be steered")),
+    };
+    Ok(Rule {
+        flow,
+        queue: cookie as u8,
+    })
+}
+
+/// Describes `rule` in `info` (`ETHTOOL_GRXCLSRULE`).
+fn describe_rule(info: &mut Rxnfc, rule: &Rule) {
+    let f = &rule.flow;
+    match f.addrs {
+        Addrs::V4 { src, dst } => {
+            let v = Ip4L4 {
+                src,
+                dst,
+                sport: f.sport,
+                dport: f.dport,
+                tos: 0,
+            };
+            info.set_ip4_l4(flow_type::TCP_V4, &v, &IP4_FULL);
+        }
+        Addrs::V6 { src, dst } => {
+            let v = Ip6L4 {
+                src,
+                dst,
+                sport: f.sport,
+                dport: f.dport,
+                tclass: 0,
+            };
+            info.set_ip6_l4(flow_type::TCP_V6, &v, &IP6_FULL);
+        }
+    }
+    info.set_ring_cookie(u64::from(rule.queue));
+}
+
+/// Leaves `msg` in the request's extended acknowledgement, if it has one; returns `err`.
+fn refuse(ack: &mut Option<&mut ExtAck>, msg: &'static CStr, err: Error) -> Error {
+    if let Some(ack) = ack.as_deref_mut() {
+        ack.set_msg(msg);
+    }
+    err
 }
 
 /// What the driver keeps for a bound device. Fields drop in order: the net device
@@ -899,12 +1394,16 @@ impl pci::Driver for IgbDriver {
         )?;
 
         let ddev: &device::Device = pdev.as_ref();
-        let adapter = Arc::new(
-            Adapter {
+        // The system's random RSS key, the table spread over the queue pairs.
+        let mut key = [0u8; rss::KEY_LEN];
+        rss_key_fill(&mut key);
+        let adapter = Arc::pin_init(
+            pin_init!(Adapter {
                 hw,
                 dev: ddev.into(),
                 pairs,
-            },
+                rss <- kernel::new_mutex!(Rss::new(key, NUM_QUEUES as u8)),
+            }),
             GFP_KERNEL,
         )?;
         let mut netdev = Registration::<IgbOps>::new(
@@ -915,6 +1414,7 @@ impl pci::Driver for IgbDriver {
             ExtraOps {
                 ethtool: Some(&EthtoolTable::<IgbOps>::OPS),
                 queue_mgmt: Some(&QueueMgmtTable::<IgbOps>::OPS),
+                stats: Some(&QueueStatsTable::<IgbOps>::OPS),
                 ops_locked: true,
             },
         )?;

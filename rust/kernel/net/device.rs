@@ -289,6 +289,8 @@ pub struct ExtraOps {
     /// The queue-management ops (C `struct netdev_queue_mgmt_ops`), if any. Setting them
     /// makes the device "ops locked".
     pub queue_mgmt: Option<&'static bindings::netdev_queue_mgmt_ops>,
+    /// The per-queue statistics ops (C `struct netdev_stat_ops`), if any.
+    pub stats: Option<&'static bindings::netdev_stat_ops>,
     /// Asks for the device to be "ops locked" without queue-management ops (C
     /// `request_ops_lock`): its netdev and ethtool ops run under the instance lock, and
     /// NAPI uses the `_locked` calls (see [`Napi`]), which this module's NAPI API requires.
@@ -344,6 +346,9 @@ impl<T: Operations> Registration<T> {
             }
             if let Some(q) = extra.queue_mgmt {
                 (*raw).queue_mgmt_ops = q;
+            }
+            if let Some(s) = extra.stats {
+                (*raw).stat_ops = s;
             }
             (*raw).request_ops_lock = extra.ops_locked;
             bindings::netdev_priv(raw)

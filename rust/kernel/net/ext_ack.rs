@@ -52,9 +52,10 @@ impl ExtAck {
             let bytes: &mut [u8] =
                 unsafe { core::slice::from_raw_parts_mut(buf.as_mut_ptr().cast(), len) };
             let mut f = Formatter::new(&mut bytes[..len - 1]);
-            // A message that does not fit is cut: the formatter stops at the end.
+            // A message that does not fit is cut: the formatter stops writing at the end,
+            // but counts the bytes of the whole piece that crossed it.
             let _ = f.write_fmt(args);
-            f.bytes_written()
+            f.bytes_written().min(len - 1)
         };
         buf[written] = 0;
         // SAFETY: As above; the message now points into the acknowledgement itself.

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Queue management: restarting one rx queue on new memory (C `struct
-//! netdev_queue_mgmt_ops`).
+//! netdev_queue_mgmt_ops`), and per-queue statistics (C `struct netdev_stat_ops`).
 //!
 //! The core uses these callbacks to bind a memory provider to a queue (devmem TCP,
 //! io_uring zero copy) and to unbind it: it allocates the queue's new memory, stops the
@@ -9,11 +9,14 @@
 //! A driver that sets them is "ops locked": the callbacks, like its netdev and ethtool ops,
 //! run under the device's instance lock.
 //!
+//! The statistics callbacks answer the netdev family's `qstats-get`: the counters of each
+//! rx and tx queue, and a base that, added to the queues', gives the device's totals.
+//!
 //! C header: [`include/net/netdev_queues.h`](srctree/include/net/netdev_queues.h)
 
 use crate::{
     bindings,
-    error::from_result,
+    error::{from_result, VTABLE_DEFAULT_ERROR},
     ffi::{c_int, c_void},
     net::device::{NetDevice, Operations},
     prelude::*,
@@ -152,5 +155,118 @@ impl<T: QueueMgmtOps> QueueMgmtTable<T> {
             unsafe { Self::put(mem, m)? };
             Ok(0)
         })
+    }
+}
+
+/// The statistics of an rx queue (C `struct netdev_queue_stats_rx`).
+///
+/// The core passes it with every counter set to all ones, meaning "not counted": the
+/// driver assigns the counters it keeps and leaves the others.
+pub type QueueStatsRx = bindings::netdev_queue_stats_rx;
+/// The statistics of a tx queue (C `struct netdev_queue_stats_tx`), as for
+/// [`QueueStatsRx`].
+pub type QueueStatsTx = bindings::netdev_queue_stats_tx;
+
+/// The per-queue statistics callbacks of a driver, on top of its netdev [`Operations`].
+///
+/// They run under the instance lock for an "ops locked" device, RTNL otherwise; the device
+/// totals are gathered (base, then every queue) without releasing it.
+#[vtable]
+pub trait QueueStatsOps: Operations {
+    /// Fills the counters of rx queue `idx` (below the real number of rx queues).
+    fn get_queue_stats_rx(_data: &Self::Data, _dev: &NetDevice, _idx: u32, _rx: &mut QueueStatsRx) {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Fills the counters of tx queue `idx` (below the real number of tx queues).
+    fn get_queue_stats_tx(_data: &Self::Data, _dev: &NetDevice, _idx: u32, _tx: &mut QueueStatsTx) {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Fills what the device counted outside the current queues (queues gone, traffic
+    /// outside any queue). Only the counters assigned here are reported as device totals,
+    /// so 0 is meaningful: it says the queues' counters are the whole story.
+    fn get_base_stats(
+        _data: &Self::Data,
+        _dev: &NetDevice,
+        _rx: &mut QueueStatsRx,
+        _tx: &mut QueueStatsTx,
+    ) {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+}
+
+/// The C table of `T`'s per-queue statistics callbacks.
+pub struct QueueStatsTable<T: QueueStatsOps>(PhantomData<T>);
+
+impl<T: QueueStatsOps> QueueStatsTable<T> {
+    /// The table; install it with [`ExtraOps::stats`](super::device::ExtraOps).
+    pub const OPS: bindings::netdev_stat_ops = bindings::netdev_stat_ops {
+        get_queue_stats_rx: if T::HAS_GET_QUEUE_STATS_RX {
+            Some(Self::get_queue_stats_rx)
+        } else {
+            None
+        },
+        get_queue_stats_tx: if T::HAS_GET_QUEUE_STATS_TX {
+            Some(Self::get_queue_stats_tx)
+        } else {
+            None
+        },
+        get_base_stats: if T::HAS_GET_BASE_STATS {
+            Some(Self::get_base_stats)
+        } else {
+            None
+        },
+    };
+
+    /// # Safety
+    ///
+    /// Called by the networking core through the ops table built here, with the live
+    /// objects the C prototype names, on a device (or NAPI context) of the driver.
+    unsafe extern "C" fn get_queue_stats_rx(
+        dev: *mut bindings::net_device,
+        idx: c_int,
+        rx: *mut bindings::netdev_queue_stats_rx,
+    ) {
+        // SAFETY: The core calls with a live device of `T` and its own, exclusive struct.
+        let (dev, rx) = unsafe { (NetDevice::from_raw(dev), &mut *rx) };
+        let Ok(idx) = u32::try_from(idx) else {
+            return;
+        };
+        // SAFETY: As above.
+        T::get_queue_stats_rx(unsafe { dev.data::<T>() }, dev, idx, rx);
+    }
+
+    /// # Safety
+    ///
+    /// Called by the networking core through the ops table built here, with the live
+    /// objects the C prototype names, on a device (or NAPI context) of the driver.
+    unsafe extern "C" fn get_queue_stats_tx(
+        dev: *mut bindings::net_device,
+        idx: c_int,
+        tx: *mut bindings::netdev_queue_stats_tx,
+    ) {
+        // SAFETY: As in `get_queue_stats_rx`.
+        let (dev, tx) = unsafe { (NetDevice::from_raw(dev), &mut *tx) };
+        let Ok(idx) = u32::try_from(idx) else {
+            return;
+        };
+        // SAFETY: As above.
+        T::get_queue_stats_tx(unsafe { dev.data::<T>() }, dev, idx, tx);
+    }
+
+    /// # Safety
+    ///
+    /// Called by the networking core through the ops table built here, with the live
+    /// objects the C prototype names, on a device (or NAPI context) of the driver.
+    unsafe extern "C" fn get_base_stats(
+        dev: *mut bindings::net_device,
+        rx: *mut bindings::netdev_queue_stats_rx,
+        tx: *mut bindings::netdev_queue_stats_tx,
+    ) {
+        // SAFETY: As in `get_queue_stats_rx`; the two structs are distinct.
+        let (dev, rx, tx) = unsafe { (NetDevice::from_raw(dev), &mut *rx, &mut *tx) };
+        // SAFETY: As above.
+        T::get_base_stats(unsafe { dev.data::<T>() }, dev, rx, tx);
     }
 }

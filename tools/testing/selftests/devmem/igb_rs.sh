@@ -3,7 +3,9 @@
 #
 # The Rust 82576 driver (igb_rs) on port A, the C igb driver on port B in its own network
 # namespace: probe, link, ping both ways, TCP in both directions with every byte checked
-# at MTU 1500 and 9000, and unbind/rebind.
+# at MTU 1500 and 9000, the ethtool surface (RSS table and key, flow steering rules, per-queue
+# statistics that survive down/up) and unbind/rebind. The module's KUnit suite (igb_rs_rss,
+# the RSS hash and rule table) runs when it loads; its result is read from the kernel log.
 
 source "$(dirname "$(readlink -f "$0")")/lib.sh"
 PATTERN="${DEVMEM_DIR}/tcp_pattern.py"
@@ -39,23 +41,77 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# transfer FROM TO BYTES: TCP from FROM (a or b) to the other side, every byte checked.
+# transfer FROM BYTES [PORT [SPORT]]: TCP from FROM (a or b) to the other side, every byte
+# checked, to PORT (a random one if not given) from source port SPORT (an ephemeral one).
 transfer() {
-	local port=$((5000 + RANDOM % 1000)) rc
+	local port=${3:-$((5000 + RANDOM % 1000))} sport=${4:-}
 	if [ "$1" = b ]; then
 		python3 "$PATTERN" recv "$port" "$2" &
 		local rpid=$!
-		ip netns exec "$NS" python3 "$PATTERN" send "$IP_A" "$port" "$2" || { kill $rpid; return 1; }
+		ip netns exec "$NS" python3 "$PATTERN" send "$IP_A" "$port" "$2" ${sport:+"$sport"} ||
+			{ kill $rpid; return 1; }
 	else
 		ip netns exec "$NS" python3 "$PATTERN" recv "$port" "$2" &
 		local rpid=$!
-		python3 "$PATTERN" send "$IP_B" "$port" "$2" || { kill $rpid; return 1; }
+		python3 "$PATTERN" send "$IP_B" "$port" "$2" ${sport:+"$sport"} || { kill $rpid; return 1; }
 	fi
 	wait $rpid
 }
 
+# indir IF: the entries of the RSS redirection table, one per line.
+indir() {
+	ethtool -x "$1" | awk '/^ *[0-9]+:/ { for (i = 2; i <= NF; i++) print $i }'
+}
+
+# indir_counts IF: how many entries point at each queue, as "queue:count ...".
+indir_counts() {
+	indir "$1" | sort -n | uniq -c | awk '{ printf "%s%s:%s", sep, $2, $1; sep = " " }'
+}
+
+# counter IF NAME: the value of ethtool -S counter NAME.
+counter() {
+	ethtool -S "$1" | awk -v n="$2:" '$1 == n { print $2 }'
+}
+
+# stat_sum IF REGEX: the sum of the ethtool -S counters whose names match REGEX.
+stat_sum() {
+	ethtool -S "$1" | awk -v re="^($2):$" '$1 ~ re { s += $2 } END { print s + 0 }'
+}
+
+# steer Q: a rule sends a flow from B to queue Q of A, whose packets must land there (and
+# not on the other queue) while RSS would spread it anywhere.
+steer() {
+	local q=$1 other=$((1 - $1)) port=$((7000 + RANDOM % 1000)) sport=$((40000 + RANDOM % 20000))
+	local before_q before_o got_q got_o
+	ethtool -N "$IF_A" flow-type tcp4 src-ip "$IP_B" dst-ip "$IP_A" \
+		src-port "$sport" dst-port "$port" action "$q" loc 0 || return 1
+	ethtool -n "$IF_A" rule 0 | grep -q "Action: Direct to queue $q" ||
+		{ ktap_print_msg "ethtool -n does not show rule 0 to queue $q"; return 1; }
+	# The rule's entry now points at the queue: one entry more at most.
+	case " $(indir_counts "$IF_A") " in
+	*" $q:64 "* | *" $q:65 "*) ;;
+	*) ktap_print_msg "table after the rule: $(indir_counts "$IF_A")"; return 1 ;;
+	esac
+	before_q=$(counter "$IF_A" "rx${q}_packets")
+	before_o=$(counter "$IF_A" "rx${other}_packets")
+	transfer b 2097152 "$port" "$sport" || return 1
+	got_q=$(($(counter "$IF_A" "rx${q}_packets") - before_q))
+	got_o=$(($(counter "$IF_A" "rx${other}_packets") - before_o))
+	ktap_print_msg "rule to queue $q: rx$q +$got_q packets, rx$other +$got_o"
+	ethtool -N "$IF_A" delete 0 || return 1
+	[ "$got_q" -ge 100 ] && [ $((got_o * 10)) -lt "$got_q" ]
+}
+
+# refused ARGS...: ethtool ARGS fails.
+refused() {
+	if ethtool "$@" 2>/dev/null; then
+		ktap_print_msg "accepted: ethtool $*"
+		return 1
+	fi
+}
+
 ktap_print_header
-ktap_set_plan 9
+ktap_set_plan 18
 
 mapfile -t ports < <(igb_ports)
 A=${ports[0]}
@@ -70,6 +126,17 @@ fi
 IF_A=$(netdev_of "$A")
 IF_B=$(netdev_of "$B")
 ktap_print_msg "port A $A: $IF_A (igb_rs), port B $B: $IF_B (igb)"
+
+# The last result of the suite in the log (the module may have been loaded before).
+kunit=$(dmesg --notime | grep -E "^(not )?ok [0-9]+ igb_rs_rss$" | tail -n 1)
+if [ "${kunit%% *}" = ok ]; then
+	ktap_test_pass "kunit_igb_rs_rss"
+elif [ -z "$kunit" ] && [ ! -d /sys/kernel/debug/kunit ]; then
+	ktap_test_skip "kunit_igb_rs_rss"
+else
+	ktap_print_msg "igb_rs_rss: ${kunit:-no result in the kernel log}"
+	ktap_test_fail "kunit_igb_rs_rss"
+fi
 
 ip netns add "$NS"
 ip link set "$IF_B" netns "$NS"
@@ -98,6 +165,98 @@ if ip link set "$IF_A" mtu 9000 && ip -n "$NS" link set "$IF_B" mtu 9000; then
 else
 	ktap_test_fail "tcp_rx_mtu9000"
 	ktap_test_fail "tcp_tx_mtu9000"
+fi
+
+# RSS: the redirection table and the key.
+if [ "$(indir "$IF_A" | wc -l)" -eq 128 ] && ethtool -x "$IF_A" | grep -q "toeplitz: on"; then
+	ktap_test_pass "ethtool_x_128_entries"
+else
+	ktap_print_msg "ethtool -x: $(indir "$IF_A" | wc -l) entries"
+	ktap_test_fail "ethtool_x_128_entries"
+fi
+
+if ethtool -X "$IF_A" weight 1 0 && [ "$(indir_counts "$IF_A")" = "0:128" ] &&
+   ethtool -X "$IF_A" weight 0 1 && [ "$(indir_counts "$IF_A")" = "1:128" ] &&
+   ethtool -X "$IF_A" weight 3 1 && [ "$(indir_counts "$IF_A")" = "0:96 1:32" ] &&
+   ethtool -X "$IF_A" equal 2 && [ "$(indir_counts "$IF_A")" = "0:64 1:64" ]; then
+	ktap_test_pass "ethtool_X_equal_weight"
+else
+	ktap_print_msg "table: $(indir_counts "$IF_A")"
+	ktap_test_fail "ethtool_X_equal_weight"
+fi
+
+# Queue 2 does not exist; nor does another hash function. The table stays as it was.
+if refused -X "$IF_A" equal 3 && refused -X "$IF_A" weight 1 1 1 &&
+   refused -X "$IF_A" hfunc xor && [ "$(indir_counts "$IF_A")" = "0:64 1:64" ]; then
+	ktap_test_pass "ethtool_X_refused"
+else
+	ktap_test_fail "ethtool_X_refused"
+fi
+
+KEY=6d:5a:56:da:25:5b:0e:c2:41:67:25:3d:43:a3:8f:b0:d0:ca:2b:cb:ae:7b:30:b4:77:cb:2d:a3:80:30:f2:0c:6a:42:b7:3b:be:ac:01:fa
+if ethtool -X "$IF_A" hkey "$KEY" && ethtool -x "$IF_A" | grep -q "^$KEY" &&
+   transfer b 1048576; then
+	ktap_test_pass "ethtool_X_hkey"
+else
+	ktap_test_fail "ethtool_X_hkey"
+fi
+
+# Flow steering: a rule per queue, each flow lands where its rule says.
+if steer 0 && steer 1 && [ "$(indir_counts "$IF_A")" = "0:64 1:64" ]; then
+	ktap_test_pass "ethtool_N_steers_flow"
+else
+	ethtool -N "$IF_A" delete 0 2>/dev/null
+	ktap_test_fail "ethtool_N_steers_flow"
+fi
+
+# Only whole TCP 4-tuples to an existing queue.
+TUPLE="src-ip $IP_B dst-ip $IP_A src-port 40000 dst-port 7000"
+# shellcheck disable=SC2086 # TUPLE is a list of arguments
+if refused -N "$IF_A" flow-type tcp4 dst-port 7000 action 1 &&
+   refused -N "$IF_A" flow-type tcp4 src-ip "$IP_B" dst-ip "$IP_A" action 1 &&
+   refused -N "$IF_A" flow-type tcp4 $TUPLE m 0xff action 1 &&
+   refused -N "$IF_A" flow-type udp4 $TUPLE action 1 &&
+   refused -N "$IF_A" flow-type tcp4 $TUPLE action 2 &&
+   refused -N "$IF_A" flow-type tcp4 $TUPLE action -1 &&
+   refused -N "$IF_A" flow-type tcp4 $TUPLE action 1 loc 16 &&
+   ethtool -n "$IF_A" | grep -q "Total 0 rules"; then
+	ktap_test_pass "ethtool_N_refused"
+else
+	ktap_test_fail "ethtool_N_refused"
+fi
+
+# ethtool -S: every per-queue counter is there, and traffic moves them.
+names_ok=1
+for q in 0 1; do
+	for n in rx${q}_packets rx${q}_bytes rx${q}_dropped rx${q}_alloc_fail \
+		 rx${q}_csum_unnecessary tx${q}_packets tx${q}_bytes tx${q}_dropped tx${q}_stop \
+		 tx${q}_wake; do
+		[ -n "$(counter "$IF_A" "$n")" ] || { ktap_print_msg "no counter $n"; names_ok=0; }
+	done
+done
+rx_before=$(stat_sum "$IF_A" "rx[0-9]+_packets")
+tx_before=$(stat_sum "$IF_A" "tx[0-9]+_packets")
+rxb_before=$(stat_sum "$IF_A" "rx[0-9]+_bytes")
+if [ $names_ok = 1 ] && transfer b 1048576 && transfer a 1048576 &&
+   [ "$(stat_sum "$IF_A" "rx[0-9]+_packets")" -ge $((rx_before + 100)) ] &&
+   [ "$(stat_sum "$IF_A" "tx[0-9]+_packets")" -ge $((tx_before + 100)) ] &&
+   [ "$(stat_sum "$IF_A" "rx[0-9]+_bytes")" -ge $((rxb_before + 1048576)) ]; then
+	ktap_test_pass "ethtool_S_counters"
+else
+	ktap_test_fail "ethtool_S_counters"
+fi
+
+# The counters belong to the queues, not to the rings that down/up frees and makes again.
+rx_before=$(stat_sum "$IF_A" "rx[0-9]+_packets")
+ip link set "$IF_A" down
+ip link set "$IF_A" up
+if wait_for 20 carrier_up "$IF_A" && [ "$rx_before" -gt 0 ] &&
+   [ "$(stat_sum "$IF_A" "rx[0-9]+_packets")" -ge "$rx_before" ] && transfer b 1048576 &&
+   [ "$(stat_sum "$IF_A" "rx[0-9]+_packets")" -gt "$rx_before" ]; then
+	ktap_test_pass "stats_survive_down_up"
+else
+	ktap_print_msg "rx packets: $rx_before before down, $(stat_sum "$IF_A" "rx[0-9]+_packets") after up"
+	ktap_test_fail "stats_survive_down_up"
 fi
 
 # Unbind with the interface up, rebind, traffic again.

@@ -5,7 +5,9 @@
 # the stream is (i * 7 + i // 4096) & 0xff), the receiver compares everything it reads.
 #
 #   tcp_pattern.py recv PORT BYTES          listen, accept one connection, verify BYTES
-#   tcp_pattern.py send HOST PORT BYTES     connect and send BYTES
+#   tcp_pattern.py send HOST PORT BYTES [SPORT]
+#                                           connect (from source port SPORT, if given) and
+#                                           send BYTES
 # Exit 0 when the receiver got exactly BYTES correct bytes; prints a line on failure.
 
 import socket
@@ -60,11 +62,12 @@ def recv(port, total):
     return 0
 
 
-def send(host, port, total):
+def send(host, port, total, sport=0):
     s = None
+    source = ("", sport) if sport else None
     for _ in range(100):
         try:
-            s = socket.create_connection((host, port), timeout=5)
+            s = socket.create_connection((host, port), timeout=5, source_address=source)
             break
         except OSError:
             time.sleep(0.1)
@@ -85,4 +88,5 @@ def send(host, port, total):
 if __name__ == "__main__":
     if sys.argv[1] == "recv":
         sys.exit(recv(int(sys.argv[2]), int(sys.argv[3])))
-    sys.exit(send(sys.argv[2], int(sys.argv[3]), int(sys.argv[4])))
+    sport = int(sys.argv[5]) if len(sys.argv) > 5 else 0
+    sys.exit(send(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sport))
