@@ -48,12 +48,12 @@ transfer() {
 	if [ "$1" = b ]; then
 		python3 "$PATTERN" recv "$port" "$2" &
 		local rpid=$!
-		ip netns exec "$NS" python3 "$PATTERN" send "$IP_A" "$port" "$2" ${sport:+"$sport"} ||
+		ip netns exec "$NS" python3 "$PATTERN" send "$IP_A" "$port" "$2" ${sport:+--sport "$sport"} ||
 			{ kill $rpid; return 1; }
 	else
 		ip netns exec "$NS" python3 "$PATTERN" recv "$port" "$2" &
 		local rpid=$!
-		python3 "$PATTERN" send "$IP_B" "$port" "$2" ${sport:+"$sport"} || { kill $rpid; return 1; }
+		python3 "$PATTERN" send "$IP_B" "$port" "$2" ${sport:+--sport "$sport"} || { kill $rpid; return 1; }
 	fi
 	wait $rpid
 }

@@ -1,0 +1,740 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+#
+# Devmem TCP end to end beyond devmem_rx.py, on the same two ports (port A on igb_rs,
+# port B on C igb in its own netns as the peer): several flows on both bound queues,
+# small and odd payload sizes, bad SO_DEVMEM_DONTNEED input, recvmsg without
+# MSG_SOCK_DEVMEM, unbind while userspace holds tokens, a killed process that holds
+# tokens, rx queue restarts in the middle of a transfer, 200 bind/unbind cycles under
+# traffic, and PCI removal of the bound port (last: it rescans and rebinds igb_rs).
+# Every case has its own udmabuf, binding, listening port and peer process, undone at its
+# end; every received byte is checked against the peer's pattern.
+#
+# DEVMEM_KSRC names the prepared kernel tree (YNL library and netdev spec).
+
+import errno
+import os
+import select
+import signal
+import socket
+import struct
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
+from devmem_lib import (IP_A, MAX_DONTNEED_TOKENS, RSS_QUEUES, RX_PAGE, SPEC,  # noqa: E402
+                        Bound, DevmemStream, Peer, Ports, Udmabuf, accept, dontneed,
+                        dontneed_raw, driver_of, flow_queue, incoming_napi, kernel_kib,
+                        listen, poll, pool_dmabufs, pools_of, readable, rss_queue,
+                        rx_queue_dmabufs, rx_queue_napis, rx_queues, sports_for,
+                        wait_released)
+from ktap import check, run  # noqa: E402
+
+BUF_SIZE = 16 << 20  # 4096 rx pages: both rings (256 each) and what the cases hold
+FLOWS = 4
+FLOW_BYTES = 1 << 20
+SIZES = (1, 100, 1000, 1448, 4096, 8192)
+RESTART_BYTES = 4 << 20
+CYCLES = 200
+WARMUP_CYCLES = 5
+# Growth allowed in kernel memory outside the slab and the page cache across the cycles.
+# Noise: the pages of the background flow's socket buffer (SO_RCVBUF below) and of queue
+# 0's page pools, lazily freed vmalloc areas, page tables of this process. A leak of one
+# binding per cycle (its 4096 struct net_iov of 64 bytes alone are 256 KiB) or of one
+# ring's header pages (1 MiB) would be 50 MiB or more over 200 cycles. Slab objects are
+# not counted (KASAN keeps freed ones in quarantine); kmemleak scans after the suite.
+MEM_SLACK_KIB = 16 << 10
+BG_RATE_KIB = 128
+
+PORT_FLOWS, PORT_SIZES, PORT_DONTNEED, PORT_EFAULT = 5301, 5302, 5303, 5304
+PORT_UNBIND, PORT_KILLED, PORT_RESTART, PORT_CYCLES = 5305, 5306, 5307, 5308
+PORT_REMOVE, PORT_RESCAN = 5309, 5310
+
+
+class Session:
+    """A udmabuf bound to every rx queue of port A and one connection from the peer's
+    `tcp_pattern.py answer`, read through a DevmemStream; all undone by close()."""
+
+    def __init__(self, ports, ynl, port):
+        self.buf = self.bound = self.srv = self.peer = self.conn = None
+        try:
+            self.buf = Udmabuf(BUF_SIZE)
+            self.base_refs = self.buf.refs()
+            self.bound = Bound(ynl, ports.ifi, self.buf, rx_queues(ynl, ports.ifi))
+            self.id = self.bound.id
+            self.srv = listen(port)
+            self.peer = Peer("answer", IP_A, port)
+            self.conn = accept(self.srv)
+            self.st = DevmemStream(self.conn, {self.id: self.buf})
+        except BaseException:
+            self.close()
+            raise
+
+    def hold(self, n):
+        """Receives n bytes and keeps their tokens; returns [(token, offset)]."""
+        self.st.request(n)
+        self.st.recv(n, keep=True)
+        held, self.st.held = self.st.held, []
+        if not held:
+            raise RuntimeError(f"{n} bytes gave no token: nothing arrived in the dma-buf")
+        return held
+
+    def transfer(self, n):
+        """Receives n bytes; None when every byte was right and in the dma-buf and every
+        token was freed."""
+        returned = self.st.tokens_returned
+        self.st.request(n)
+        dm, lin, plain, frags = self.st.recv(n)
+        if dm != n:
+            return f"{n} bytes: {dm} in the dma-buf, {lin} linear, {plain} as plain data"
+        if self.st.tokens_returned - returned != frags:
+            return f"{self.st.tokens_returned - returned} of {frags} tokens freed"
+        return None
+
+    def close_conn(self):
+        if self.conn:
+            try:
+                self.st.request(0)
+            except OSError:
+                pass
+            self.conn.close()
+            self.conn = None
+        if self.srv:
+            self.srv.close()
+            self.srv = None
+        if self.peer:
+            self.peer.wait(5)
+            self.peer.stop()
+            self.peer = None
+
+    def close(self):
+        self.close_conn()
+        if self.bound:
+            self.bound.__exit__()
+            self.bound = None
+        if self.buf:
+            self.buf.close()
+            self.buf = None
+
+
+def session_cases(ports, ynl, port, cases):
+    """Runs (name, fn(session)) cases on one Session; each fails if it cannot be made."""
+    try:
+        s = Session(ports, ynl, port)
+    except Exception as e:
+        why = f"setup: {type(e).__name__}: {e}"
+        for name, _ in cases:
+            check(name, lambda: why)
+        return
+    try:
+        for name, fn in cases:
+            check(name, lambda: fn(s))
+    finally:
+        s.close()
+
+
+def several_flows(ports, ynl):
+    """FLOWS connections at once, from source ports that RSS spreads over both queues,
+    each received in its own thread; every byte of each in the dma-buf."""
+    queues = rx_queues(ynl, ports.ifi)
+    sports = sports_for(PORT_FLOWS, [i % RSS_QUEUES for i in range(FLOWS)])
+    res = [{} for _ in range(FLOWS)]
+    with Udmabuf(BUF_SIZE) as buf, Bound(ynl, ports.ifi, buf, queues) as b:
+        srv = listen(PORT_FLOWS, rcvbuf=512 << 10)
+
+        def rx(r):
+            try:
+                conn = accept(srv)
+                r["sport"] = conn.getpeername()[1]
+                r["st"] = DevmemStream(conn, {b.id: buf})
+                r["st"].recv(FLOW_BYTES)
+                r["napi"] = incoming_napi(conn)
+                conn.close()
+            except Exception as e:
+                r["error"] = f"{type(e).__name__}: {e}"
+
+        threads = [threading.Thread(target=rx, args=(r,)) for r in res]
+        for t in threads:
+            t.start()
+        with Peer("send", IP_A, PORT_FLOWS, FLOW_BYTES, "--sport",
+                  ",".join(map(str, sports))) as peer:
+            for t in threads:
+                t.join(180)
+            rc = peer.wait(60)
+        srv.close()
+        napis = rx_queue_napis(ynl, ports.ifi)
+    why = []
+    seen = set()
+    for r in res:
+        st, sport = r.get("st"), r.get("sport")
+        if "error" in r:
+            why.append(f"flow from port {sport}: {r['error']}")
+            continue
+        q = napis.get(r.get("napi"))
+        seen.add(q)
+        print(f"# flow from port {sport}: {st.got} bytes verified, {st.frags} frags, "
+              f"received on rx queue {q} (RSS says {rss_queue(sport, PORT_FLOWS)})",
+              flush=True)
+        if st.devmem_bytes != FLOW_BYTES:
+            why.append(f"flow from port {sport}: {st.devmem_bytes} bytes in the dma-buf, "
+                       f"{st.linear_bytes} linear, {st.plain_bytes} plain")
+        if st.tokens_returned != st.frags:
+            why.append(f"flow from port {sport}: {st.tokens_returned} of {st.frags} tokens freed")
+    if rc != 0:
+        why.append(f"sender rc {rc}")
+    if not why and seen != set(queues):
+        why.append(f"the flows arrived on rx queues {sorted(seen, key=str)}, want {queues}")
+    return "; ".join(why) or None
+
+
+def payload_sizes(s):
+    """Each size in one send of the peer (TCP_NODELAY), the next only after the last was
+    read: all of it in the dma-buf, none in the linear part."""
+    why = []
+    for n in SIZES:
+        s.st.request(n)
+        dm, lin, plain, frags = s.st.recv(n)
+        print(f"# {n} B payload: {dm} B in the dma-buf ({frags} frags), {lin} B linear, "
+              f"{plain} B plain", flush=True)
+        if dm != n:
+            why.append(f"{n} B: {dm} in the dma-buf, {lin} linear, {plain} plain")
+    if s.st.tokens_returned != s.st.frags:
+        why.append(f"{s.st.tokens_returned} of {s.st.frags} tokens freed")
+    return "; ".join(why) or None
+
+
+# SO_DEVMEM_DONTNEED (net/core/sock.c, sock_devmem_dontneed): tokens are indices of the
+# socket's sk_user_frags xarray (XA_FLAGS_ALLOC1: the first is 1, never 0); an index that
+# holds nothing is skipped, and the call returns how many it freed. optlen not a multiple
+# of struct dmabuf_token, or above MAX_DONTNEED_TOKENS of them, is EINVAL before anything
+# is freed. (At most MAX_DONTNEED_FRAGS = 1024 indices are visited per call.)
+
+def dontneed_unknown_token(s):
+    toks = [t for t, _ in s.hold(16 << 10)]
+    for bad in (0, max(toks) + 1000, 0x7FFFFFFF, 0xFFFFFFFF):
+        n = dontneed(s.conn, [(bad, 1)])
+        if n != 0:
+            return f"token {bad:#x}, never handed out: {n} freed, want 0"
+    n = s.st.give_back(toks)
+    if n != len(toks):
+        return f"then {n} of the {len(toks)} held tokens freed"
+    return s.transfer(32 << 10)
+
+
+def dontneed_over_limit(s):
+    toks = [t for t, _ in s.hold(16 << 10)]
+    pad = [max(toks) + 1000 + i for i in range(MAX_DONTNEED_TOKENS + 1 - len(toks))]
+    ranges = [(t, 1) for t in toks + pad]
+    try:
+        n = dontneed(s.conn, ranges)
+        return f"{len(ranges)} tokens in one call: {n} freed, want EINVAL"
+    except OSError as e:
+        if e.errno != errno.EINVAL:
+            return f"{len(ranges)} tokens in one call: errno {e.errno}, want EINVAL"
+    try:
+        n = dontneed_raw(s.conn, struct.pack("III", toks[0], 1, 0))
+        return f"12-byte option: {n} freed, want EINVAL"
+    except OSError as e:
+        if e.errno != errno.EINVAL:
+            return f"12-byte option: errno {e.errno}, want EINVAL"
+    # The refused calls freed nothing: the first MAX_DONTNEED_TOKENS entries free them all.
+    n = dontneed(s.conn, ranges[:MAX_DONTNEED_TOKENS])
+    if n != len(toks):
+        return f"{MAX_DONTNEED_TOKENS} tokens in one call freed {n}, {len(toks)} were held"
+    return s.transfer(32 << 10)
+
+
+def dontneed_range_past_end(s):
+    toks = sorted(t for t, _ in s.hold(32 << 10))
+    lo, hi = toks[0], toks[-1]
+    count = hi - lo + 1 + 64
+    n = dontneed(s.conn, [(lo, count)])
+    if n != len(toks):
+        return f"range {lo}..{lo + count - 1} over the {len(toks)} held tokens {lo}..{hi} freed {n}"
+    return s.transfer(32 << 10)
+
+
+def dontneed_double_release(s):
+    toks = [t for t, _ in s.hold(16 << 10)]
+    first = dontneed(s.conn, [(toks[0], 1)])
+    second = dontneed(s.conn, [(toks[0], 1)])
+    if (first, second) != (1, 0):
+        return f"token {toks[0]} released twice: {first} then {second} freed, want 1 then 0"
+    rest = dontneed(s.conn, [(t, 1) for t in toks[1:]])
+    if rest != len(toks) - 1:
+        return f"then {rest} of the other {len(toks) - 1} tokens freed"
+    return s.transfer(32 << 10)
+
+
+def recv_without_devmem_flag(s):
+    """net/ipv4/tcp.c, tcp_recvmsg_locked: an skb with unreadable frags read without
+    MSG_SOCK_DEVMEM gives EFAULT (when nothing was copied before it) and consumes nothing."""
+    n = 64 << 10
+    s.st.request(n)
+    if not readable(s.conn):
+        return "nothing arrived"
+    for what, flags in (("recv", 0), ("recv(MSG_PEEK)", socket.MSG_PEEK)):
+        try:
+            data = s.conn.recv(4096, flags)
+            return f"{what} without MSG_SOCK_DEVMEM returned {len(data)} bytes"
+        except OSError as e:
+            if e.errno != errno.EFAULT:
+                return (f"{what} without MSG_SOCK_DEVMEM: errno {e.errno} "
+                        f"({errno.errorcode.get(e.errno)}), want EFAULT")
+    dm, lin, plain, _ = s.st.recv(n)
+    if dm != n:
+        return f"then {dm} of {n} bytes in the dma-buf, {lin} linear, {plain} plain"
+    return None
+
+
+def unbind_holding_tokens(ports, ynl):
+    names = ("unbind_holding_tokens", "tokens_returned_after_unbind",
+             "dmabuf_released_after_tokens_returned")
+    state = {}
+
+    def unbind(s):
+        held = state["held"] = s.hold(128 << 10)
+        niovs = {off // RX_PAGE for _, off in held}
+        if s.buf.refs() <= s.base_refs:
+            return "the binding holds no reference to the dma-buf"
+        att = s.buf.attachments()
+        if ports.pci_a not in att:
+            return f"the dma-buf is attached to {att}, want {ports.pci_a}"
+        s.bound.unbind()
+        left = {q: d for q, d in rx_queue_dmabufs(ynl, ports.ifi).items() if d}
+        if left:
+            return f"queues still report a dma-buf after unbind: {left}"
+        pools = pools_of(ynl, s.id)
+        inflight = sum(p.get("inflight", 0) for p in pools)
+        print(f"# unbound dma-buf {s.id} holding {len(held)} tokens on {len(niovs)} rx "
+              f"pages: {len(pools)} page pools still report it, {inflight} buffers in flight",
+              flush=True)
+        if not pools:
+            return "no page pool reports the binding while its buffers are held"
+        if any("detach-time" not in p for p in pools):
+            return f"pools {[p['id'] for p in pools if 'detach-time' not in p]} not detached"
+        if inflight < len(niovs):
+            return f"{inflight} buffers in flight, {len(niovs)} held"
+        if s.buf.refs() <= s.base_refs:
+            return "the dma-buf was released while its buffers are held"
+        return None
+
+    def give_back(s):
+        held = state.get("held")
+        if not held:
+            return "no tokens held"
+        n = s.st.give_back([t for t, _ in held])
+        return None if n == len(held) else f"{n} of {len(held)} tokens freed"
+
+    def released(s):
+        if "held" not in state:
+            return "not unbound"
+        return wait_released(ynl, s.buf, s.id, s.base_refs)
+
+    session_cases(ports, ynl, PORT_UNBIND,
+                  list(zip(names, (unbind, give_back, released))))
+
+
+def read_line(fd, timeout):
+    line = b""
+    deadline = time.monotonic() + timeout
+    while not line.endswith(b"\n"):
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            return f"(nothing after {timeout} s)"
+        b = os.read(fd, 1)
+        if not b:
+            return "(exited)"
+        line += b
+    return line.decode().strip()
+
+
+def holder(w, buf, ifi, port, n):
+    """The child: binds `buf` on its own netlink socket, receives n bytes, keeps their
+    tokens and waits to be killed."""
+    try:
+        from lib import YnlFamily
+
+        y = YnlFamily(SPEC)
+        b = Bound(y, ifi, buf, rx_queues(y, ifi))
+        srv = listen(port)
+        os.write(w, f"bound {b.id}\n".encode())
+        st = DevmemStream(accept(srv), {b.id: buf})
+        st.recv(n, keep=True)
+        os.write(w, f"held {len(st.held)}\n".encode())
+        time.sleep(600)
+    except BaseException as e:
+        try:
+            os.write(w, f"error {type(e).__name__}: {e}\n".encode())
+        except OSError:
+            pass
+    finally:
+        os._exit(1)
+
+
+def killed_process(ports, ynl):
+    n = 128 << 10
+    with Udmabuf(BUF_SIZE) as buf:
+        base = buf.refs()
+        r, w = os.pipe()
+        sys.stdout.flush()
+        pid = os.fork()
+        if pid == 0:
+            os.close(r)
+            holder(w, buf, ports.ifi, PORT_KILLED, n)
+        os.close(w)
+        peer = None
+        try:
+            line = read_line(r, 60)
+            if not line.startswith("bound "):
+                return f"child: {line}"
+            dbid = int(line.split()[1])
+            peer = Peer("send", IP_A, PORT_KILLED, n)
+            line = read_line(r, 90)
+            if not line.startswith("held "):
+                return f"child: {line}"
+            bound = rx_queue_dmabufs(ynl, ports.ifi)
+            if set(bound.values()) != {dbid}:
+                return f"queues {bound} while the child holds binding {dbid}"
+            if ports.pci_a not in buf.attachments():
+                return f"the dma-buf is attached to {buf.attachments()}, want {ports.pci_a}"
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pid = 0
+            print(f"# SIGKILLed the process holding {line.split()[1]} tokens of binding {dbid}",
+                  flush=True)
+
+            def unbound():
+                left = {q: d for q, d in rx_queue_dmabufs(ynl, ports.ifi).items() if d}
+                return f"queues still report a dma-buf: {left}" if left else None
+            why = poll(unbound, 30)
+            return why or wait_released(ynl, buf, dbid, base)
+        finally:
+            if pid:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            os.close(r)
+            if peer:
+                peer.stop()
+
+
+def queue_restart(ports, ynl):
+    """A transfer into a binding of both queues; at 1 MiB the binding is unbound (both
+    queues restart onto pages), at 2 MiB a second udmabuf is bound (both restart onto it).
+    The receiver stops reading at each mark until the restart is done; the peer goes on
+    sending as far as the window lets it. Every byte of the stream must come through."""
+    marks = (1 << 20, 2 << 20)
+    queues = rx_queues(ynl, ports.ifi)
+    with Udmabuf(BUF_SIZE) as bx, Udmabuf(BUF_SIZE) as bz:
+        base_x, base_z = bx.refs(), bz.refs()
+        x = Bound(ynl, ports.ifi, bx, queues)
+        z = srv = peer = None
+        bufs = {x.id: bx}
+        reached = [threading.Event() for _ in marks]
+        resume = [threading.Event() for _ in marks]
+        res = {}
+
+        def rx():
+            try:
+                conn = accept(srv)
+                st = res["st"] = DevmemStream(conn, bufs)
+                pos = 0
+                for i, m in enumerate(marks):
+                    st.recv(m - pos)
+                    pos = m
+                    reached[i].set()
+                    if not resume[i].wait(120):
+                        raise RuntimeError(f"no restart at mark {i}")
+                st.recv(RESTART_BYTES - pos)
+                conn.close()
+            except Exception as e:
+                res["error"] = f"{type(e).__name__}: {e}"
+            finally:
+                for ev in reached:
+                    ev.set()
+
+        t = threading.Thread(target=rx)
+        try:
+            # A small receive buffer: most of the stream is still to come at each mark.
+            srv = listen(PORT_RESTART, rcvbuf=256 << 10)
+            t.start()
+            peer = Peer("send", IP_A, PORT_RESTART, RESTART_BYTES)
+            if not reached[0].wait(180) or "error" in res:
+                return res.get("error", f"the receiver did not reach {marks[0]} bytes")
+            t0 = time.monotonic()
+            x.unbind()
+            left = {q: d for q, d in rx_queue_dmabufs(ynl, ports.ifi).items() if d}
+            if left:
+                return f"queues still report a dma-buf after unbind: {left}"
+            print(f"# at {marks[0]} bytes: unbound dma-buf {x.id}, rx queues {queues} "
+                  f"restarted onto pages in {time.monotonic() - t0:.2f} s", flush=True)
+            resume[0].set()
+            if not reached[1].wait(180) or "error" in res:
+                return res.get("error", f"the receiver did not reach {marks[1]} bytes")
+            t0 = time.monotonic()
+            z = Bound(ynl, ports.ifi, bz, queues)
+            bufs[z.id] = bz
+            print(f"# at {marks[1]} bytes: bound dma-buf {z.id}, rx queues {queues} "
+                  f"restarted onto it in {time.monotonic() - t0:.2f} s", flush=True)
+            resume[1].set()
+            t.join(180)
+            rc = peer.wait(60)
+        finally:
+            for ev in resume:
+                ev.set()
+            if peer:
+                peer.stop()
+            if srv:
+                srv.close()
+            x.__exit__()
+            if z:
+                z.__exit__()
+        if "error" in res:
+            return res["error"]
+        if t.is_alive():
+            return "the receiver did not finish"
+        st = res["st"]
+        in_x, in_z = st.by_id.get(x.id, 0), st.by_id.get(z.id, 0)
+        print(f"# {st.got} bytes verified: {in_x} in dma-buf {x.id}, then {st.plain_bytes} "
+              f"in pages, then {in_z} in dma-buf {z.id}; {st.linear_bytes} linear; "
+              f"{st.tokens_returned} of {st.frags} tokens freed", flush=True)
+        why = []
+        if rc != 0:
+            why.append(f"sender rc {rc}")
+        if not (in_x and st.plain_bytes and in_z):
+            why.append("a phase of the transfer received nothing")
+        if st.tokens_returned != st.frags:
+            why.append(f"{st.tokens_returned} of {st.frags} tokens freed")
+        for b, buf, base in ((x, bx, base_x), (z, bz, base_z)):
+            w = wait_released(ynl, buf, b.id, base)
+            if w:
+                why.append(f"binding {b.id}: {w}")
+        return "; ".join(why) or None
+
+
+def bind_unbind_cycles(ports, ynl):
+    """CYCLES bind-rx/unbind of rx queue 1 (each restarts it twice) while the peer sends
+    a paced copying flow to an ordinary socket on queue 0: the flow goes on with every
+    byte right, and no page pool, dma-buf reference or kernel memory is left behind."""
+    ifi = ports.ifi
+    with Udmabuf(BUF_SIZE) as buf:
+        base_refs = buf.refs()
+        base_pools = len(pool_dmabufs(ynl, ifi))
+        srv = listen(PORT_CYCLES, rcvbuf=256 << 10)
+        peer = conn = t = None
+        stop = threading.Event()
+        res = {}
+        try:
+            # The flow must stay off queue 1: a source port that RSS puts on queue 0,
+            # confirmed by the NAPI that received it.
+            for sport in sports_for(PORT_CYCLES, [0] * 4):
+                peer = Peer("send", IP_A, PORT_CYCLES, 0, "--sport", sport, "--rate", BG_RATE_KIB)
+                conn = accept(srv)
+                st = DevmemStream(conn, {}, devmem=False)
+                st.recv(16 << 10)
+                q = flow_queue(ynl, ifi, conn)
+                if q == 0:
+                    break
+                print(f"# the flow from port {sport} arrived on rx queue {q}, not 0", flush=True)
+                conn.close()
+                peer.stop()
+                conn = peer = None
+            if conn is None:
+                return "no flow arrived on rx queue 0"
+
+            def reader():
+                try:
+                    while not stop.is_set():
+                        st.recv(16 << 10)
+                except Exception as e:
+                    if not stop.is_set():
+                        res["error"] = f"{type(e).__name__}: {e}"
+
+            t = threading.Thread(target=reader)
+            t.start()
+
+            def cycle():
+                b = Bound(ynl, ifi, buf, [1])
+                try:
+                    return b.id, rx_queue_dmabufs(ynl, ifi)
+                finally:
+                    b.unbind()
+
+            def settled():
+                n, refs = len(pool_dmabufs(ynl, ifi)), buf.refs()
+                if n <= base_pools and refs == base_refs:
+                    return None
+                return (f"{n} page pools on port A ({base_pools} before), dma-buf file count "
+                        f"{refs} ({base_refs} before)")
+
+            # The first bindings allocate what stays (xarray nodes, caches): not counted.
+            for _ in range(WARMUP_CYCLES):
+                cycle()
+            why = poll(settled, 30)
+            if why:
+                return f"after {WARMUP_CYCLES} cycles: {why}"
+            time.sleep(1)
+            mem0 = kernel_kib()
+            got0, t0 = st.got, time.monotonic()
+            for i in range(CYCLES):
+                dbid, shown = cycle()
+                if shown.get(1) != dbid or shown.get(0):
+                    return f"cycle {i}: queue-get shows {shown}, want queue 1 on {dbid} only"
+                if "error" in res:
+                    return f"cycle {i}: the flow failed: {res['error']}"
+            dt = time.monotonic() - t0
+            got1 = st.got
+            why = poll(settled, 30)
+            if why:
+                return f"after {CYCLES} cycles: {why}"
+            time.sleep(1)
+            mem1 = kernel_kib()
+            alive = poll(lambda: None if st.got >= got1 + (32 << 10) else "stalled", 30)
+            print(f"# {CYCLES} bind/unbind cycles of rx queue 1 in {dt:.1f} s "
+                  f"({1000 * dt / CYCLES:.0f} ms each); the flow on queue 0 received "
+                  f"{got1 - got0} bytes meanwhile, {st.got} in all, every byte checked",
+                  flush=True)
+            print(f"# kernel memory outside slab and page cache: {mem0[0]} KiB before, "
+                  f"{mem1[0]} KiB after ({mem1[0] - mem0[0]:+d}); unreclaimable slab "
+                  f"{mem0[1]} -> {mem1[1]} KiB ({mem1[1] - mem0[1]:+d}, not checked)", flush=True)
+            why = []
+            if "error" in res:
+                why.append(f"the flow failed: {res['error']}")
+            if got1 == got0:
+                why.append("the flow received nothing during the cycles")
+            if alive:
+                why.append(f"the flow stalled after the cycles ({st.got} bytes)")
+            if mem1[0] - mem0[0] > MEM_SLACK_KIB:
+                why.append(f"kernel memory grew by {mem1[0] - mem0[0]} KiB over {CYCLES} "
+                           f"cycles (allowed {MEM_SLACK_KIB})")
+            return "; ".join(why) or None
+        finally:
+            stop.set()
+            if conn:
+                try:
+                    conn.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            if t:
+                t.join(30)
+            if conn:
+                conn.close()
+            if peer:
+                peer.stop()
+            srv.close()
+
+
+def pci_remove(ports, ynl):
+    """Removes port A's PCI function while bound, with tokens held: the netdev goes, the
+    tokens can still be returned, unbind still works, and the dma-buf is released."""
+    from lib import NlError
+
+    s = Session(ports, ynl, PORT_REMOVE)
+    try:
+        held = s.hold(64 << 10)
+        if_a, ifi = ports.if_a, ports.ifi
+        with open(f"/sys/bus/pci/devices/{ports.pci_a}/remove", "w") as f:
+            f.write("1")
+        print(f"# removed {ports.pci_a} ({if_a}) holding {len(held)} tokens of binding {s.id}",
+              flush=True)
+        if os.path.exists(f"/sys/class/net/{if_a}"):
+            return f"{if_a} still exists"
+        try:
+            qs = ynl.dump("queue-get", {"ifindex": ifi})
+            return f"queue-get still lists {len(qs)} queues of ifindex {ifi}"
+        except NlError as e:
+            if -e.nl_msg.error != errno.ENODEV:
+                return f"queue-get of the removed ifindex: errno {-e.nl_msg.error}, want ENODEV"
+        n = s.st.give_back([t for t, _ in held])
+        if n != len(held):
+            return f"{n} of {len(held)} tokens freed after the remove"
+        s.bound.unbind()
+        s.close_conn()
+        return wait_released(ynl, s.buf, s.id, s.base_refs)
+    finally:
+        s.close()
+
+
+def pci_rescan(ports, ynl):
+    """Brings port A back (rescan with autoprobe off, so that the C igb driver does not
+    take it) on igb_rs, and receives into a new binding there."""
+    dev = f"/sys/bus/pci/devices/{ports.pci_a}"
+    if not os.path.exists(dev):
+        with open("/sys/bus/pci/drivers_autoprobe", "w") as f:
+            f.write("0")
+        try:
+            with open("/sys/bus/pci/rescan", "w") as f:
+                f.write("1")
+            why = poll(lambda: None if os.path.exists(dev) else "not back", 30)
+            if why:
+                return f"{ports.pci_a} did not come back after a rescan"
+        finally:
+            with open("/sys/bus/pci/drivers_autoprobe", "w") as f:
+                f.write("1")
+    ports.attach_a()
+    drv = driver_of(ports.pci_a)
+    if drv != "igb_rs":
+        return f"{ports.pci_a} is on {drv}"
+    if not ports.tcp_data_split_on():
+        return "ethtool -G tcp-data-split on failed"
+    s = Session(ports, ynl, PORT_RESCAN)
+    try:
+        return s.transfer(64 << 10)
+    finally:
+        s.close()
+
+
+def leftovers(ports, ynl):
+    """Unbinds what a failed case may have left on port A's queues (bindings of this
+    socket; others are refused and reported), so that the next case starts clean."""
+    try:
+        if not os.path.exists(f"/sys/class/net/{ports.if_a}"):
+            return
+        bound = {d for d in rx_queue_dmabufs(ynl, ports.ifi).values() if d}
+        for dbid in sorted(bound):
+            print(f"# rx queues still bound to dma-buf {dbid} after the case: unbinding",
+                  flush=True)
+            ynl.do("unbind", {"id": dbid})
+    except Exception as e:
+        print(f"# cleanup after the case: {type(e).__name__}: {e}", flush=True)
+
+
+def main():
+    from lib import YnlFamily
+
+    ports = Ports()
+    if not ports.tcp_data_split_on():
+        raise RuntimeError("ethtool -G tcp-data-split on failed")
+    ynl = YnlFamily(SPEC)
+
+    def case(name, fn):
+        check(name, lambda: fn(ports, ynl))
+        leftovers(ports, ynl)
+
+    def on_session(port, cases):
+        session_cases(ports, ynl, port, cases)
+        leftovers(ports, ynl)
+
+    case("several_flows_both_queues", several_flows)
+    on_session(PORT_SIZES, [("payload_sizes_all_in_dmabuf", payload_sizes)])
+    on_session(PORT_DONTNEED, [
+        ("dontneed_unknown_token", dontneed_unknown_token),
+        ("dontneed_over_128_tokens", dontneed_over_limit),
+        ("dontneed_range_past_end", dontneed_range_past_end),
+        ("dontneed_double_release", dontneed_double_release),
+    ])
+    on_session(PORT_EFAULT, [("recv_without_msg_sock_devmem_efault", recv_without_devmem_flag)])
+    unbind_holding_tokens(ports, ynl)
+    leftovers(ports, ynl)
+    case("killed_process_releases_binding", killed_process)
+    case("queue_restart_during_transfer", queue_restart)
+    case(f"bind_unbind_{CYCLES}_cycles_under_traffic", bind_unbind_cycles)
+    # Last: the port goes away and comes back.
+    case("pci_remove_while_bound", pci_remove)
+    case("pci_rescan_back_on_igb_rs", pci_rescan)
+    ports.close()
+
+
+if __name__ == "__main__":
+    run(main)
