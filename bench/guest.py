@@ -143,12 +143,24 @@ def e2e_bench(ynl, ifi):
     os.close(memfd)
 
 
+def driver_bench(ports):
+    """Copying receive on port A under igb_rs against the C igb driver, same wire, same
+    peer, alternating drivers."""
+    for rep in range(REPS):
+        for drv in ("igb_rs", "igb"):
+            ports.if_a = dl.bind_driver(ports.pci_a, drv)
+            ports.configure_a()
+            emit(kind="driver", driver=drv, rep=rep, **transfer("copy"))
+    ports.attach_a()
+
+
 def main():
     from lib import YnlFamily
 
-    if_a, _ = dl.setup_ports()
-    ifi = dl.ifindex(if_a)
-    subprocess.run(["ethtool", "-G", if_a, "tcp-data-split", "on"], check=True)
+    ports = dl.Ports()
+    if not ports.tcp_data_split_on():
+        raise RuntimeError("ethtool -G tcp-data-split on failed")
+    ifi = ports.ifi
     ynl = YnlFamily(dl.SPEC)
     with open("/proc/cpuinfo") as f:
         model = re.search(r"model name\s*:\s*(.*)", f.read())
@@ -160,7 +172,11 @@ def main():
         print(f"# {name} ...", flush=True)
         fn(ynl, ifi)
         print(f"# {name}: {time.monotonic() - t:.0f}s", flush=True)
-    dl.teardown()
+    t = time.monotonic()
+    print("# driver ...", flush=True)
+    driver_bench(ports)
+    print(f"# driver: {time.monotonic() - t:.0f}s", flush=True)
+    ports.close()
     print("# bench done", flush=True)
 
 

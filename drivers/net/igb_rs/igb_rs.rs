@@ -973,7 +973,7 @@ impl EthtoolOps for IgbOps {
     fn get_ethtool_stats(a: &Adapter, _dev: &NetDevice, stats: &mut [u64]) {
         let rx = a.pairs.iter().flat_map(|p| p.stats().0.values());
         let tx = a.pairs.iter().flat_map(|p| p.stats().1.values());
-        for (d, v) in stats.iter_mut().zip(rx.chain(tx)) {
+        for (d, v) in stats.iter_mut().zip(Iterator::chain(rx, tx)) {
             *d = v;
         }
     }

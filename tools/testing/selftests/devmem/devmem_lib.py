@@ -150,6 +150,9 @@ class Ports:
                 if f.read().strip() == "1":
                     break
             time.sleep(0.1)
+        # A known RSS key and table, so that rss_queue() can tell where a flow lands.
+        sh("ethtool", "-X", self.if_a, "hkey", ":".join(f"{b:02x}" for b in RSS_KEY),
+           "equal", str(RSS_QUEUES))
 
     def tcp_data_split_on(self):
         return subprocess.run(["ethtool", "-G", self.if_a, "tcp-data-split", "on"]).returncode == 0
@@ -479,18 +482,17 @@ def wait_released(ynl, buf, dbid, base_refs, timeout=30):
     return why and f"after {timeout} s: {why}"
 
 
-# RSS of igb_rs (drivers/net/igb_rs/igb_rs.rs, Adapter::configure): the key is RSSRK[i] =
-# 0x6d5a56da rotated left by 3i, its bytes in register order, little-endian; the 128-entry
-# table is round robin over the queue pairs. QEMU's model hashes TCP/IPv4 with Toeplitz
-# over source address, destination address, source port, destination port and takes the
-# queue from entry hash & 0x7f of the table (hw/net/igb_core.c).
+# RSS of port A, set by Ports.configure_a with ethtool -X: this key and a 128-entry table
+# that is round robin over the queue pairs (`equal`). QEMU's model hashes TCP/IPv4 with
+# Toeplitz over source address, destination address, source port, destination port and
+# takes the queue from entry hash & 0x7f of the table (hw/net/igb_core.c).
 RSS_QUEUES = 2
+RSS_KEY = bytes.fromhex("6d5a56da255b0ec24167253d43a38fb0d0ca2bcb"
+                        "ae7b30b477cb2da38030f20c6a42b73bbeac01fa")
 
 
 def _rss_key():
-    words = [((0x6d5a56da << (3 * i)) | (0x6d5a56da >> (32 - 3 * i))) & 0xFFFFFFFF
-             for i in range(10)]
-    return b"".join(w.to_bytes(4, "little") for w in words)
+    return RSS_KEY
 
 
 def toeplitz(key, data):
