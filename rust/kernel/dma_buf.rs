@@ -84,15 +84,22 @@ impl DmaBuf {
 
 /// A dma-buf attached to a device and mapped for DMA in one direction.
 ///
-/// Dropping it unmaps the buffer, detaches it from the device and drops the reference on
-/// the buffer, in that order.
+/// Dropping it unmaps the buffer, detaches it from the device and drops the references on
+/// the buffer and on the device, in that order.
+///
+/// The mapping holds a reference on the device: an importer may keep it past the unbinding
+/// or the removal of the device's driver (devmem keeps a binding's mapping until userspace
+/// gives back every buffer it holds), and the attachment and the unmap use the device's
+/// `struct device`, which must still be there (dma-buf attachments do not refcount it).
 ///
 /// # Invariants
 ///
-/// `attach` is an attachment of `buf` and `sgt` its mapping in direction `dir`, both made
-/// by [`Mapping::new`] and undone only by `drop`.
+/// `attach` is an attachment of `buf` to `dev` and `sgt` its mapping in direction `dir`,
+/// both made by [`Mapping::new`] and undone only by `drop`.
 pub struct Mapping {
     buf: ARef<DmaBuf>,
+    // Dropped after `drop` has unmapped and detached (fields drop after `Drop::drop`).
+    _dev: ARef<Device>,
     attach: NonNull<bindings::dma_buf_attachment>,
     sgt: NonNull<bindings::sg_table>,
     dir: DataDirection,
@@ -122,9 +129,11 @@ impl Mapping {
                 return Err(e);
             }
         };
-        // INVARIANT: `attach` and `sgt` were made here, for `buf`, in direction `dir`.
+        // INVARIANT: `attach` and `sgt` were made here, for `buf` and `dev`, in direction
+        // `dir`.
         Ok(Self {
             buf,
+            _dev: dev.into(),
             // SAFETY: `from_err_ptr` returned a valid (non-null) pointer.
             attach: unsafe { NonNull::new_unchecked(attach) },
             // SAFETY: As above.
