@@ -14,7 +14,7 @@
 mod regs;
 mod rss;
 
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use kernel::{
     device::{self, Bound, Core},
     dma::{Coherent, DataDirection, DmaAddress, DmaMask, Device as _},
@@ -52,8 +52,11 @@ use kernel::{
 use regs::*;
 use rss::{Addrs, Place, Rss, Rule, RuleError, TcpFlow};
 
-/// Queue pairs (and vectors for them); one more vector serves the link.
-const NUM_QUEUES: u32 = 2;
+/// Queue pairs (and vectors for them) the driver sets up; one more vector serves the
+/// link. `ethtool -L` chooses how many of them are in use.
+const MAX_QUEUES: u32 = 4;
+/// Queue pairs in use after probe.
+const DEFAULT_QUEUES: u32 = 2;
 /// Descriptors per ring.
 const RING_SIZE: u32 = 256;
 /// The header buffer size programmed in SRRCTL.BSIZEHDR (a multiple of 64, at most 960).
@@ -209,6 +212,10 @@ struct Adapter {
     hw: Arc<Hw>,
     dev: ARef<device::Device>,
     pairs: KVec<Arc<QueuePair>>,
+    /// How many of `pairs`, from the first, are in use (`ethtool -L`). Changed with the
+    /// device stopped, under the RTNL and the instance lock (`set_channels`); read by the
+    /// callbacks, which run under those locks or while the device runs.
+    active: AtomicU32,
     /// The RSS key, redirection table (`ethtool -X`) and flow steering rules (`ethtool
     /// -N`), programmed at open and when they change.
     #[pin]
@@ -628,16 +635,34 @@ impl Adapter {
         [lo[0], lo[1], lo[2], lo[3], hi[0], hi[1]]
     }
 
+    /// The queue pairs in use.
+    fn active(&self) -> &[Arc<QueuePair>] {
+        let n = self.active.load(Ordering::Relaxed) as usize;
+        &self.pairs[..n.min(self.pairs.len())]
+    }
+
+    /// The pairs not in use: their counters are kept, as the base of the queue stats.
+    fn inactive(&self) -> &[Arc<QueuePair>] {
+        &self.pairs[self.active().len()..]
+    }
+
+    /// The link vector: the one after the vectors of all queue pairs, in use or not.
     fn other_vector(&self) -> u32 {
         self.pairs.len() as u32
     }
 
+    /// The interrupt causes (EIMS/EIAC bits) of the pairs in use and of the link.
+    fn irq_mask(&self) -> u32 {
+        vector_mask(self.active().len() as u32) | (1 << self.other_vector())
+    }
+
     fn configure(&self) {
         let hw = &*self.hw;
-        let n = self.pairs.len();
+        let n = self.active().len();
         hw.wr(GPIE, GPIE_MSIX_MODE | GPIE_NSICR);
-        for q in 0..n {
-            let v = (q as u32) | IVAR_VALID;
+        // The rx and tx causes of a pair in use go to its vector; unused pairs get none.
+        for q in 0..self.pairs.len() {
+            let v = if q < n { (q as u32) | IVAR_VALID } else { 0 };
             let shift = ((q & 8) << 1) as u32;
             let mut iv = hw.rd(ivar(q & 7));
             iv &= !(0xFFFF << shift);
@@ -646,7 +671,7 @@ impl Adapter {
             hw.wr(eitr(q), 0);
         }
         hw.wr(IVAR_MISC, (self.other_vector() | IVAR_VALID) << 8);
-        hw.wr(EIAC, vector_mask(n as u32 + 1));
+        hw.wr(EIAC, self.irq_mask());
 
         // RSS over the queue pairs (the key and table of `ethtool -X`).
         self.program_rss(&self.rss.lock());
@@ -744,7 +769,7 @@ impl Operations for IgbOps {
     type Data = Adapter;
 
     fn open(a: &Adapter, dev: &NetDevice) -> Result {
-        for p in a.pairs.iter() {
+        for p in a.active() {
             let rx = RxRing::new(&a.dev, dev, p.index)?;
             with_bh_disabled(|| {
                 p.rx.lock().ring = Some(rx);
@@ -752,7 +777,7 @@ impl Operations for IgbOps {
             });
         }
         a.configure();
-        for p in a.pairs.iter() {
+        for p in a.active() {
             a.start_queue(p);
             // SAFETY: `open` runs under the instance lock (the device has queue ops); the
             // pair is pinned in its `Arc` and outlives the context, which `stop` deletes.
@@ -766,7 +791,7 @@ impl Operations for IgbOps {
         hw.wr(RLPML, MAX_FRAME);
         hw.wr(RCTL, RCTL_EN | RCTL_BAM | RCTL_SECRC | RCTL_LPE);
         hw.wr(TCTL, TCTL_EN | TCTL_PSP);
-        hw.wr(EIMS, vector_mask(a.pairs.len() as u32 + 1));
+        hw.wr(EIMS, a.irq_mask());
         hw.wr(IMS, ICR_LSC);
         // The model brings the link up only after an autonegotiation restart; LSC follows.
         hw.wr(MDIC, MDIC_PHY_AUTONEG_RESTART);
@@ -785,7 +810,7 @@ impl Operations for IgbOps {
         hw.wr(EIMC, !0);
         hw.wr(RCTL, 0);
         hw.wr(TCTL, 0);
-        for p in a.pairs.iter() {
+        for p in a.active() {
             a.stop_queue(p);
             // SAFETY: Added and enabled by `open`; the instance lock is held.
             unsafe {
@@ -801,10 +826,11 @@ impl Operations for IgbOps {
     }
 
     fn start_xmit(a: &Adapter, dev: &NetDevice, skb: SkBuff) -> TxResult {
+        let pairs = a.active();
         let q = usize::from(skb.queue_mapping())
-            .checked_rem(a.pairs.len())
+            .checked_rem(pairs.len())
             .unwrap_or(0);
-        match a.pairs.get(q) {
+        match pairs.get(q) {
             Some(p) => p.xmit(dev, skb),
             None => TxResult::Ok,
         }
@@ -834,7 +860,7 @@ impl QueueMgmtOps for IgbOps {
     type QueueMem = RxRing;
 
     fn mem_alloc(a: &Adapter, dev: &NetDevice, idx: u32) -> Result<RxRing> {
-        a.pairs.get(idx as usize).ok_or(EINVAL)?;
+        a.active().get(idx as usize).ok_or(EINVAL)?;
         RxRing::new(&a.dev, dev, idx)
     }
 
@@ -844,7 +870,7 @@ impl QueueMgmtOps for IgbOps {
         idx: u32,
         mem: RxRing,
     ) -> core::result::Result<(), (Error, RxRing)> {
-        let Some(p) = a.pairs.get(idx as usize) else {
+        let Some(p) = a.active().get(idx as usize) else {
             return Err((EINVAL, mem));
         };
         with_bh_disabled(|| p.rx.lock().ring = Some(mem));
@@ -853,7 +879,7 @@ impl QueueMgmtOps for IgbOps {
     }
 
     fn stop(a: &Adapter, _dev: &NetDevice, idx: u32) -> Result<RxRing> {
-        let p = a.pairs.get(idx as usize).ok_or(EINVAL)?;
+        let p = a.active().get(idx as usize).ok_or(EINVAL)?;
         // The model stops writing a disabled queue at once; the poll sees no ring after this.
         a.hw.wr(rxdctl(idx as usize), 0);
         with_bh_disabled(|| p.rx.lock().ring.take()).ok_or(EINVAL)
@@ -863,7 +889,7 @@ impl QueueMgmtOps for IgbOps {
 #[vtable]
 impl QueueStatsOps for IgbOps {
     fn get_queue_stats_rx(a: &Adapter, _dev: &NetDevice, idx: u32, rx: &mut QueueStatsRx) {
-        if let Some(p) = a.pairs.get(idx as usize) {
+        if let Some(p) = a.active().get(idx as usize) {
             let (s, _) = p.stats();
             rx.packets = s.packets;
             rx.bytes = s.bytes;
@@ -873,7 +899,7 @@ impl QueueStatsOps for IgbOps {
     }
 
     fn get_queue_stats_tx(a: &Adapter, _dev: &NetDevice, idx: u32, tx: &mut QueueStatsTx) {
-        if let Some(p) = a.pairs.get(idx as usize) {
+        if let Some(p) = a.active().get(idx as usize) {
             let (_, s) = p.stats();
             tx.packets = s.packets;
             tx.bytes = s.bytes;
@@ -883,13 +909,13 @@ impl QueueStatsOps for IgbOps {
     }
 
     fn get_base_stats(
-        _a: &Adapter,
+        a: &Adapter,
         _dev: &NetDevice,
         rx: &mut QueueStatsRx,
         tx: &mut QueueStatsTx,
     ) {
-        // Every queue pair lives as long as the device and its counters cover its whole
-        // life (they outlive the rings): nothing to add to them.
+        // The counters of a queue pair cover its whole life (they outlive the rings): the
+        // base is what the pairs out of use (`ethtool -L`) counted.
         rx.packets = 0;
         rx.bytes = 0;
         rx.alloc_fail = 0;
@@ -898,6 +924,17 @@ impl QueueStatsOps for IgbOps {
         tx.bytes = 0;
         tx.stop = 0;
         tx.wake = 0;
+        for p in a.inactive() {
+            let (r, t) = p.stats();
+            rx.packets += r.packets;
+            rx.bytes += r.bytes;
+            rx.alloc_fail += r.alloc_fail;
+            rx.csum_unnecessary += r.csum_unnecessary;
+            tx.packets += t.packets;
+            tx.bytes += t.bytes;
+            tx.stop += t.stops;
+            tx.wake += t.wakes;
+        }
     }
 }
 
@@ -941,13 +978,50 @@ impl EthtoolOps for IgbOps {
 
     fn get_channels(a: &Adapter, _dev: &NetDevice, ch: &mut Channels) {
         ch.max_combined = a.pairs.len() as u32;
-        ch.combined_count = a.pairs.len() as u32;
+        ch.combined_count = a.active().len() as u32;
+        // The link vector, as the C igb driver reports it.
+        ch.max_other = 1;
+        ch.other_count = 1;
+    }
+
+    fn set_channels(a: &Adapter, dev: &NetDevice, ch: &Channels) -> Result {
+        // Combined channels only (an rx/tx queue pair per vector), and the link vector.
+        let n = ch.combined_count;
+        if ch.rx_count != 0 || ch.tx_count != 0 || ch.other_count != 1 {
+            return Err(EINVAL);
+        }
+        if n == 0 || n > a.pairs.len() as u32 {
+            return Err(EINVAL);
+        }
+        let old = a.active().len() as u32;
+        if n == old {
+            return Ok(());
+        }
+        // The rings, vectors and NAPI contexts are set up for the pairs in use at open:
+        // a running device is stopped and opened again with the new count, as `ip link
+        // set down; up` would (the core has checked that nothing bound to a queue that
+        // goes away: memory providers, AF_XDP, rules, a user-set RSS table).
+        let running = dev.is_running();
+        if running {
+            <IgbOps as Operations>::stop(a, dev)?;
+        }
+        let res = dev.set_real_num_queues(n, n);
+        if res.is_ok() {
+            a.active.store(n, Ordering::Relaxed);
+            if !dev.rxfh_configured() {
+                a.rss.lock().spread(n as u8);
+            }
+        }
+        if running {
+            <IgbOps as Operations>::open(a, dev)?;
+        }
+        res
     }
 
     fn get_sset_count(a: &Adapter, _dev: &NetDevice, sset: u32) -> Result<u32> {
         match sset {
             string_set::STATS => {
-                Ok((a.pairs.len() * (RxStats::NAMES.len() + TxStats::NAMES.len())) as u32)
+                Ok((a.active().len() * (RxStats::NAMES.len() + TxStats::NAMES.len())) as u32)
             }
             _ => Err(EOPNOTSUPP),
         }
@@ -958,12 +1032,12 @@ impl EthtoolOps for IgbOps {
             return;
         }
         // All rx queues, then all tx queues: rx0_packets, ..., tx1_wake.
-        for p in a.pairs.iter() {
+        for p in a.active() {
             for name in RxStats::NAMES {
                 out.push(fmt!("rx{}_{}", p.index, name));
             }
         }
-        for p in a.pairs.iter() {
+        for p in a.active() {
             for name in TxStats::NAMES {
                 out.push(fmt!("tx{}_{}", p.index, name));
             }
@@ -971,15 +1045,15 @@ impl EthtoolOps for IgbOps {
     }
 
     fn get_ethtool_stats(a: &Adapter, _dev: &NetDevice, stats: &mut [u64]) {
-        let rx = a.pairs.iter().flat_map(|p| p.stats().0.values());
-        let tx = a.pairs.iter().flat_map(|p| p.stats().1.values());
+        let rx = a.active().iter().flat_map(|p| p.stats().0.values());
+        let tx = a.active().iter().flat_map(|p| p.stats().1.values());
         for (d, v) in stats.iter_mut().zip(Iterator::chain(rx, tx)) {
             *d = v;
         }
     }
 
     fn get_rx_ring_count(a: &Adapter, _dev: &NetDevice) -> u32 {
-        a.pairs.len() as u32
+        a.active().len() as u32
     }
 
     fn get_rxfh_key_size(_a: &Adapter, _dev: &NetDevice) -> u32 {
@@ -1032,7 +1106,7 @@ impl EthtoolOps for IgbOps {
             return Err(refuse(&mut ack, c"igb_rs has no RSS contexts", EOPNOTSUPP));
         }
         // Check everything before changing anything.
-        let queues = a.pairs.len();
+        let queues = a.active().len();
         let indir = match rxfh.indir() {
             None => None,
             Some(t) if t.len() != rss::RETA_LEN => {
@@ -1106,7 +1180,7 @@ impl EthtoolOps for IgbOps {
         rule_locs: Option<&mut [u32]>,
     ) -> Result {
         match info.cmd() {
-            rxnfc_cmd::GRXRINGS => info.set_data(a.pairs.len() as u64),
+            rxnfc_cmd::GRXRINGS => info.set_data(a.active().len() as u64),
             rxnfc_cmd::GRXCLSRLCNT => {
                 let cfg = a.rss.lock();
                 info.set_rule_cnt(cfg.locations().count() as u32);
@@ -1137,7 +1211,7 @@ impl EthtoolOps for IgbOps {
     fn set_rxnfc(a: &Adapter, _dev: &NetDevice, info: &mut Rxnfc) -> Result {
         match info.cmd() {
             rxnfc_cmd::SRXCLSRLINS => {
-                let rule = parse_rule(info, a.pairs.len()).map_err(|(e, why)| {
+                let rule = parse_rule(info, a.active().len()).map_err(|(e, why)| {
                     // The ioctl has no extended acknowledgement: say why in the log.
                     dev_info!(a.dev, "flow rule refused: {}\n", why);
                     e
@@ -1347,8 +1421,8 @@ impl pci::Driver for IgbDriver {
 
         let vectors = KBox::pin(
             pdev.alloc_irq_vectors(
-                NUM_QUEUES + 1,
-                NUM_QUEUES + 1,
+                MAX_QUEUES + 1,
+                MAX_QUEUES + 1,
                 pci::IrqTypes::default().with(pci::IrqType::MsiX),
             )?,
             GFP_KERNEL,
@@ -1359,7 +1433,7 @@ impl pci::Driver for IgbDriver {
             unsafe { &*core::ptr::from_ref(&*vectors) };
 
         let mut pairs = KVec::new();
-        for q in 0..NUM_QUEUES {
+        for q in 0..MAX_QUEUES {
             let init = QueuePair::new(pdev.as_ref(), q, hw.clone())?;
             pairs.push(Arc::pin_init(init, GFP_KERNEL)?, GFP_KERNEL)?;
         }
@@ -1378,7 +1452,7 @@ impl pci::Driver for IgbDriver {
             };
             irqs.push(KBox::pin_init(reg, GFP_KERNEL)?, GFP_KERNEL)?;
         }
-        let req = vref.index(NUM_QUEUES as usize)?;
+        let req = vref.index(MAX_QUEUES as usize)?;
         let pair0 = pairs[0].clone();
         // SAFETY: As above.
         let other = KBox::pin_init(
@@ -1402,14 +1476,15 @@ impl pci::Driver for IgbDriver {
                 hw,
                 dev: ddev.into(),
                 pairs,
-                rss <- kernel::new_mutex!(Rss::new(key, NUM_QUEUES as u8)),
+                active: AtomicU32::new(DEFAULT_QUEUES),
+                rss <- kernel::new_mutex!(Rss::new(key, DEFAULT_QUEUES as u8)),
             }),
             GFP_KERNEL,
         )?;
         let mut netdev = Registration::<IgbOps>::new(
             ddev,
-            NUM_QUEUES,
-            NUM_QUEUES,
+            MAX_QUEUES,
+            MAX_QUEUES,
             adapter,
             ExtraOps {
                 ethtool: Some(&EthtoolTable::<IgbOps>::OPS),
@@ -1418,13 +1493,15 @@ impl pci::Driver for IgbDriver {
                 ops_locked: true,
             },
         )?;
+        netdev.dev().set_real_num_queues(DEFAULT_QUEUES, DEFAULT_QUEUES)?;
         netdev.dev().set_mac(&mac);
         netdev.dev().set_mtu_range(68, MAX_FRAME - 18);
         netdev.register()?;
         dev_info!(
             pdev,
-            "igb_rs: {} queue pairs, MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}\n",
-            NUM_QUEUES,
+            "igb_rs: {} of {} queue pairs in use, MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}\n",
+            DEFAULT_QUEUES,
+            MAX_QUEUES,
             mac[0],
             mac[1],
             mac[2],

@@ -150,14 +150,20 @@ impl Rss {
     /// `key`, and a table spreading the entries over `queues` queues round robin (the
     /// kernel's default table).
     pub(crate) fn new(key: [u8; KEY_LEN], queues: u8) -> Self {
-        let mut indir = [0u8; RETA_LEN];
-        for (i, e) in indir.iter_mut().enumerate() {
-            *e = (i as u8).checked_rem(queues).unwrap_or(0);
-        }
-        Self {
+        let mut rss = Self {
             key,
-            indir,
+            indir: [0u8; RETA_LEN],
             rules: [None; MAX_RULES],
+        };
+        rss.spread(queues);
+        rss
+    }
+
+    /// Spreads the table over `queues` queues round robin (the kernel's default table),
+    /// keeping the rules.
+    pub(crate) fn spread(&mut self, queues: u8) {
+        for (i, e) in self.indir.iter_mut().enumerate() {
+            *e = (i as u8).checked_rem(queues).unwrap_or(0);
         }
     }
 

@@ -77,6 +77,27 @@ impl NetDevice {
         unsafe { (*self.as_raw()).real_num_tx_queues }
     }
 
+    /// Sets the numbers of tx and rx queues in use (C `netif_set_real_num_queues`), at most
+    /// those the device was allocated with; before registration, or with the RTNL held.
+    pub fn set_real_num_queues(&self, txqs: u32, rxqs: u32) -> Result {
+        // SAFETY: The device is valid; the C function checks the counts against the
+        // allocated queues and asserts the RTNL once the device is registered.
+        to_result(unsafe { bindings::netif_set_real_num_queues(self.as_raw(), txqs, rxqs) })
+    }
+
+    /// Whether the device is up (C `netif_running`).
+    pub fn is_running(&self) -> bool {
+        // SAFETY: The device is valid.
+        unsafe { bindings::netif_running(self.as_raw()) }
+    }
+
+    /// Whether userspace set the RSS redirection table (C `netif_is_rxfh_configured`):
+    /// if not, the driver spreads it over the rx queues whenever their number changes.
+    pub fn rxfh_configured(&self) -> bool {
+        // SAFETY: The device is valid.
+        unsafe { bindings::netif_is_rxfh_configured(self.as_raw()) }
+    }
+
     /// Sets the hardware address (C `eth_hw_addr_set`); before registration, or with the
     /// RTNL held.
     pub fn set_mac(&self, addr: &[u8; ETH_ALEN]) {

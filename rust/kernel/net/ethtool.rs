@@ -508,6 +508,15 @@ pub trait EthtoolOps: Operations {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
+    /// Changes channel counts (`ethtool -L`), under the RTNL (the table asks the ethtool
+    /// core for it) and the instance lock of an ops-locked device. The core has checked the counts against the maxima of
+    /// [`get_channels`](Self::get_channels) and against what uses the queues that would go
+    /// away: the RSS table if userspace set it, flow steering rules, memory providers and
+    /// AF_XDP sockets.
+    fn set_channels(_data: &Self::Data, _dev: &NetDevice, _ch: &Channels) -> Result {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
     /// The number of rx rings (`ETHTOOL_GRXRINGS`); the core checks the entries of a new
     /// indirection table against it.
     fn get_rx_ring_count(_data: &Self::Data, _dev: &NetDevice) -> u32 {
@@ -601,6 +610,13 @@ impl<T: EthtoolOps> EthtoolTable<T> {
         if T::HAS_GET_CHANNELS {
             ops.get_channels = Some(Self::get_channels);
         }
+        if T::HAS_SET_CHANNELS {
+            ops.set_channels = Some(Self::set_channels);
+            // The ethtool core takes only the instance lock of an ops-locked device unless
+            // asked for the RTNL too; a channel change needs it (the number of real queues
+            // changes with the qdiscs).
+            ops.op_needs_rtnl |= bindings::ETHTOOL_OP_NEEDS_RTNL_SCHANNELS;
+        }
         if T::HAS_GET_RX_RING_COUNT {
             ops.get_rx_ring_count = Some(Self::get_rx_ring_count);
         }
@@ -685,6 +701,23 @@ impl<T: EthtoolOps> EthtoolTable<T> {
     ///
     /// Called by the networking core through the ops table built here, with the live
     /// objects the C prototype names, on a device (or NAPI context) of the driver.
+    unsafe extern "C" fn set_channels(
+        dev: *mut bindings::net_device,
+        ch: *mut bindings::ethtool_channels,
+    ) -> crate::ffi::c_int {
+        // SAFETY: As in `get_ringparam`; the core only reads `ch` back after the call.
+        let (dev, ch) = unsafe { (NetDevice::from_raw(dev), &*ch) };
+        // SAFETY: As above.
+        match T::set_channels(unsafe { dev.data::<T>() }, dev, ch) {
+            Ok(()) => 0,
+            Err(e) => e.to_errno(),
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the networking core through the ops table built here, with the live
+    /// objects the C prototype names, on a device (or NAPI context) of the driver.
     unsafe extern "C" fn get_rx_ring_count(dev: *mut bindings::net_device) -> u32 {
         // SAFETY: As in `get_ringparam`.
         let dev = unsafe { NetDevice::from_raw(dev) };
@@ -722,11 +755,26 @@ impl<T: EthtoolOps> EthtoolTable<T> {
         dev: *mut bindings::net_device,
         rxfh: *mut bindings::ethtool_rxfh_param,
     ) -> crate::ffi::c_int {
-        // SAFETY: As in `get_ringparam`; the core's parameters point to a table and a key
-        // of the sizes they state (or none), its own buffers for the call.
-        let (dev, rxfh) = unsafe { (NetDevice::from_raw(dev), RxfhParam::from_raw(rxfh)) };
-        // SAFETY: As above.
-        match T::get_rxfh(unsafe { dev.data::<T>() }, dev, rxfh) {
+        // SAFETY: As in `get_ringparam`.
+        let (dev, data) = unsafe {
+            let dev = NetDevice::from_raw(dev);
+            (dev, dev.data::<T>())
+        };
+        // On get, the core's buffers have the sizes the driver reports
+        // (`get_rxfh_indir_size`, `get_rxfh_key_size`), whatever `indir_size` and `key_size`
+        // say: some callers leave them 0 (`ethtool_get_max_rxfh_channel`). Set them, as the
+        // C prototype asks the driver to, before the table and the key are borrowed.
+        let indir_size = if T::HAS_GET_RXFH_INDIR_SIZE { T::get_rxfh_indir_size(data, dev) } else { 0 };
+        let key_size = if T::HAS_GET_RXFH_KEY_SIZE { T::get_rxfh_key_size(data, dev) } else { 0 };
+        // SAFETY: `rxfh` is the core's, valid and ours for the call.
+        unsafe {
+            (*rxfh).indir_size = indir_size;
+            (*rxfh).key_size = key_size;
+        }
+        // SAFETY: The table and the key the core passes (or null) have the sizes just set,
+        // the core's own buffers for the call.
+        let rxfh = unsafe { RxfhParam::from_raw(rxfh) };
+        match T::get_rxfh(data, dev, rxfh) {
             Ok(()) => 0,
             Err(e) => e.to_errno(),
         }

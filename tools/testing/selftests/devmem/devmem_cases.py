@@ -578,6 +578,8 @@ def bind_unbind_cycles(ports, ynl):
             mem0 = kernel_kib()
             got0, t0 = st.got, time.monotonic()
             for i in range(CYCLES):
+                if i and i % 50 == 0:
+                    print(f"# {i} cycles in {time.monotonic() - t0:.1f} s", flush=True)
                 dbid, shown = cycle()
                 if shown.get(1) != dbid or shown.get(0):
                     return f"cycle {i}: queue-get shows {shown}, want queue 1 on {dbid} only"

@@ -102,6 +102,11 @@ steer() {
 	[ "$got_q" -ge 100 ] && [ $((got_o * 10)) -lt "$got_q" ]
 }
 
+# channels IF: the maximum and the current number of combined channels (ethtool -l).
+channels() {
+	ethtool -l "$1" | awk '/^Combined:/ { printf "%s%s", sep, $2; sep = " " }'
+}
+
 # refused ARGS...: ethtool ARGS fails.
 refused() {
 	if ethtool "$@" 2>/dev/null; then
@@ -111,7 +116,7 @@ refused() {
 }
 
 ktap_print_header
-ktap_set_plan 18
+ktap_set_plan 24
 
 mapfile -t ports < <(igb_ports)
 A=${ports[0]}
@@ -257,6 +262,77 @@ if wait_for 20 carrier_up "$IF_A" && [ "$rx_before" -gt 0 ] &&
 else
 	ktap_print_msg "rx packets: $rx_before before down, $(stat_sum "$IF_A" "rx[0-9]+_packets") after up"
 	ktap_test_fail "stats_survive_down_up"
+fi
+
+# Channels: 4 queue pairs set up, 2 in use after probe.
+if [ "$(channels "$IF_A")" = "4 2" ] && ethtool -l "$IF_A" | grep -q "^Other:.*1"; then
+	ktap_test_pass "ethtool_l_channels"
+else
+	ktap_print_msg "combined channels (max, current): $(channels "$IF_A")"
+	ktap_test_fail "ethtool_l_channels"
+fi
+
+# No count of 0, none above the maximum, no separate rx or tx channels, and not fewer
+# than the RSS table set with -X above (entries point at queue 1) uses.
+if refused -L "$IF_A" combined 0 && refused -L "$IF_A" combined 5 &&
+   refused -L "$IF_A" rx 1 && refused -L "$IF_A" combined 1 &&
+   [ "$(channels "$IF_A")" = "4 2" ]; then
+	ktap_test_pass "ethtool_L_refused"
+else
+	ktap_test_fail "ethtool_L_refused"
+fi
+
+# One pair: the default table follows, traffic takes queue 0, queue 1 is gone from -S and
+# its counts stay in the device's totals (the qstats base).
+ethtool -X "$IF_A" default
+rx_before=$(counter "$IF_A" rx0_packets)
+if ethtool -L "$IF_A" combined 1 && [ "$(channels "$IF_A")" = "4 1" ] &&
+   [ "$(indir_counts "$IF_A")" = "0:128" ] && [ -z "$(counter "$IF_A" rx1_packets)" ] &&
+   wait_for 20 carrier_up "$IF_A" && transfer b 1048576 && transfer a 1048576 &&
+   [ "$(counter "$IF_A" rx0_packets)" -ge $((rx_before + 100)) ]; then
+	ktap_test_pass "ethtool_L_1"
+else
+	ktap_print_msg "channels $(channels "$IF_A"), table $(indir_counts "$IF_A")"
+	ktap_test_fail "ethtool_L_1"
+fi
+
+# Four pairs: the table spreads over them, and a flow steered to queue 3 lands there.
+port=$((7000 + RANDOM % 1000)) sport=$((40000 + RANDOM % 20000))
+if ethtool -L "$IF_A" combined 4 && [ "$(channels "$IF_A")" = "4 4" ] &&
+   [ "$(indir_counts "$IF_A")" = "0:32 1:32 2:32 3:32" ] && wait_for 20 carrier_up "$IF_A" &&
+   ethtool -N "$IF_A" flow-type tcp4 src-ip "$IP_B" dst-ip "$IP_A" \
+	src-port "$sport" dst-port "$port" action 3 loc 0 &&
+   rx_before=$(counter "$IF_A" rx3_packets) && transfer b 1048576 "$port" "$sport" &&
+   [ "$(counter "$IF_A" rx3_packets)" -ge $((rx_before + 100)) ]; then
+	ktap_test_pass "ethtool_L_4"
+else
+	ktap_print_msg "channels $(channels "$IF_A"), table $(indir_counts "$IF_A")," \
+		"rx3 packets $(counter "$IF_A" rx3_packets)"
+	ktap_test_fail "ethtool_L_4"
+fi
+# A rule on queue 3 keeps the count from going below 4.
+if refused -L "$IF_A" combined 2 && ethtool -N "$IF_A" delete 0; then
+	ktap_test_pass "ethtool_L_refused_by_rule"
+else
+	ethtool -N "$IF_A" delete 0 2>/dev/null
+	ktap_test_fail "ethtool_L_refused_by_rule"
+fi
+
+# Back to two pairs in the middle of a paced transfer: the connection survives the
+# restart of every ring, every byte checked.
+port=$((5000 + RANDOM % 1000))
+python3 "$PATTERN" recv "$port" 4194304 &
+rpid=$!
+ip netns exec "$NS" python3 "$PATTERN" send "$IP_A" "$port" 4194304 --rate 1024 &
+spid=$!
+sleep 1
+if ethtool -L "$IF_A" combined 2 && wait $spid && wait $rpid &&
+   [ "$(channels "$IF_A")" = "4 2" ] && [ "$(indir_counts "$IF_A")" = "0:64 1:64" ]; then
+	ktap_test_pass "ethtool_L_under_traffic"
+else
+	kill $spid $rpid 2>/dev/null
+	ktap_print_msg "channels $(channels "$IF_A"), table $(indir_counts "$IF_A")"
+	ktap_test_fail "ethtool_L_under_traffic"
 fi
 
 # Unbind with the interface up, rebind, traffic again.
