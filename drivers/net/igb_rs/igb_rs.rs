@@ -216,6 +216,9 @@ struct Adapter {
     /// device stopped, under the RTNL and the instance lock (`set_channels`); read by the
     /// callbacks, which run under those locks or while the device runs.
     active: AtomicU32,
+    /// The rings, vectors and NAPI contexts of the pairs in use are set up: from the end
+    /// of `open` to the start of `stop`, under the instance lock.
+    up: AtomicBool,
     /// The RSS key, redirection table (`ethtool -X`) and flow steering rules (`ethtool
     /// -N`), programmed at open and when they change.
     #[pin]
@@ -769,8 +772,12 @@ impl Operations for IgbOps {
     type Data = Adapter;
 
     fn open(a: &Adapter, dev: &NetDevice) -> Result {
+        // Every ring first: on failure nothing is installed and nothing needs undoing.
+        let mut rings = KVec::with_capacity(a.active().len(), GFP_KERNEL)?;
         for p in a.active() {
-            let rx = RxRing::new(&a.dev, dev, p.index)?;
+            rings.push(RxRing::new(&a.dev, dev, p.index)?, GFP_KERNEL)?;
+        }
+        for (p, rx) in a.active().iter().zip(rings) {
             with_bh_disabled(|| {
                 p.rx.lock().ring = Some(rx);
                 p.tx.lock().ring = Some(TxRing::new());
@@ -799,10 +806,15 @@ impl Operations for IgbOps {
             dev.carrier_on();
         }
         dev.tx_start_all();
+        a.up.store(true, Ordering::Relaxed);
         Ok(())
     }
 
     fn stop(a: &Adapter, dev: &NetDevice) -> Result {
+        // Not running: a channel change whose `open` failed left nothing to stop.
+        if !a.up.swap(false, Ordering::Relaxed) {
+            return Ok(());
+        }
         dev.tx_disable();
         dev.carrier_off();
         let hw = &*a.hw;
@@ -812,7 +824,7 @@ impl Operations for IgbOps {
         hw.wr(TCTL, 0);
         for p in a.active() {
             a.stop_queue(p);
-            // SAFETY: Added and enabled by `open`; the instance lock is held.
+            // SAFETY: Added and enabled by `open` (`up` was set); the instance lock is held.
             unsafe {
                 Napi::link_queues(dev, p.index, None);
                 p.napi.disable_locked();
@@ -860,6 +872,11 @@ impl QueueMgmtOps for IgbOps {
     type QueueMem = RxRing;
 
     fn mem_alloc(a: &Adapter, dev: &NetDevice, idx: u32) -> Result<RxRing> {
+        // Administratively up but without rings (a channel change whose `open` failed):
+        // refused before the core stops anything.
+        if !a.up.load(Ordering::Relaxed) {
+            return Err(ENETDOWN);
+        }
         a.active().get(idx as usize).ok_or(EINVAL)?;
         RxRing::new(&a.dev, dev, idx)
     }
@@ -1477,6 +1494,7 @@ impl pci::Driver for IgbDriver {
                 dev: ddev.into(),
                 pairs,
                 active: AtomicU32::new(DEFAULT_QUEUES),
+                up: AtomicBool::new(false),
                 rss <- kernel::new_mutex!(Rss::new(key, DEFAULT_QUEUES as u8)),
             }),
             GFP_KERNEL,

@@ -523,12 +523,13 @@ pub trait EthtoolOps: Operations {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
-    /// The size of the RSS hash key in bytes (0: none).
+    /// The size of the RSS hash key in bytes (0: none); a constant of the device.
     fn get_rxfh_key_size(_data: &Self::Data, _dev: &NetDevice) -> u32 {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
-    /// The number of entries of the RSS indirection table (0: none).
+    /// The number of entries of the RSS indirection table (0: none); a constant of the
+    /// device.
     fn get_rxfh_indir_size(_data: &Self::Data, _dev: &NetDevice) -> u32 {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
@@ -761,18 +762,21 @@ impl<T: EthtoolOps> EthtoolTable<T> {
             (dev, dev.data::<T>())
         };
         // On get, the core's buffers have the sizes the driver reports
-        // (`get_rxfh_indir_size`, `get_rxfh_key_size`), whatever `indir_size` and `key_size`
-        // say: some callers leave them 0 (`ethtool_get_max_rxfh_channel`). Set them, as the
-        // C prototype asks the driver to, before the table and the key are borrowed.
-        let indir_size = if T::HAS_GET_RXFH_INDIR_SIZE { T::get_rxfh_indir_size(data, dev) } else { 0 };
-        let key_size = if T::HAS_GET_RXFH_KEY_SIZE { T::get_rxfh_key_size(data, dev) } else { 0 };
+        // (`get_rxfh_indir_size`, `get_rxfh_key_size`). Most callers say so in `indir_size`
+        // and `key_size`; some leave them 0 (`ethtool_get_max_rxfh_channel`): fill those in
+        // from the driver, as the C prototype asks it to, before the buffers are borrowed.
         // SAFETY: `rxfh` is the core's, valid and ours for the call.
         unsafe {
-            (*rxfh).indir_size = indir_size;
-            (*rxfh).key_size = key_size;
+            if (*rxfh).indir_size == 0 && !(*rxfh).indir.is_null() && T::HAS_GET_RXFH_INDIR_SIZE {
+                (*rxfh).indir_size = T::get_rxfh_indir_size(data, dev);
+            }
+            if (*rxfh).key_size == 0 && !(*rxfh).key.is_null() && T::HAS_GET_RXFH_KEY_SIZE {
+                (*rxfh).key_size = T::get_rxfh_key_size(data, dev);
+            }
         }
-        // SAFETY: The table and the key the core passes (or null) have the sizes just set,
-        // the core's own buffers for the call.
+        // SAFETY: The table and the key the core passes (or null) have the sizes set now:
+        // the core allocated them with the sizes the driver reports, which do not change
+        // (the contract of `get_rxfh_indir_size` and `get_rxfh_key_size`).
         let rxfh = unsafe { RxfhParam::from_raw(rxfh) };
         match T::get_rxfh(data, dev, rxfh) {
             Ok(()) => 0,

@@ -107,6 +107,22 @@ channels() {
 	ethtool -l "$1" | awk '/^Combined:/ { printf "%s%s", sep, $2; sep = " " }'
 }
 
+# qstats_rx IF: the device's rx packets as the netdev family's qstats-get reports them
+# (the queues in use plus the driver's base).
+qstats_rx() {
+	python3 - "$1" <<'EOF'
+import os
+import sys
+ksrc = os.environ["DEVMEM_KSRC"]
+sys.path.insert(0, os.path.join(ksrc, "tools/net/ynl/pyynl"))
+from lib import YnlFamily
+ynl = YnlFamily(os.path.join(ksrc, "Documentation/netlink/specs/netdev.yaml"))
+with open(f"/sys/class/net/{sys.argv[1]}/ifindex") as f:
+    ifi = int(f.read())
+print(sum(r.get("rx-packets", 0) for r in ynl.dump("qstats-get", {"ifindex": ifi})))
+EOF
+}
+
 # refused ARGS...: ethtool ARGS fails.
 refused() {
 	if ethtool "$@" 2>/dev/null; then
@@ -272,27 +288,34 @@ else
 	ktap_test_fail "ethtool_l_channels"
 fi
 
-# No count of 0, none above the maximum, no separate rx or tx channels, and not fewer
-# than the RSS table set with -X above (entries point at queue 1) uses.
+# No count of 0, none above the maximum, no separate rx or tx channels, the link vector
+# as the one "other" channel (the driver's own refusal; the rest are the core's), and not
+# fewer than the RSS table set with -X above (entries point at queue 1) uses.
 if refused -L "$IF_A" combined 0 && refused -L "$IF_A" combined 5 &&
-   refused -L "$IF_A" rx 1 && refused -L "$IF_A" combined 1 &&
+   refused -L "$IF_A" rx 1 && refused -L "$IF_A" other 0 && refused -L "$IF_A" combined 1 &&
    [ "$(channels "$IF_A")" = "4 2" ]; then
 	ktap_test_pass "ethtool_L_refused"
 else
 	ktap_test_fail "ethtool_L_refused"
 fi
 
-# One pair: the default table follows, traffic takes queue 0, queue 1 is gone from -S and
-# its counts stay in the device's totals (the qstats base).
+# One pair, set while the device is down: the default table follows, traffic takes queue
+# 0, queue 1 is gone from -S and its counts stay in the device's qstats (the base).
 ethtool -X "$IF_A" default
 rx_before=$(counter "$IF_A" rx0_packets)
+rx1=$(counter "$IF_A" rx1_packets)
+qs_before=$(qstats_rx "$IF_A")
+ip link set "$IF_A" down
 if ethtool -L "$IF_A" combined 1 && [ "$(channels "$IF_A")" = "4 1" ] &&
+   ip link set "$IF_A" up && [ "$rx1" -gt 0 ] && qs_after=$(qstats_rx "$IF_A") &&
+   [ "$qs_after" -ge "$qs_before" ] &&
    [ "$(indir_counts "$IF_A")" = "0:128" ] && [ -z "$(counter "$IF_A" rx1_packets)" ] &&
    wait_for 20 carrier_up "$IF_A" && transfer b 1048576 && transfer a 1048576 &&
    [ "$(counter "$IF_A" rx0_packets)" -ge $((rx_before + 100)) ]; then
 	ktap_test_pass "ethtool_L_1"
 else
-	ktap_print_msg "channels $(channels "$IF_A"), table $(indir_counts "$IF_A")"
+	ktap_print_msg "channels $(channels "$IF_A"), table $(indir_counts "$IF_A")," \
+		"qstats rx packets ${qs_before:-?} before, ${qs_after:-?} after (rx1 ${rx1:-?})"
 	ktap_test_fail "ethtool_L_1"
 fi
 
