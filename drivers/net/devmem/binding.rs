@@ -17,9 +17,9 @@ use crate::chunks::{Chunks, ChunksError};
 use kernel::{
     bindings,
     device::Device,
-    error::to_result,
     dma::DataDirection,
     dma_buf::{DmaBuf, Mapping},
+    error::to_result,
     net::{
         ext_ack::ExtAck,
         netmem::{NetIov, NetmemRef},
@@ -148,7 +148,11 @@ impl Binding {
                     chunk
                 );
             } else if e == ChunksError::Empty {
-                kernel::ext_ack_fmt!(ack, "dma-buf smaller than one rx page ({} bytes)", 1usize << shift);
+                kernel::ext_ack_fmt!(
+                    ack,
+                    "dma-buf smaller than one rx page ({} bytes)",
+                    1usize << shift
+                );
             }
             e.to_errno()
         })?;
@@ -400,7 +404,11 @@ impl MemoryProvider for DevmemProvider {
         unsafe { b.put() };
     }
 
-    fn alloc_netmems(b: &Binding, pool: &PagePool, cache: &mut AllocCache<'_>) -> Option<NetmemRef> {
+    fn alloc_netmems(
+        b: &Binding,
+        pool: &PagePool,
+        cache: &mut AllocCache<'_>,
+    ) -> Option<NetmemRef> {
         let mut chunks = b.chunks.lock();
         let first = chunks.alloc()?;
         pool.attach(first);
@@ -494,7 +502,11 @@ pub fn register(binding: &Arc<Binding>) -> Result<u32> {
 fn unregister(binding: &Binding) {
     let removed = {
         let mut reg = REGISTRY.lock();
-        match reg.bindings.iter().position(|b| core::ptr::eq(&**b, binding)) {
+        match reg
+            .bindings
+            .iter()
+            .position(|b| core::ptr::eq(&**b, binding))
+        {
             Some(i) => reg.bindings.remove(i).ok(),
             None => None,
         }
@@ -524,12 +536,22 @@ pub fn owned_by(owner: usize) -> Result<KVec<Arc<Binding>>> {
 
 /// The first registered binding owned by `owner`, with a temporary `Arc`.
 pub fn owned_by_first(owner: usize) -> Option<Arc<Binding>> {
-    REGISTRY.lock().bindings.iter().find(|b| b.owner() == owner).cloned()
+    REGISTRY
+        .lock()
+        .bindings
+        .iter()
+        .find(|b| b.owner() == owner)
+        .cloned()
 }
 
 /// The registered binding with id `id`, with a temporary `Arc`.
 pub fn find(id: u32) -> Option<Arc<Binding>> {
-    REGISTRY.lock().bindings.iter().find(|b| b.id() == id).cloned()
+    REGISTRY
+        .lock()
+        .bindings
+        .iter()
+        .find(|b| b.id() == id)
+        .cloned()
 }
 
 /// The number of registered bindings.
@@ -566,7 +588,14 @@ mod tests {
 
     fn bind(dev: &Device, pages: usize) -> Result<Arc<Binding>> {
         let (buf, _mock) = export(pages)?;
-        Binding::new(buf, dev, DataDirection::FromDevice, SHIFT_4K, target(), None)
+        Binding::new(
+            buf,
+            dev,
+            DataDirection::FromDevice,
+            SHIFT_4K,
+            target(),
+            None,
+        )
     }
 
     #[test]
@@ -599,7 +628,14 @@ mod tests {
         // SAFETY: The mock lives as long as the buffer, which the binding holds until the
         // last check below that reads it.
         let mock = unsafe { &*mock };
-        let b = Binding::new(buf, test_device()?, DataDirection::FromDevice, SHIFT_4K, target(), None)?;
+        let b = Binding::new(
+            buf,
+            test_device()?,
+            DataDirection::FromDevice,
+            SHIFT_4K,
+            target(),
+            None,
+        )?;
         register(&b)?;
         // What C does for a token or an skb frag (net_devmem_get_net_iov).
         b.get();
@@ -630,7 +666,14 @@ mod tests {
             // SAFETY: The buffer is alive until the binding attempt drops it.
             let maps = unsafe { &*mock };
             // One 4 KiB page cannot hold a 16 KiB rx page.
-            let r = Binding::new(buf.clone(), dev, DataDirection::FromDevice, 14, target(), ack);
+            let r = Binding::new(
+                buf.clone(),
+                dev,
+                DataDirection::FromDevice,
+                14,
+                target(),
+                ack,
+            );
             assert_eq!(r.err(), Some(EINVAL));
             assert_eq!(maps.maps(), maps.unmaps());
         }

@@ -281,7 +281,9 @@ impl Chunks {
     pub unsafe fn owner_of(niov: &NetIov) -> usize {
         // SAFETY: `Chunks` only makes areas of type `NetIovArea<Range>`, and this one is alive
         // (as promised by the caller).
-        unsafe { NetIovArea::<Range>::from_net_iov(niov) }.data().owner
+        unsafe { NetIovArea::<Range>::from_net_iov(niov) }
+            .data()
+            .owner
     }
 }
 
@@ -295,7 +297,8 @@ mod tests {
     #[test]
     fn one_niov_per_chunk_with_its_dma_address() -> Result {
         let ranges = [(0x10_0000u64, 0x4000usize), (0x80_0000, 0x2000)];
-        let mut chunks = Chunks::new(ranges.iter().copied(), SHIFT_4K, OWNER).map_err(|e| e.to_errno())?;
+        let mut chunks =
+            Chunks::new(ranges.iter().copied(), SHIFT_4K, OWNER).map_err(|e| e.to_errno())?;
         assert_eq!(chunks.len(), 6);
         assert_eq!(chunks.available(), 6);
 
@@ -329,8 +332,8 @@ mod tests {
 
     #[test]
     fn exhaustion_and_refill() -> Result {
-        let mut chunks =
-            Chunks::new([(0u64, 0x8000usize)].into_iter(), SHIFT_4K, OWNER).map_err(|e| e.to_errno())?;
+        let mut chunks = Chunks::new([(0u64, 0x8000usize)].into_iter(), SHIFT_4K, OWNER)
+            .map_err(|e| e.to_errno())?;
         let mut held = KVec::new();
         let n = chunks.alloc_batch(64, |niov| {
             held.push(niov.as_raw(), GFP_NOWAIT).unwrap_or(())
@@ -353,10 +356,10 @@ mod tests {
 
     #[test]
     fn double_free_and_foreign_niov_are_refused() -> Result {
-        let mut chunks =
-            Chunks::new([(0u64, 0x2000usize)].into_iter(), SHIFT_4K, OWNER).map_err(|e| e.to_errno())?;
-        let mut other =
-            Chunks::new([(0u64, 0x1000usize)].into_iter(), SHIFT_4K, OWNER).map_err(|e| e.to_errno())?;
+        let mut chunks = Chunks::new([(0u64, 0x2000usize)].into_iter(), SHIFT_4K, OWNER)
+            .map_err(|e| e.to_errno())?;
+        let mut other = Chunks::new([(0u64, 0x1000usize)].into_iter(), SHIFT_4K, OWNER)
+            .map_err(|e| e.to_errno())?;
 
         let p = chunks.alloc().ok_or(ENOMEM)?.as_raw();
         // SAFETY: `p` is a `net_iov` of `chunks`, which is alive.

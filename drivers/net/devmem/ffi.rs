@@ -292,7 +292,10 @@ pub unsafe extern "C" fn net_iov_virtual_addr(niov: *const bindings::net_iov) ->
 ///
 /// `sk` is a locked TCP socket.
 #[no_mangle]
-pub unsafe extern "C" fn net_devmem_get_binding(sk: *mut bindings::sock, id: c_uint) -> *mut c_void {
+pub unsafe extern "C" fn net_devmem_get_binding(
+    sk: *mut bindings::sock,
+    id: c_uint,
+) -> *mut c_void {
     let Some(ptr) = binding::lookup(id) else {
         return EINVAL.to_ptr();
     };

@@ -17,7 +17,7 @@ mod rss;
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use kernel::{
     device::{self, Bound, Core},
-    dma::{Coherent, DataDirection, DmaAddress, DmaMask, Device as _},
+    dma::{Coherent, DataDirection, Device as _, DmaAddress, DmaMask},
     io::{io_project, io_read, io_write, Io},
     irq::{self, IrqReturn},
     net::{
@@ -32,22 +32,22 @@ use kernel::{
             RXH_XFRM_NO_CHANGE, RX_CLS_FLOW_DISC, RX_CLS_FLOW_WAKE,
         },
         ext_ack::ExtAck,
+        netmem::NetmemRef,
+        page_pool::{OwnedPagePool, Params},
         queue::{
             QueueMgmtOps, QueueMgmtTable, QueueStatsOps, QueueStatsRx, QueueStatsTable,
             QueueStatsTx,
         },
-        netmem::NetmemRef,
-        page_pool::{OwnedPagePool, Params},
     },
     page::PAGE_SIZE,
     pci,
     prelude::*,
-    time::{delay::fsleep, Delta},
     sync::{
         aref::ARef,
         barrier::{dma_mb, Read, Write},
         Arc, Mutex, SpinLock,
     },
+    time::{delay::fsleep, Delta},
 };
 use regs::*;
 use rss::{Addrs, Place, Rss, Rule, RuleError, TcpFlow};
@@ -357,7 +357,11 @@ impl TxRing {
 }
 
 impl QueuePair {
-    fn new(dev: &device::Device<Bound>, index: u32, hw: Arc<Hw>) -> Result<impl PinInit<Self, Error>> {
+    fn new(
+        dev: &device::Device<Bound>,
+        index: u32,
+        hw: Arc<Hw>,
+    ) -> Result<impl PinInit<Self, Error>> {
         let rx_desc = Coherent::<u64>::zeroed_slice(dev, 2 * RING_SIZE as usize, GFP_KERNEL)?;
         let tx_desc = Coherent::<u64>::zeroed_slice(dev, 2 * RING_SIZE as usize, GFP_KERNEL)?;
         let bounce = Coherent::<u8>::zeroed_slice(dev, TX_SLOT * RING_SIZE as usize, GFP_KERNEL)?;
@@ -732,7 +736,10 @@ impl Adapter {
             } else {
                 SRRCTL_DESCTYPE_HDR_SPLIT_ALWAYS
             };
-            hw.wr(srrctl(q), desctype | ((HDR_BUF << 2) & 0xF00) | (PKT_BUF >> 10));
+            hw.wr(
+                srrctl(q),
+                desctype | ((HDR_BUF << 2) & 0xF00) | (PKT_BUF >> 10),
+            );
             hw.wr(rxdctl(q), XDCTL_ENABLE);
             rx.ntc = 0;
             rx.ntu = 0;
@@ -925,12 +932,7 @@ impl QueueStatsOps for IgbOps {
         }
     }
 
-    fn get_base_stats(
-        a: &Adapter,
-        _dev: &NetDevice,
-        rx: &mut QueueStatsRx,
-        tx: &mut QueueStatsTx,
-    ) {
+    fn get_base_stats(a: &Adapter, _dev: &NetDevice, rx: &mut QueueStatsRx, tx: &mut QueueStatsTx) {
         // The counters of a queue pair cover its whole life (they outlive the rings): the
         // base is what the pairs out of use (`ethtool -L`) counted.
         rx.packets = 0;
@@ -1511,7 +1513,9 @@ impl pci::Driver for IgbDriver {
                 ops_locked: true,
             },
         )?;
-        netdev.dev().set_real_num_queues(DEFAULT_QUEUES, DEFAULT_QUEUES)?;
+        netdev
+            .dev()
+            .set_real_num_queues(DEFAULT_QUEUES, DEFAULT_QUEUES)?;
         netdev.dev().set_mac(&mac);
         netdev.dev().set_mtu_range(68, MAX_FRAME - 18);
         netdev.register()?;

@@ -118,7 +118,9 @@ impl NetDevice {
     pub fn mac(&self) -> [u8; ETH_ALEN] {
         let mut a = [0u8; ETH_ALEN];
         // SAFETY: `dev_addr` holds at least `ETH_ALEN` bytes once the device has an address.
-        unsafe { core::ptr::copy_nonoverlapping((*self.as_raw()).dev_addr, a.as_mut_ptr(), ETH_ALEN) };
+        unsafe {
+            core::ptr::copy_nonoverlapping((*self.as_raw()).dev_addr, a.as_mut_ptr(), ETH_ALEN)
+        };
         a
     }
 
@@ -178,7 +180,12 @@ impl NetDevice {
         }
         // SAFETY: `q` is a valid queue index; the field is set under the instance lock,
         // which the driver holds when it creates pools.
-        unsafe { !(*bindings::__netif_get_rx_queue(self.as_raw(), q)).mp_params.mp_ops.is_null() }
+        unsafe {
+            !(*bindings::__netif_get_rx_queue(self.as_raw(), q))
+                .mp_params
+                .mp_ops
+                .is_null()
+        }
     }
 
     /// The driver's shared state.
@@ -296,7 +303,11 @@ impl<T: Operations> OpsAdapter<T> {
         ndo_open: Some(Self::open),
         ndo_stop: Some(Self::stop),
         ndo_start_xmit: Some(Self::start_xmit),
-        ndo_get_stats64: if T::HAS_GET_STATS64 { Some(Self::get_stats64) } else { None },
+        ndo_get_stats64: if T::HAS_GET_STATS64 {
+            Some(Self::get_stats64)
+        } else {
+            None
+        },
         ndo_validate_addr: Some(bindings::eth_validate_addr),
         ndo_set_mac_address: Some(bindings::eth_mac_addr),
         ..pin_init::zeroed()
@@ -350,11 +361,7 @@ impl<T: Operations> Registration<T> {
         static_assert!(core::mem::size_of::<*const c_void>() <= 64);
         // SAFETY: Sizes are plain numbers; the call allocates and initializes a device.
         let dev = unsafe {
-            bindings::alloc_etherdev_mqs(
-                core::mem::size_of::<*const c_void>() as c_int,
-                txqs,
-                rxqs,
-            )
+            bindings::alloc_etherdev_mqs(core::mem::size_of::<*const c_void>() as c_int, txqs, rxqs)
         };
         let dev = NonNull::new(dev).ok_or(ENOMEM)?;
         let raw = dev.as_ptr();
@@ -471,9 +478,7 @@ impl SkBuff {
     /// The linear part.
     pub fn head_data(&self) -> &[u8] {
         // SAFETY: `data` points to `headlen` bytes owned by the skb.
-        unsafe {
-            core::slice::from_raw_parts((*self.as_raw()).data, self.headlen() as usize)
-        }
+        unsafe { core::slice::from_raw_parts((*self.as_raw()).data, self.headlen() as usize) }
     }
 
     /// The tx queue the stack mapped this skb to.
@@ -684,8 +689,18 @@ impl Napi {
         let p = napi.map_or(core::ptr::null_mut(), Napi::as_raw);
         // SAFETY: As promised by the caller.
         unsafe {
-            bindings::netif_queue_set_napi(dev.as_raw(), q, bindings::netdev_queue_type_NETDEV_QUEUE_TYPE_RX, p);
-            bindings::netif_queue_set_napi(dev.as_raw(), q, bindings::netdev_queue_type_NETDEV_QUEUE_TYPE_TX, p);
+            bindings::netif_queue_set_napi(
+                dev.as_raw(),
+                q,
+                bindings::netdev_queue_type_NETDEV_QUEUE_TYPE_RX,
+                p,
+            );
+            bindings::netif_queue_set_napi(
+                dev.as_raw(),
+                q,
+                bindings::netdev_queue_type_NETDEV_QUEUE_TYPE_TX,
+                p,
+            );
         }
     }
 }
@@ -720,7 +735,14 @@ impl SkBuff {
     pub fn add_rx_frag(&mut self, i: u32, netmem: NetmemRef, off: u32, len: u32, truesize: u32) {
         // SAFETY: Valid skb; the buffer reference is handed over.
         unsafe {
-            bindings::skb_add_rx_frag_netmem(self.as_raw(), i as c_int, netmem.as_raw(), off as c_int, len as c_int, truesize)
+            bindings::skb_add_rx_frag_netmem(
+                self.as_raw(),
+                i as c_int,
+                netmem.as_raw(),
+                off as c_int,
+                len as c_int,
+                truesize,
+            )
         }
     }
 
@@ -751,7 +773,13 @@ impl SkBuff {
     /// Sets the RSS hash the NIC computed (C `skb_set_hash`, L4).
     pub fn set_hash_l4(&mut self, hash: u32) {
         // SAFETY: Valid skb.
-        unsafe { bindings::skb_set_hash(self.as_raw(), hash, bindings::pkt_hash_types_PKT_HASH_TYPE_L4) }
+        unsafe {
+            bindings::skb_set_hash(
+                self.as_raw(),
+                hash,
+                bindings::pkt_hash_types_PKT_HASH_TYPE_L4,
+            )
+        }
     }
 }
 

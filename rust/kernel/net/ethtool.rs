@@ -30,15 +30,19 @@ pub type Channels = bindings::ethtool_channels;
 /// `tcp-data-split` values.
 pub mod tcp_data_split {
     /// Not reported / left to the driver.
-    pub const UNKNOWN: u8 = crate::bindings::ethtool_tcp_data_split_ETHTOOL_TCP_DATA_SPLIT_UNKNOWN as u8;
+    pub const UNKNOWN: u8 =
+        crate::bindings::ethtool_tcp_data_split_ETHTOOL_TCP_DATA_SPLIT_UNKNOWN as u8;
     /// Off.
-    pub const DISABLED: u8 = crate::bindings::ethtool_tcp_data_split_ETHTOOL_TCP_DATA_SPLIT_DISABLED as u8;
+    pub const DISABLED: u8 =
+        crate::bindings::ethtool_tcp_data_split_ETHTOOL_TCP_DATA_SPLIT_DISABLED as u8;
     /// On.
-    pub const ENABLED: u8 = crate::bindings::ethtool_tcp_data_split_ETHTOOL_TCP_DATA_SPLIT_ENABLED as u8;
+    pub const ENABLED: u8 =
+        crate::bindings::ethtool_tcp_data_split_ETHTOOL_TCP_DATA_SPLIT_ENABLED as u8;
 }
 
 /// `supported_ring_params`: the driver takes tcp-data-split.
-pub const RING_USE_TCP_DATA_SPLIT: u32 = bindings::ethtool_supported_ring_param_ETHTOOL_RING_USE_TCP_DATA_SPLIT;
+pub const RING_USE_TCP_DATA_SPLIT: u32 =
+    bindings::ethtool_supported_ring_param_ETHTOOL_RING_USE_TCP_DATA_SPLIT;
 /// `supported_ring_params`: the driver takes hds-thresh.
 pub const RING_USE_HDS_THRS: u32 = bindings::ethtool_supported_ring_param_ETHTOOL_RING_USE_HDS_THRS;
 
@@ -678,8 +682,14 @@ impl<T: EthtoolOps> EthtoolTable<T> {
         extack: *mut bindings::netlink_ext_ack,
     ) -> crate::ffi::c_int {
         // SAFETY: As in `get_ringparam`; `extack` is null or the request's.
-        let (dev, ring, kring, ack) =
-            unsafe { (NetDevice::from_raw(dev), &*ring, &*kring, ExtAck::from_raw(extack)) };
+        let (dev, ring, kring, ack) = unsafe {
+            (
+                NetDevice::from_raw(dev),
+                &*ring,
+                &*kring,
+                ExtAck::from_raw(extack),
+            )
+        };
         // SAFETY: As above.
         match T::set_ringparam(unsafe { dev.data::<T>() }, dev, ring, kring, ack) {
             Ok(()) => 0,
@@ -691,7 +701,10 @@ impl<T: EthtoolOps> EthtoolTable<T> {
     ///
     /// Called by the networking core through the ops table built here, with the live
     /// objects the C prototype names, on a device (or NAPI context) of the driver.
-    unsafe extern "C" fn get_channels(dev: *mut bindings::net_device, ch: *mut bindings::ethtool_channels) {
+    unsafe extern "C" fn get_channels(
+        dev: *mut bindings::net_device,
+        ch: *mut bindings::ethtool_channels,
+    ) {
         // SAFETY: As in `get_ringparam`.
         let (dev, ch) = unsafe { (NetDevice::from_raw(dev), &mut *ch) };
         // SAFETY: As above.

@@ -177,7 +177,9 @@ impl OwnedPagePool {
     /// CPU never reads.
     pub fn sync_for_cpu(&self, netmem: NetmemRef, len: u32) {
         // SAFETY: The pool is alive; the buffer is one of its own (caller).
-        unsafe { bindings::page_pool_dma_sync_netmem_for_cpu(self.0.as_ptr(), netmem.as_raw(), 0, len) }
+        unsafe {
+            bindings::page_pool_dma_sync_netmem_for_cpu(self.0.as_ptr(), netmem.as_raw(), 0, len)
+        }
     }
 
     /// The bytes of a readable (page) buffer of this pool, after [`Self::sync_for_cpu`].

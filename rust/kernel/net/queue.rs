@@ -145,7 +145,11 @@ impl<T: QueueMgmtOps> QueueMgmtTable<T> {
     ///
     /// Called by the networking core through the ops table built here, with the live
     /// objects the C prototype names, on a device (or NAPI context) of the driver.
-    unsafe extern "C" fn stop(dev: *mut bindings::net_device, mem: *mut c_void, idx: c_int) -> c_int {
+    unsafe extern "C" fn stop(
+        dev: *mut bindings::net_device,
+        mem: *mut c_void,
+        idx: c_int,
+    ) -> c_int {
         from_result(|| {
             // SAFETY: As in `mem_alloc`.
             let dev = unsafe { NetDevice::from_raw(dev) };
