@@ -23,8 +23,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
-from devmem_lib import (IP_A, MAX_DONTNEED_TOKENS, RSS_QUEUES, RX_PAGE, SPEC,  # noqa: E402
-                        Bound, DevmemStream, Peer, Ports, Udmabuf, accept, dontneed,
+from devmem_lib import (IP_A, MAX_DONTNEED_TOKENS, MFD_HUGETLB, RSS_QUEUES,  # noqa: E402
+                        RX_PAGE, SPEC, Bound, DevmemStream, Peer, Ports, Udmabuf, accept, dontneed,
                         dontneed_raw, driver_of, flow_queue, incoming_napi, kernel_kib,
                         listen, poll, pool_dmabufs, pools_of, readable, rss_queue,
                         rx_queue_dmabufs, rx_queue_napis, rx_queues, sports_for,
@@ -518,7 +518,11 @@ def bind_unbind_cycles(ports, ynl):
     a paced copying flow to an ordinary socket on queue 0: the flow goes on with every
     byte right, and no page pool, dma-buf reference or kernel memory is left behind."""
     ifi = ports.ifi
-    with Udmabuf(BUF_SIZE) as buf:
+    # Huge pages: the dma-buf's scatterlist has a few 2 MiB entries instead of one per
+    # 4 KiB page. Upstream's C binding keeps a genpool chunk per entry and searches the
+    # chunks on every net_iov allocation and free; with 4096 of them a bind took 5 s in
+    # the C debug build here (0.2 s in the Rust one) and 200 cycles would not finish.
+    with Udmabuf(BUF_SIZE, MFD_HUGETLB) as buf:
         base_refs = buf.refs()
         base_pools = len(pool_dmabufs(ynl, ifi))
         srv = listen(PORT_CYCLES, rcvbuf=256 << 10)

@@ -178,11 +178,12 @@ def dmabuf_sync(fd, flags):
 
 
 class Udmabuf:
-    """A udmabuf over a memfd, the memfd mapped for reading."""
+    """A udmabuf over a memfd (of huge pages with MFD_HUGETLB in `flags`), the memfd
+    mapped for reading."""
 
-    def __init__(self, size):
+    def __init__(self, size, flags=0):
         self.size = size
-        self.memfd, self.fd = make_udmabuf(size)
+        self.memfd, self.fd = make_udmabuf(size, flags)
         self.view = mmap.mmap(self.memfd, size, mmap.MAP_SHARED, mmap.PROT_READ)
         self.ino = os.fstat(self.fd).st_ino
 
