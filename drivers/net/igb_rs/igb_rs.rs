@@ -13,17 +13,18 @@
 
 mod regs;
 mod rss;
+mod txdesc;
 
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use kernel::{
     device::{self, Bound, Core},
     dma::{Coherent, DataDirection, Device as _, DmaAddress, DmaMask},
-    io::{io_project, io_read, io_write, Io},
+    io::{io_read, io_write, Io},
     irq::{self, IrqReturn},
     net::{
         device::{
-            with_bh_disabled, ExtraOps, LinkStats64, Napi, NetDevice, Operations, Registration,
-            SkBuff, TxResult,
+            with_bh_disabled, ExtraOps, Features, LinkStats64, Napi, NetDevice, Operations,
+            Registration, SkBuff, TxResult,
         },
         ethtool::{
             flow_type, rss_hash, rss_key_fill, rx_cls_loc, rxnfc_cmd, string_set, tcp_data_split,
@@ -38,6 +39,7 @@ use kernel::{
             QueueMgmtOps, QueueMgmtTable, QueueStatsOps, QueueStatsRx, QueueStatsTable,
             QueueStatsTx,
         },
+        tx::{GsoKind, TxPacket, MAX_SEGMENTS},
     },
     page::PAGE_SIZE,
     pci,
@@ -51,6 +53,7 @@ use kernel::{
 };
 use regs::*;
 use rss::{Addrs, Place, Rss, Rule, RuleError, TcpFlow};
+use txdesc::{Offload, MAX_PER_DESC};
 
 /// Queue pairs (and vectors for them) the driver sets up; one more vector serves the
 /// link. `ethtool -L` chooses how many of them are in use.
@@ -63,8 +66,18 @@ const RING_SIZE: u32 = 256;
 const HDR_BUF: u32 = 256;
 /// Payload buffer: one page.
 const PKT_BUF: u32 = PAGE_SIZE as u32;
-/// Tx bounce slot per descriptor.
-const TX_SLOT: usize = 2048;
+/// The most descriptors a packet takes: a context descriptor, and for each of its
+/// buffers as many as its length needs (a linear part of up to 64 KiB, frags of up to 32
+/// KiB). The queue stops while fewer are free.
+const TX_DESC_MAX: u32 = 1 + 2 + (MAX_SEGMENTS as u32 - 1);
+/// The offloads of the device (`ethtool -k`).
+const FEATURES: Features = Features::SG
+    .union(Features::IP_CSUM)
+    .union(Features::IPV6_CSUM)
+    .union(Features::TSO)
+    .union(Features::TSO6)
+    .union(Features::RXCSUM)
+    .union(Features::RXHASH);
 /// The largest frame: 9000 bytes of MTU plus the Ethernet header and a VLAN tag.
 const MAX_FRAME: u32 = 9000 + 14 + 4;
 
@@ -110,10 +123,15 @@ struct RxRing {
     devmem: bool,
 }
 
-/// The state of a tx ring; packets are copied into per-descriptor bounce buffers.
+/// The state of a tx ring: the packets in it, mapped for the device, until it sent them.
 struct TxRing {
+    /// The next free descriptor.
     ntu: u32,
+    /// The first descriptor of the oldest packet not yet reclaimed.
     ntc: u32,
+    /// The packet whose first descriptor is `i`, and its last descriptor (EOP and RS:
+    /// the one the NIC writes DD back into).
+    pkts: KVVec<Option<(TxPacket, u32)>>,
 }
 
 /// The counters of an rx queue.
@@ -148,6 +166,23 @@ impl RxStats {
             self.csum_unnecessary,
         ]
     }
+
+    fn add(&mut self, o: &Self) {
+        self.packets += o.packets;
+        self.bytes += o.bytes;
+        self.drops += o.drops;
+        self.alloc_fail += o.alloc_fail;
+        self.csum_unnecessary += o.csum_unnecessary;
+    }
+
+    /// The counters the netdev family's qstats report (the drops are the driver's, not
+    /// the hardware's `hw-drops`).
+    fn to_qstats(&self, rx: &mut QueueStatsRx) {
+        rx.packets = self.packets;
+        rx.bytes = self.bytes;
+        rx.alloc_fail = self.alloc_fail;
+        rx.csum_unnecessary = self.csum_unnecessary;
+    }
 }
 
 /// The counters of a tx queue.
@@ -155,19 +190,64 @@ impl RxStats {
 struct TxStats {
     packets: u64,
     bytes: u64,
-    /// Packets the driver dropped (could not linearize or pad, too long).
+    /// Packets the driver dropped (could not pad, checksum or map them).
     drops: u64,
     /// Times the queue was stopped for lack of descriptors, and woken again.
     stops: u64,
     wakes: u64,
+    /// Packets sent with the L4 checksum left to the NIC, TCP segmentation offloaded
+    /// (one per packet of many segments), and checksummed in software instead.
+    csum_offload: u64,
+    tso: u64,
+    csum_sw: u64,
 }
 
 impl TxStats {
     /// The `ethtool -S` names of the counters after `tx<queue>_`, in the order of `values`.
-    const NAMES: [&'static str; 5] = ["packets", "bytes", "dropped", "stop", "wake"];
+    const NAMES: [&'static str; 8] = [
+        "packets",
+        "bytes",
+        "dropped",
+        "stop",
+        "wake",
+        "csum_offload",
+        "tso",
+        "csum_sw",
+    ];
 
-    fn values(&self) -> [u64; 5] {
-        [self.packets, self.bytes, self.drops, self.stops, self.wakes]
+    fn values(&self) -> [u64; 8] {
+        [
+            self.packets,
+            self.bytes,
+            self.drops,
+            self.stops,
+            self.wakes,
+            self.csum_offload,
+            self.tso,
+            self.csum_sw,
+        ]
+    }
+
+    fn add(&mut self, o: &Self) {
+        self.packets += o.packets;
+        self.bytes += o.bytes;
+        self.drops += o.drops;
+        self.stops += o.stops;
+        self.wakes += o.wakes;
+        self.csum_offload += o.csum_offload;
+        self.tso += o.tso;
+        self.csum_sw += o.csum_sw;
+    }
+
+    /// The counters the netdev family's qstats report: `needs-csum` counts the packets
+    /// whose checksum the NIC computed (TSO ones included), `hw-gso-packets` the TSO ones.
+    fn to_qstats(&self, tx: &mut QueueStatsTx) {
+        tx.packets = self.packets;
+        tx.bytes = self.bytes;
+        tx.stop = self.stops;
+        tx.wake = self.wakes;
+        tx.needs_csum = self.csum_offload + self.tso;
+        tx.hw_gso_packets = self.tso;
     }
 }
 
@@ -195,7 +275,6 @@ struct QueuePair {
     hw: Arc<Hw>,
     rx_desc: Coherent<[u64]>,
     tx_desc: Coherent<[u64]>,
-    bounce: Coherent<[u8]>,
     // Taken by NAPI (softirq) and xmit (softirqs off); process context (open, stop,
     // stats, queue restarts) takes them with softirqs off too (`with_bh_disabled`).
     #[pin]
@@ -333,25 +412,42 @@ impl Drop for RxRing {
 }
 
 impl TxRing {
-    fn new() -> Self {
-        Self { ntu: 0, ntc: 0 }
+    fn new() -> Result<Self> {
+        let mut pkts = KVVec::with_capacity(RING_SIZE as usize, GFP_KERNEL)?;
+        for _ in 0..RING_SIZE {
+            pkts.push(None, GFP_KERNEL)?;
+        }
+        Ok(Self {
+            ntu: 0,
+            ntc: 0,
+            pkts,
+        })
     }
 
     fn free_slots(&self) -> u32 {
         (self.ntc + RING_SIZE - self.ntu - 1) % RING_SIZE
     }
 
-    /// Reclaims descriptors the NIC is done with.
-    fn clean(&mut self, desc: &Coherent<[u64]>) {
+    /// Reclaims the packets the NIC sent: unmaps them and frees their skbs, from a NAPI
+    /// poll with `budget` (0 elsewhere).
+    fn clean(&mut self, desc: &Coherent<[u64]>, budget: i32) {
         while self.ntc != self.ntu {
-            let Ok((_, hi)) = desc_read(desc, self.ntc) else {
+            let Some(last) = self.pkts[self.ntc as usize].as_ref().map(|(_, l)| *l) else {
+                // Not the start of a packet: cannot happen; resynchronise on the tail.
+                self.ntc = self.ntu;
                 break;
             };
-            // The status word is the upper half of the second quadword.
+            let Ok((_, hi)) = desc_read(desc, last) else {
+                break;
+            };
+            // DD: bit 0 of the upper half of the second quadword (olinfo_status).
             if (hi >> 32) as u32 & TXD_STAT_DD == 0 {
                 break;
             }
-            self.ntc = (self.ntc + 1) % RING_SIZE;
+            if let Some((pkt, _)) = self.pkts[self.ntc as usize].take() {
+                pkt.complete(budget);
+            }
+            self.ntc = (last + 1) % RING_SIZE;
         }
     }
 }
@@ -364,14 +460,12 @@ impl QueuePair {
     ) -> Result<impl PinInit<Self, Error>> {
         let rx_desc = Coherent::<u64>::zeroed_slice(dev, 2 * RING_SIZE as usize, GFP_KERNEL)?;
         let tx_desc = Coherent::<u64>::zeroed_slice(dev, 2 * RING_SIZE as usize, GFP_KERNEL)?;
-        let bounce = Coherent::<u8>::zeroed_slice(dev, TX_SLOT * RING_SIZE as usize, GFP_KERNEL)?;
         Ok(try_pin_init!(Self {
             napi <- Napi::new(),
             index,
             hw,
             rx_desc,
             tx_desc,
-            bounce,
             rx <- kernel::new_spinlock!(RxQueue::default()),
             tx <- kernel::new_spinlock!(TxQueue::default()),
         }? Error))
@@ -399,7 +493,7 @@ impl QueuePair {
             let mut guard = self.tx.lock();
             let TxQueue { ring, stats } = &mut *guard;
             if let Some(tx) = ring.as_mut() {
-                tx.clean(&self.tx_desc);
+                tx.clean(&self.tx_desc, budget);
                 if dev.tx_stopped(self.index) && tx.free_slots() > RING_SIZE / 4 {
                     dev.tx_wake(self.index);
                     stats.wakes += 1;
@@ -420,6 +514,7 @@ impl QueuePair {
             return 0;
         };
         let q = self.index as usize;
+        let features = dev.features();
         let mut done = 0;
         let mut used = 0;
         while done < budget && used < RING_SIZE - 1 {
@@ -506,11 +601,13 @@ impl QueuePair {
             skb.eth_type_trans(dev);
             let csum_ok = status & (RXD_STAT_TCPCS | RXD_STAT_IPCS) != 0
                 && status & (RXD_ERR_TCPE | RXD_ERR_IPE) == 0;
-            if csum_ok && status & RXD_STAT_TCPCS != 0 {
+            if csum_ok && status & RXD_STAT_TCPCS != 0 && features.contains(Features::RXCSUM) {
                 skb.set_csum_unnecessary();
                 stats.csum_unnecessary += 1;
             }
-            skb.set_hash_l4((lo >> 32) as u32);
+            if features.contains(Features::RXHASH) {
+                skb.set_hash_l4((lo >> 32) as u32);
+            }
             skb.record_rx_queue(self.index as u16);
             napi.gro_receive(skb);
             done += 1;
@@ -524,65 +621,121 @@ impl QueuePair {
         done
     }
 
-    fn copy_to_slot(&self, off: usize, data: &[u8]) -> Result {
-        io_project!(self.bounce, [try: off..off + data.len()]).copy_from_slice(data);
-        Ok(())
+    /// What `skb` asks of the NIC; a checksum the NIC cannot do is computed here, and a
+    /// TSO packet's headers are prepared. `Err` drops the packet.
+    fn tx_offload(skb: &mut SkBuff, stats: &mut TxStats) -> Result<Offload> {
+        let Some((start, csum_offset)) = skb.csum_partial() else {
+            return Ok(Offload::None);
+        };
+        let network = skb.network_offset();
+        if let Some(gso) = skb.gso() {
+            let ipv4 = match gso.kind {
+                GsoKind::Tcp4 => true,
+                GsoKind::Tcp6 => false,
+                // Only TSO and TSO6 are offered.
+                GsoKind::Other(_) => return Err(EINVAL),
+            };
+            let transport = skb.transport_offset();
+            let doff = *skb
+                .header_mut(transport + 13)?
+                .get(transport as usize + 12)
+                .ok_or(EINVAL)?;
+            let o = txdesc::tso_offload(network, transport, doff, u32::from(gso.size), ipv4)
+                .ok_or(EINVAL)?;
+            let paylen = skb.len() - transport;
+            if !txdesc::tso_fix_headers(skb.header_mut(o.tso_hdrlen())?, &o, paylen) {
+                return Err(EINVAL);
+            }
+            stats.tso += 1;
+            return Ok(o);
+        }
+        match txdesc::csum_offload(network, start, csum_offset) {
+            Some(o) => {
+                stats.csum_offload += 1;
+                Ok(o)
+            }
+            None => {
+                skb.checksum_help()?;
+                stats.csum_sw += 1;
+                Ok(Offload::None)
+            }
+        }
     }
 
-    fn xmit(&self, dev: &NetDevice, mut skb: SkBuff) -> TxResult {
+    fn xmit(&self, dev: &NetDevice, ddev: &device::Device, skb: SkBuff) -> TxResult {
         let mut guard = self.tx.lock();
         let TxQueue { ring, stats } = &mut *guard;
         let Some(tx) = ring.as_mut() else {
             stats.drops += 1;
             return TxResult::Ok;
         };
-        tx.clean(&self.tx_desc);
-        if skb.linearize().is_err() {
+        if tx.free_slots() < TX_DESC_MAX {
+            tx.clean(&self.tx_desc, 0);
+            if tx.free_slots() < TX_DESC_MAX {
+                // Stopped after the previous packet when this could happen: not expected.
+                dev.tx_stop(self.index);
+                stats.stops += 1;
+                return TxResult::Busy(skb);
+            }
+        }
+        // The NIC pads short frames (TCTL.PSP) from 17 bytes on. Padding in software would
+        // count in the length the checksum offload uses.
+        let Ok(mut skb) = skb.pad_to(17) else {
             stats.drops += 1;
             return TxResult::Ok;
-        }
-        let skb = match skb.pad_to(60) {
-            Ok(s) => s,
+        };
+        let offload = match Self::tx_offload(&mut skb, stats) {
+            Ok(o) => o,
             Err(_) => {
                 stats.drops += 1;
                 return TxResult::Ok;
             }
         };
-        let data = skb.head_data();
-        let slots = data.len().div_ceil(TX_SLOT) as u32;
-        if slots == 0 || data.len() > MAX_FRAME as usize {
+        let total = skb.len();
+        let pkt = match TxPacket::map(ddev, skb) {
+            Ok(p) => p,
+            Err(_) => {
+                stats.drops += 1;
+                return TxResult::Ok;
+            }
+        };
+        let first = tx.ntu;
+        let mut i = first;
+        if let Some((q0, q1)) = txdesc::context_desc(&offload) {
+            let _ = desc_write(&self.tx_desc, i, q0, q1);
+            i = (i + 1) % RING_SIZE;
+        }
+        // The data descriptors: every non-empty buffer, in pieces of at most MAX_PER_DESC.
+        let mut pieces = pkt.segments().iter().filter(|s| !s.is_empty()).flat_map(|s| {
+            (0..txdesc::descs_for(s.len())).map(move |k| {
+                let off = k * MAX_PER_DESC;
+                (s.addr() + DmaAddress::from(off), (s.len() - off).min(MAX_PER_DESC))
+            })
+        });
+        let mut next = pieces.next();
+        let mut is_first = true;
+        let mut last = i;
+        while let Some((addr, len)) = next {
+            next = pieces.next();
+            let hi = txdesc::data_desc(&offload, len, total, is_first, next.is_none());
+            let _ = desc_write(&self.tx_desc, i, addr, hi);
+            is_first = false;
+            last = i;
+            i = (i + 1) % RING_SIZE;
+        }
+        if is_first {
+            // No bytes at all: nothing was written.
             stats.drops += 1;
             return TxResult::Ok;
         }
-        if tx.free_slots() < slots {
-            dev.tx_stop(self.index);
-            stats.stops += 1;
-            return TxResult::Busy;
-        }
-        for (k, chunk) in data.chunks(TX_SLOT).enumerate() {
-            let i = tx.ntu;
-            let off = i as usize * TX_SLOT;
-            if self.copy_to_slot(off, chunk).is_err() {
-                break;
-            }
-            let addr: DmaAddress = self.bounce.dma_address() + off as DmaAddress;
-            let last = k as u32 + 1 == slots;
-            // RS on every descriptor: each one is written back, so `clean` can walk them.
-            let mut cmd =
-                TXD_DTYP_DATA | TXD_CMD_DEXT | TXD_CMD_IFCS | TXD_CMD_RS | chunk.len() as u32;
-            if last {
-                cmd |= TXD_CMD_EOP;
-            }
-            let olinfo = (data.len() as u64) << 14;
-            let _ = desc_write(&self.tx_desc, i, addr, u64::from(cmd) | (olinfo << 32));
-            tx.ntu = (tx.ntu + 1) % RING_SIZE;
-        }
+        tx.pkts[first as usize] = Some((pkt, last));
+        tx.ntu = i;
         stats.packets += 1;
-        stats.bytes += data.len() as u64;
+        stats.bytes += u64::from(total);
+        // The descriptors are in memory before the NIC is told of them.
         dma_mb(Write);
         self.hw.wr(tdt(self.index as usize), tx.ntu);
-        drop(skb);
-        if tx.free_slots() < MAX_FRAME.div_ceil(TX_SLOT as u32) {
+        if tx.free_slots() < TX_DESC_MAX {
             dev.tx_stop(self.index);
             stats.stops += 1;
         }
@@ -782,12 +935,12 @@ impl Operations for IgbOps {
         // Every ring first: on failure nothing is installed and nothing needs undoing.
         let mut rings = KVec::with_capacity(a.active().len(), GFP_KERNEL)?;
         for p in a.active() {
-            rings.push(RxRing::new(&a.dev, dev, p.index)?, GFP_KERNEL)?;
+            rings.push((RxRing::new(&a.dev, dev, p.index)?, TxRing::new()?), GFP_KERNEL)?;
         }
-        for (p, rx) in a.active().iter().zip(rings) {
+        for (p, (rx, tx)) in a.active().iter().zip(rings) {
             with_bh_disabled(|| {
                 p.rx.lock().ring = Some(rx);
-                p.tx.lock().ring = Some(TxRing::new());
+                p.tx.lock().ring = Some(tx);
             });
         }
         a.configure();
@@ -850,7 +1003,7 @@ impl Operations for IgbOps {
             .checked_rem(pairs.len())
             .unwrap_or(0);
         match pairs.get(q) {
-            Some(p) => p.xmit(dev, skb),
+            Some(p) => p.xmit(dev, &a.dev, skb),
             None => TxResult::Ok,
         }
     }
@@ -914,46 +1067,27 @@ impl QueueMgmtOps for IgbOps {
 impl QueueStatsOps for IgbOps {
     fn get_queue_stats_rx(a: &Adapter, _dev: &NetDevice, idx: u32, rx: &mut QueueStatsRx) {
         if let Some(p) = a.active().get(idx as usize) {
-            let (s, _) = p.stats();
-            rx.packets = s.packets;
-            rx.bytes = s.bytes;
-            rx.alloc_fail = s.alloc_fail;
-            rx.csum_unnecessary = s.csum_unnecessary;
+            p.stats().0.to_qstats(rx);
         }
     }
 
     fn get_queue_stats_tx(a: &Adapter, _dev: &NetDevice, idx: u32, tx: &mut QueueStatsTx) {
         if let Some(p) = a.active().get(idx as usize) {
-            let (_, s) = p.stats();
-            tx.packets = s.packets;
-            tx.bytes = s.bytes;
-            tx.stop = s.stops;
-            tx.wake = s.wakes;
+            p.stats().1.to_qstats(tx);
         }
     }
 
     fn get_base_stats(a: &Adapter, _dev: &NetDevice, rx: &mut QueueStatsRx, tx: &mut QueueStatsTx) {
         // The counters of a queue pair cover its whole life (they outlive the rings): the
         // base is what the pairs out of use (`ethtool -L`) counted.
-        rx.packets = 0;
-        rx.bytes = 0;
-        rx.alloc_fail = 0;
-        rx.csum_unnecessary = 0;
-        tx.packets = 0;
-        tx.bytes = 0;
-        tx.stop = 0;
-        tx.wake = 0;
+        let (mut r, mut t) = (RxStats::default(), TxStats::default());
         for p in a.inactive() {
-            let (r, t) = p.stats();
-            rx.packets += r.packets;
-            rx.bytes += r.bytes;
-            rx.alloc_fail += r.alloc_fail;
-            rx.csum_unnecessary += r.csum_unnecessary;
-            tx.packets += t.packets;
-            tx.bytes += t.bytes;
-            tx.stop += t.stops;
-            tx.wake += t.wakes;
+            let (pr, pt) = p.stats();
+            r.add(&pr);
+            t.add(&pt);
         }
+        r.to_qstats(rx);
+        t.to_qstats(tx);
     }
 }
 
@@ -1511,6 +1645,8 @@ impl pci::Driver for IgbDriver {
                 queue_mgmt: Some(&QueueMgmtTable::<IgbOps>::OPS),
                 stats: Some(&QueueStatsTable::<IgbOps>::OPS),
                 ops_locked: true,
+                features: FEATURES,
+                netmem_tx: true,
             },
         )?;
         netdev

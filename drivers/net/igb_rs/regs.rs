@@ -118,3 +118,17 @@ pub(crate) const TXD_CMD_IFCS: u32 = 1 << 25;
 pub(crate) const TXD_CMD_RS: u32 = 1 << 27;
 pub(crate) const TXD_CMD_DEXT: u32 = 1 << 29;
 pub(crate) const TXD_STAT_DD: u32 = 1 << 0;
+/// Tx advanced data descriptor: TCP segmentation (first descriptor of a packet).
+pub(crate) const TXD_CMD_TSE: u32 = 1 << 31;
+/// Tx advanced context descriptor type (type_tucmd_mlhl).
+pub(crate) const TXD_DTYP_CTXT: u32 = 0x0020_0000;
+/// Tx olinfo_status: insert the IPv4 header checksum, the L4 checksum; payload length.
+pub(crate) const TXD_POPTS_IXSM: u32 = 1 << 8;
+pub(crate) const TXD_POPTS_TXSM: u32 = 1 << 9;
+pub(crate) const TXD_PAYLEN_SHIFT: u32 = 14;
+/// Tx context descriptor fields: type_tucmd_mlhl (TUCMD), vlan_macip_lens, mss_l4len_idx.
+pub(crate) const TXCTX_TUCMD_IPV4: u32 = 1 << 10;
+pub(crate) const TXCTX_TUCMD_L4T_TCP: u32 = 1 << 11;
+pub(crate) const TXCTX_MACLEN_SHIFT: u32 = 9;
+pub(crate) const TXCTX_L4LEN_SHIFT: u32 = 8;
+pub(crate) const TXCTX_MSS_SHIFT: u32 = 16;

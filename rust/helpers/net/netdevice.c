@@ -2,7 +2,9 @@
 
 #include <linux/etherdevice.h>
 #include <linux/bottom_half.h>
+#include <linux/dma-mapping.h>
 #include <linux/netdevice.h>
+#include <linux/skbuff.h>
 #include <net/dst.h>
 #include <net/netdev_lock.h>
 #include <net/netdev_rx_queue.h>
@@ -180,4 +182,79 @@ __rust_helper void rust_helper_local_bh_disable(void)
 __rust_helper void rust_helper_local_bh_enable(void)
 {
 	local_bh_enable();
+}
+
+/* netmem_tx is a bitfield: the device transmits from net_iovs (enum netmem_tx_mode). */
+__rust_helper void rust_helper_netdev_set_netmem_tx(struct net_device *dev,
+						    enum netmem_tx_mode mode)
+{
+	dev->netmem_tx = mode;
+}
+
+/* Transmit: the skb facts a NIC needs for offloads, and DMA mapping of its buffers. */
+
+__rust_helper unsigned char *rust_helper_skb_end_pointer(const struct sk_buff *skb)
+{
+	return skb_end_pointer(skb);
+}
+
+/* ip_summed is a bitfield. */
+__rust_helper u8 rust_helper_skb_ip_summed(const struct sk_buff *skb)
+{
+	return skb->ip_summed;
+}
+
+/* csum_offset sits in a union in an anonymous struct group. */
+__rust_helper u16 rust_helper_skb_csum_offset(const struct sk_buff *skb)
+{
+	return skb->csum_offset;
+}
+
+__rust_helper int rust_helper_skb_checksum_start_offset(const struct sk_buff *skb)
+{
+	return skb_checksum_start_offset(skb);
+}
+
+__rust_helper int rust_helper_skb_network_offset(const struct sk_buff *skb)
+{
+	return skb_network_offset(skb);
+}
+
+__rust_helper int rust_helper_skb_transport_offset(const struct sk_buff *skb)
+{
+	return skb_transport_offset(skb);
+}
+
+__rust_helper int rust_helper_skb_cow_head(struct sk_buff *skb, unsigned int headroom)
+{
+	return skb_cow_head(skb, headroom);
+}
+
+__rust_helper dma_addr_t rust_helper___skb_frag_dma_map(struct device *dev,
+							const skb_frag_t *frag, size_t offset,
+							size_t size,
+							enum dma_data_direction dir)
+{
+	return __skb_frag_dma_map(dev, frag, offset, size, dir);
+}
+
+__rust_helper dma_addr_t rust_helper_dma_map_single_attrs(struct device *dev, void *ptr,
+							  size_t size,
+							  enum dma_data_direction dir,
+							  unsigned long attrs)
+{
+	return dma_map_single_attrs(dev, ptr, size, dir, attrs);
+}
+
+__rust_helper void rust_helper_dma_unmap_single_attrs(struct device *dev, dma_addr_t addr,
+						      size_t size,
+						      enum dma_data_direction dir,
+						      unsigned long attrs)
+{
+	dma_unmap_single_attrs(dev, addr, size, dir, attrs);
+}
+
+__rust_helper int rust_helper_dma_mapping_error(struct device *dev, dma_addr_t dma_addr)
+{
+	return dma_mapping_error(dev, dma_addr);
 }

@@ -207,8 +207,9 @@ impl NetDevice {
 pub enum TxResult {
     /// Taken (queued or dropped).
     Ok,
-    /// The ring was full: the stack requeues the packet. Only after stopping the queue.
-    Busy,
+    /// The ring was full: the packet goes back to the stack, which requeues it. Only after
+    /// stopping the queue.
+    Busy(SkBuff),
 }
 
 /// Per-device statistics (C `struct rtnl_link_stats64`), filled by the driver.
@@ -281,7 +282,11 @@ impl<T: Operations> OpsAdapter<T> {
         // SAFETY: As above.
         match T::start_xmit(unsafe { dev.data::<T>() }, dev, skb) {
             TxResult::Ok => bindings::netdev_tx_NETDEV_TX_OK,
-            TxResult::Busy => bindings::netdev_tx_NETDEV_TX_BUSY,
+            TxResult::Busy(skb) => {
+                // The stack keeps its reference and sends the skb again.
+                let _ = skb.into_raw();
+                bindings::netdev_tx_NETDEV_TX_BUSY
+            }
         }
     }
 
@@ -314,6 +319,60 @@ impl<T: Operations> OpsAdapter<T> {
     };
 }
 
+/// Offloads of a device (C `netdev_features_t`): a set of `NETIF_F_*` bits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Features(u64);
+
+impl Features {
+    /// None.
+    pub const EMPTY: Self = Self(0);
+    /// Scatter-gather: skbs with frags (`NETIF_F_SG`).
+    pub const SG: Self = Self::bit(bindings::NETIF_F_SG_BIT);
+    /// TCP and UDP checksums over IPv4 (`NETIF_F_IP_CSUM`).
+    pub const IP_CSUM: Self = Self::bit(bindings::NETIF_F_IP_CSUM_BIT);
+    /// TCP and UDP checksums over IPv6 (`NETIF_F_IPV6_CSUM`).
+    pub const IPV6_CSUM: Self = Self::bit(bindings::NETIF_F_IPV6_CSUM_BIT);
+    /// TCP segmentation over IPv4 (`NETIF_F_TSO`).
+    pub const TSO: Self = Self::bit(bindings::NETIF_F_TSO_BIT);
+    /// TCP segmentation over IPv6 (`NETIF_F_TSO6`).
+    pub const TSO6: Self = Self::bit(bindings::NETIF_F_TSO6_BIT);
+    /// Receive checksum verification (`NETIF_F_RXCSUM`).
+    pub const RXCSUM: Self = Self::bit(bindings::NETIF_F_RXCSUM_BIT);
+    /// Receive hashing (`NETIF_F_RXHASH`).
+    pub const RXHASH: Self = Self::bit(bindings::NETIF_F_RXHASH_BIT);
+
+    const fn bit(b: u32) -> Self {
+        Self(1u64 << b)
+    }
+
+    /// The features of both sets.
+    pub const fn union(self, other: Self) -> Self {
+        Self(self.0 | other.0)
+    }
+
+    /// Whether every feature of `other` is in `self`.
+    pub const fn contains(self, other: Self) -> bool {
+        self.0 & other.0 == other.0
+    }
+}
+
+impl core::ops::BitOr for Features {
+    type Output = Self;
+
+    fn bitor(self, other: Self) -> Self {
+        self.union(other)
+    }
+}
+
+impl NetDevice {
+    /// The offloads in use (C `dev->features`), which userspace can change within the
+    /// device's hardware features (`ethtool -K`).
+    pub fn features(&self) -> Features {
+        // SAFETY: Valid device; a plain field, read racily as the C fast paths do.
+        Features(unsafe { core::ptr::read_volatile(&(*self.as_raw()).features) })
+    }
+}
+
 /// Tables a driver installs on its device besides the netdev ops.
 pub struct ExtraOps {
     /// The ethtool ops (C `struct ethtool_ops`), if any.
@@ -327,6 +386,12 @@ pub struct ExtraOps {
     /// `request_ops_lock`): its netdev and ethtool ops run under the instance lock, and
     /// NAPI uses the `_locked` calls (see [`Napi`]), which this module's NAPI API requires.
     pub ops_locked: bool,
+    /// The offloads the device can do (C `hw_features`), all on at first (`features`).
+    pub features: Features,
+    /// The device transmits frags that are `net_iov`s of a devmem TX binding, by their
+    /// DMA address (C `netmem_tx = NETMEM_TX_DMA`): `bind-tx` accepts it. Its driver maps
+    /// packets with [`TxPacket`](super::tx::TxPacket), which knows such frags.
+    pub netmem_tx: bool,
 }
 
 /// A network device allocated by a driver, registered with the stack until dropped.
@@ -379,6 +444,11 @@ impl<T: Operations> Registration<T> {
                 (*raw).stat_ops = s;
             }
             (*raw).request_ops_lock = extra.ops_locked;
+            (*raw).hw_features = extra.features.0;
+            (*raw).features = extra.features.0;
+            if extra.netmem_tx {
+                bindings::netdev_set_netmem_tx(raw, bindings::netmem_tx_mode_NETMEM_TX_DMA);
+            }
             bindings::netdev_priv(raw)
                 .cast::<*const T::Data>()
                 .write(Arc::into_raw(data));

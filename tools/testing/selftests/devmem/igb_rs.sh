@@ -132,7 +132,7 @@ refused() {
 }
 
 ktap_print_header
-ktap_set_plan 24
+ktap_set_plan 29
 
 mapfile -t ports < <(igb_ports)
 A=${ports[0]}
@@ -148,16 +148,19 @@ IF_A=$(netdev_of "$A")
 IF_B=$(netdev_of "$B")
 ktap_print_msg "port A $A: $IF_A (igb_rs), port B $B: $IF_B (igb)"
 
-# The last result of the suite in the log (the module may have been loaded before).
-kunit=$(dmesg --notime | grep -E "^(not )?ok [0-9]+ igb_rs_rss$" | tail -n 1)
-if [ "${kunit%% *}" = ok ]; then
-	ktap_test_pass "kunit_igb_rs_rss"
-elif [ -z "$kunit" ] && [ ! -d /sys/kernel/debug/kunit ]; then
-	ktap_test_skip "kunit_igb_rs_rss"
-else
-	ktap_print_msg "igb_rs_rss: ${kunit:-no result in the kernel log}"
-	ktap_test_fail "kunit_igb_rs_rss"
-fi
+# The module's KUnit suites ran when it was loaded: the last result of each in the log
+# (the module may have been loaded before).
+for suite in igb_rs_rss igb_rs_txdesc; do
+	kunit=$(dmesg --notime | grep -E "^(not )?ok [0-9]+ $suite$" | tail -n 1)
+	if [ "${kunit%% *}" = ok ]; then
+		ktap_test_pass "kunit_$suite"
+	elif [ -z "$kunit" ] && [ ! -d /sys/kernel/debug/kunit ]; then
+		ktap_test_skip "kunit_$suite"
+	else
+		ktap_print_msg "$suite: ${kunit:-no result in the kernel log}"
+		ktap_test_fail "kunit_$suite"
+	fi
+done
 
 ip netns add "$NS"
 ip link set "$IF_B" netns "$NS"
@@ -251,7 +254,7 @@ names_ok=1
 for q in 0 1; do
 	for n in rx${q}_packets rx${q}_bytes rx${q}_dropped rx${q}_alloc_fail \
 		 rx${q}_csum_unnecessary tx${q}_packets tx${q}_bytes tx${q}_dropped tx${q}_stop \
-		 tx${q}_wake; do
+		 tx${q}_wake tx${q}_csum_offload tx${q}_tso tx${q}_csum_sw; do
 		[ -n "$(counter "$IF_A" "$n")" ] || { ktap_print_msg "no counter $n"; names_ok=0; }
 	done
 done
@@ -266,6 +269,83 @@ if [ $names_ok = 1 ] && transfer b 1048576 && transfer a 1048576 &&
 else
 	ktap_test_fail "ethtool_S_counters"
 fi
+
+# Tx offloads: scatter-gather, TCP/UDP checksums over IPv4 and IPv6, TSO and TSO6, all
+# on after probe, as is rx checksumming.
+feat_ok=1
+for f in scatter-gather tx-checksum-ipv4 tx-checksum-ipv6 tx-tcp-segmentation \
+	 tx-tcp6-segmentation rx-checksumming receive-hashing; do
+	v=$(ethtool -k "$IF_A" | awk -v n="$f:" '$1 == n { print $2 }')
+	[ "$v" = on ] || { ktap_print_msg "$f: ${v:-missing}"; feat_ok=0; }
+done
+[ $feat_ok = 1 ] && ktap_test_pass "ethtool_k_offloads_on" || ktap_test_fail "ethtool_k_offloads_on"
+
+# A bulk transfer from A goes out as TSO packets of several segments each, the checksums
+# left to the NIC; the peer checks every byte (and its stack every checksum).
+tso_before=$(stat_sum "$IF_A" "tx[0-9]+_tso")
+txp_before=$(stat_sum "$IF_A" "tx[0-9]+_packets")
+segs_before=$(ip -n "$NS" -s link show "$IF_B" | awk '/RX:/ { getline; print $2 }')
+if transfer a 4194304; then
+	tso=$(($(stat_sum "$IF_A" "tx[0-9]+_tso") - tso_before))
+	txp=$(($(stat_sum "$IF_A" "tx[0-9]+_packets") - txp_before))
+	segs=$(($(ip -n "$NS" -s link show "$IF_B" | awk '/RX:/ { getline; print $2 }') - segs_before))
+	ktap_print_msg "4 MiB from A: $txp packets sent, $tso of them TSO; the peer received $segs frames"
+	# 4 MiB are at least 2897 segments of 1448 bytes: fewer packets than that were sent.
+	[ "$tso" -gt 0 ] && [ "$segs" -ge 2897 ] && [ "$txp" -lt "$segs" ] &&
+		ktap_test_pass "tcp_tx_tso" || ktap_test_fail "tcp_tx_tso"
+else
+	ktap_test_fail "tcp_tx_tso"
+fi
+
+# UDP datagrams from A with the checksum left to the NIC: every one reaches the peer's
+# socket (a wrong checksum would be dropped there and counted as InCsumErrors).
+udp_csum() {
+	local port=$((6000 + RANDOM % 1000)) before got errs_before errs
+	errs_before=$(ip netns exec "$NS" awk '/^Udp:/ { n++ } /^Udp:/ && n == 2 { print $8 }' /proc/net/snmp)
+	before=$(stat_sum "$IF_A" "tx[0-9]+_csum_offload")
+	ip netns exec "$NS" python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", int(sys.argv[1])))
+s.settimeout(10)
+ok = 0
+try:
+    for i in range(200):
+        d = s.recv(2048)
+        ok += d == bytes((i * 7 + k) & 0xFF for k in range(len(d))) and len(d) == 100 + i * 5
+except socket.timeout:
+    pass
+print(ok)' "$port" >"/tmp/igb_rs_udp.$$" &
+	local rpid=$!
+	sleep 1
+	python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(200):
+    s.sendto(bytes((i * 7 + k) & 0xFF for k in range(100 + i * 5)), (sys.argv[1], int(sys.argv[2])))
+    time.sleep(0.002)' "$IP_B" "$port"
+	wait $rpid
+	got=$(cat "/tmp/igb_rs_udp.$$"); rm -f "/tmp/igb_rs_udp.$$"
+	errs=$(ip netns exec "$NS" awk '/^Udp:/ { n++ } /^Udp:/ && n == 2 { print $8 }' /proc/net/snmp)
+	local off=$(($(stat_sum "$IF_A" "tx[0-9]+_csum_offload") - before))
+	ktap_print_msg "UDP: $got of 200 datagrams received intact, $off checksums offloaded, InCsumErrors +$((errs - errs_before))"
+	[ "$got" = 200 ] && [ "$off" -ge 200 ] && [ "$errs" = "$errs_before" ]
+}
+udp_csum && ktap_test_pass "udp_tx_csum_offload" || ktap_test_fail "udp_tx_csum_offload"
+
+# With the offloads off (ethtool -K) the stack segments and checksums itself: the same
+# transfer, and the offload counters do not move. Then back on.
+tx_offloads_off() {
+	local tso csum ok=0
+	ethtool -K "$IF_A" tso off sg off tx off || return 1
+	tso=$(stat_sum "$IF_A" "tx[0-9]+_tso")
+	csum=$(stat_sum "$IF_A" "tx[0-9]+_csum_offload")
+	transfer a 1048576 && [ "$(stat_sum "$IF_A" "tx[0-9]+_tso")" = "$tso" ] &&
+		[ "$(stat_sum "$IF_A" "tx[0-9]+_csum_offload")" = "$csum" ] && ok=1
+	ethtool -K "$IF_A" tso on sg on tx on || return 1
+	[ $ok = 1 ] && transfer a 1048576 && [ "$(stat_sum "$IF_A" "tx[0-9]+_tso")" -gt "$tso" ]
+}
+tx_offloads_off && ktap_test_pass "ethtool_K_tx_offloads_off" || ktap_test_fail "ethtool_K_tx_offloads_off"
 
 # The counters belong to the queues, not to the rings that down/up frees and makes again.
 rx_before=$(stat_sum "$IF_A" "rx[0-9]+_packets")
