@@ -706,12 +706,19 @@ impl QueuePair {
             i = (i + 1) % RING_SIZE;
         }
         // The data descriptors: every non-empty buffer, in pieces of at most MAX_PER_DESC.
-        let mut pieces = pkt.segments().iter().filter(|s| !s.is_empty()).flat_map(|s| {
-            (0..txdesc::descs_for(s.len())).map(move |k| {
-                let off = k * MAX_PER_DESC;
-                (s.addr() + DmaAddress::from(off), (s.len() - off).min(MAX_PER_DESC))
-            })
-        });
+        let mut pieces = pkt
+            .segments()
+            .iter()
+            .filter(|s| !s.is_empty())
+            .flat_map(|s| {
+                (0..txdesc::descs_for(s.len())).map(move |k| {
+                    let off = k * MAX_PER_DESC;
+                    (
+                        s.addr() + DmaAddress::from(off),
+                        (s.len() - off).min(MAX_PER_DESC),
+                    )
+                })
+            });
         let mut next = pieces.next();
         let mut is_first = true;
         let mut last = i;
@@ -935,7 +942,10 @@ impl Operations for IgbOps {
         // Every ring first: on failure nothing is installed and nothing needs undoing.
         let mut rings = KVec::with_capacity(a.active().len(), GFP_KERNEL)?;
         for p in a.active() {
-            rings.push((RxRing::new(&a.dev, dev, p.index)?, TxRing::new()?), GFP_KERNEL)?;
+            rings.push(
+                (RxRing::new(&a.dev, dev, p.index)?, TxRing::new()?),
+                GFP_KERNEL,
+            )?;
         }
         for (p, (rx, tx)) in a.active().iter().zip(rings) {
             with_bh_disabled(|| {

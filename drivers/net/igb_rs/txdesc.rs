@@ -112,7 +112,11 @@ pub(crate) fn context_desc(o: &Offload) -> Option<(u64, u64)> {
     let (maclen, iplen, tucmd, mss_l4len) = match *o {
         Offload::None => return None,
         Offload::Csum { maclen, iplen, l4 } => {
-            let tucmd = if l4 == L4::Tcp { TXCTX_TUCMD_L4T_TCP } else { 0 };
+            let tucmd = if l4 == L4::Tcp {
+                TXCTX_TUCMD_L4T_TCP
+            } else {
+                0
+            };
             (maclen, iplen, tucmd, 0)
         }
         Offload::Tso {
@@ -289,17 +293,26 @@ mod tests {
         let d = data_desc(&t, 54, 65_000, true, false);
         let cmd = d as u32;
         let olinfo = (d >> 32) as u32;
-        assert_eq!(cmd, 0x8000_0000 | 0x2000_0000 | 0x0200_0000 | 0x0030_0000 | 54);
+        assert_eq!(
+            cmd,
+            0x8000_0000 | 0x2000_0000 | 0x0200_0000 | 0x0030_0000 | 54
+        );
         assert_eq!(olinfo, ((65_000 - 54) << 14) | 0x200 | 0x100);
         // Later ones carry no offload bits; the last has EOP and RS.
         let l = data_desc(&t, 4096, 65_000, false, true);
-        assert_eq!(l as u32, 0x2000_0000 | 0x0200_0000 | 0x0030_0000 | 0x0100_0000 | 0x0800_0000 | 4096);
+        assert_eq!(
+            l as u32,
+            0x2000_0000 | 0x0200_0000 | 0x0030_0000 | 0x0100_0000 | 0x0800_0000 | 4096
+        );
         assert_eq!(l >> 32, 0);
         // A plain packet in one descriptor: PAYLEN is its length; bit 0 (DD) stays clear.
         let p = data_desc(&Offload::None, 60, 60, true, true);
         assert_eq!((p >> 32) as u32, 60 << 14);
         let c = csum_offload(14, 34, 16).unwrap();
-        assert_eq!((data_desc(&c, 100, 100, true, true) >> 32) as u32, (100 << 14) | 0x200);
+        assert_eq!(
+            (data_desc(&c, 100, 100, true, true) >> 32) as u32,
+            (100 << 14) | 0x200
+        );
         assert_eq!(descs_for(1), 1);
         assert_eq!(descs_for(32768), 1);
         assert_eq!(descs_for(32769), 2);

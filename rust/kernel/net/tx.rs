@@ -17,12 +17,7 @@
 //! [`include/linux/dma-mapping.h`](srctree/include/linux/dma-mapping.h)
 
 use crate::{
-    bindings,
-    device::Device,
-    dma::DmaAddress,
-    error::to_result,
-    net::device::SkBuff,
-    prelude::*,
+    bindings, device::Device, dma::DmaAddress, error::to_result, net::device::SkBuff, prelude::*,
     sync::aref::ARef,
 };
 
@@ -267,7 +262,8 @@ impl TxPacket {
             let niov = netmem & bindings::NET_IOV as usize != 0;
             // SAFETY: A frag of the skb; a page frag gets mapped for `dev`, a `net_iov`
             // gives the address its binding mapped.
-            let addr = unsafe { bindings::__skb_frag_dma_map(dev.as_raw(), frag, 0, len as usize, dir) };
+            let addr =
+                unsafe { bindings::__skb_frag_dma_map(dev.as_raw(), frag, 0, len as usize, dir) };
             // SAFETY: As above.
             if !niov && unsafe { bindings::dma_mapping_error(dev.as_raw(), addr) } != 0 {
                 // `map` unmaps the segments mapped so far.
