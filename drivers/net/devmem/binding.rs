@@ -694,7 +694,8 @@ mod tests {
 
     #[test]
     fn a_page_pool_on_a_bound_queue_takes_its_net_iovs_from_the_binding() -> Result {
-        use kernel::net::page_pool::{OwnedPagePool, Params};
+        use kernel::net::device::NetDevice;
+        use kernel::net::page_pool::{OwnedPagePool, Params, PoolNetmem};
         use kernel::page::PAGE_SIZE;
 
         const NIOVS: usize = 128;
@@ -725,7 +726,8 @@ mod tests {
 
         // SAFETY: `nd` and its queue 0 outlive the pool; its lock is held around creation.
         let params = unsafe {
-            Params::new(dev, 0, 256, DataDirection::FromDevice, PAGE_SIZE as u32).unreadable(nd, 0)
+            Params::new(dev, 0, 256, DataDirection::FromDevice, PAGE_SIZE as u32)
+                .unreadable(NetDevice::from_raw(nd), 0)
         };
         // SAFETY: `nd` is valid.
         unsafe { bindings::netdev_lock(nd) };
@@ -734,21 +736,21 @@ mod tests {
         unsafe { bindings::netdev_unlock(nd) };
 
         let result = pool.map(|mut pool| {
-            let mut got = KVec::new();
+            let mut got: KVec<PoolNetmem> = KVec::new();
             while let Some(nm) = pool.alloc_netmem(GFP_KERNEL) {
-                let fresh = nm.is_net_iov() && !got.contains(&nm.as_raw());
-                let _ = got.push(nm.as_raw(), GFP_KERNEL);
+                let raw = nm.netmem().as_raw();
+                let fresh =
+                    nm.netmem().is_net_iov() && !got.iter().any(|g| g.netmem().as_raw() == raw);
+                let _ = got.push(nm, GFP_KERNEL);
                 if !fresh || got.len() > NIOVS {
                     break;
                 }
             }
             let all_out = b.niovs();
             let n = got.len();
-            for &raw in got.iter() {
-                // SAFETY: Each came from `pool`, once; the test gives it back.
-                unsafe { pool.put_full_netmem(NetmemRef::from_raw(raw)) };
-            }
-            // Destroying the pool returns its net_iovs to the binding.
+            // Dropping them gives each back to `pool`; destroying the pool returns its
+            // net_iovs to the binding.
+            drop(got);
             drop(pool);
             (n, all_out, b.niovs())
         });

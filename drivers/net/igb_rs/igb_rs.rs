@@ -15,7 +15,7 @@ mod regs;
 mod rss;
 mod txdesc;
 
-use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use kernel::{
     device::{self, Bound, Core},
     dma::{Coherent, DataDirection, Device as _, DmaAddress, DmaMask},
@@ -28,13 +28,12 @@ use kernel::{
         },
         ethtool::{
             flow_type, rss_hash, rss_key_fill, rx_cls_loc, rxnfc_cmd, string_set, tcp_data_split,
-            Channels, EthtoolOps, EthtoolTable, Ip4L4, Ip6L4, KernelRingParam, RingParam,
+            Channels, Coalesce, EthtoolOps, COALESCE_RX_USECS, EthtoolTable, Ip4L4, Ip6L4, KernelRingParam, RingParam,
             RxfhParam, Rxnfc, Strings, RING_USE_HDS_THRS, RING_USE_TCP_DATA_SPLIT,
             RXH_XFRM_NO_CHANGE, RX_CLS_FLOW_DISC, RX_CLS_FLOW_WAKE,
         },
         ext_ack::ExtAck,
-        netmem::NetmemRef,
-        page_pool::{OwnedPagePool, Params},
+        page_pool::{OwnedPagePool, Params, PoolNetmem},
         queue::{
             QueueMgmtOps, QueueMgmtTable, QueueStatsOps, QueueStatsRx, QueueStatsTable,
             QueueStatsTx,
@@ -64,12 +63,21 @@ const DEFAULT_QUEUES: u32 = 2;
 const RING_SIZE: u32 = 256;
 /// The header buffer size programmed in SRRCTL.BSIZEHDR (a multiple of 64, at most 960).
 const HDR_BUF: u32 = 256;
+/// Without header split: the most header bytes pulled into an skb's linear part.
+const RX_PULL: u32 = 256;
 /// Payload buffer: one page.
 const PKT_BUF: u32 = PAGE_SIZE as u32;
 /// The most descriptors a packet takes: a context descriptor, and for each of its
 /// buffers as many as its length needs (a linear part of up to 64 KiB, frags of up to 32
 /// KiB). The queue stops while fewer are free.
 const TX_DESC_MAX: u32 = 1 + 2 + (MAX_SEGMENTS as u32 - 1);
+/// The interrupt interval of a queue pair's vector after probe, in microseconds (about
+/// 20000 interrupts a second at most).
+const DEFAULT_RX_USECS: u32 = 50;
+/// The largest interval EITR holds, in microseconds.
+const MAX_RX_USECS: u32 = EITR_INTERVAL >> 2;
+/// The `ethtool -S` names of the device's own counters, before the queues'.
+const DEV_STATS: [&str; 2] = ["rx_undersize", "rx_oversize"];
 /// The offloads of the device (`ethtool -k`).
 const FEATURES: Features = Features::SG
     .union(Features::IP_CSUM)
@@ -104,23 +112,29 @@ impl Hw {
 
 /// The buffers of an rx ring, from its two page pools; made when the queue starts.
 struct RxRing {
+    /// The buffers posted on each descriptor, given back to their pools when dropped
+    /// (before the pools, which are declared after them).
+    hdr: KVec<Option<PoolNetmem>>,
+    pkt: KVec<Option<PoolNetmem>>,
+    /// The skb of a packet spanning several descriptors, until its last one, and its
+    /// number of frags.
+    partial: Option<SkBuff>,
     hdr_pool: OwnedPagePool,
     pkt_pool: OwnedPagePool,
-    hdr: KVec<Option<NetmemRef>>,
-    pkt: KVec<Option<NetmemRef>>,
     /// The next descriptor the NIC writes back.
     ntc: u32,
     /// The tail: the next descriptor to post buffers on.
     ntu: u32,
-    /// The skb of a packet spanning several descriptors, until its last one, and its
-    /// number of frags.
-    partial: Option<SkBuff>,
+    /// The frags `partial` has.
     frags: u32,
     /// Dropping the descriptors of a packet until its last one.
     discard: bool,
     /// The payload pool hands out `net_iov`s of a memory provider: the CPU cannot read the
     /// payload buffers, so only split packets are delivered.
     devmem: bool,
+    /// Header split (`ethtool -G tcp-data-split`); off, each frame lands whole in its
+    /// payload buffers and its headers are pulled into the linear part.
+    split: bool,
 }
 
 /// The state of a tx ring: the packets in it, mapped for the device, until it sent them.
@@ -145,25 +159,30 @@ struct RxStats {
     alloc_fail: u64,
     /// Packets delivered with a TCP checksum the NIC verified.
     csum_unnecessary: u64,
+    /// Packets whose IP or L4 checksum the NIC found wrong: delivered without
+    /// `CHECKSUM_UNNECESSARY`, for the stack to drop.
+    csum_err: u64,
 }
 
 impl RxStats {
     /// The `ethtool -S` names of the counters after `rx<queue>_`, in the order of `values`.
-    const NAMES: [&'static str; 5] = [
+    const NAMES: [&'static str; 6] = [
         "packets",
         "bytes",
         "dropped",
         "alloc_fail",
         "csum_unnecessary",
+        "csum_err",
     ];
 
-    fn values(&self) -> [u64; 5] {
+    fn values(&self) -> [u64; 6] {
         [
             self.packets,
             self.bytes,
             self.drops,
             self.alloc_fail,
             self.csum_unnecessary,
+            self.csum_err,
         ]
     }
 
@@ -173,6 +192,7 @@ impl RxStats {
         self.drops += o.drops;
         self.alloc_fail += o.alloc_fail;
         self.csum_unnecessary += o.csum_unnecessary;
+        self.csum_err += o.csum_err;
     }
 
     /// The counters the netdev family's qstats report (the drops are the driver's, not
@@ -182,6 +202,7 @@ impl RxStats {
         rx.bytes = self.bytes;
         rx.alloc_fail = self.alloc_fail;
         rx.csum_unnecessary = self.csum_unnecessary;
+        rx.csum_bad = self.csum_err;
     }
 }
 
@@ -298,10 +319,20 @@ struct Adapter {
     /// The rings, vectors and NAPI contexts of the pairs in use are set up: from the end
     /// of `open` to the start of `stop`, under the instance lock.
     up: AtomicBool,
+    /// Rx header split (`ethtool -G tcp-data-split`), for the rings made from now on;
+    /// changed under the instance lock.
+    split: AtomicBool,
+    /// The least time between two interrupts of a queue pair's vector, in microseconds
+    /// (`ethtool -C rx-usecs`; EITR); 0: an interrupt for every write-back.
+    rx_usecs: AtomicU32,
     /// The RSS key, redirection table (`ethtool -X`) and flow steering rules (`ethtool
     /// -N`), programmed at open and when they change.
     #[pin]
     rss: Mutex<Rss>,
+    /// The NIC's undersize and oversize frame counters (RUC, ROC), which clear on read,
+    /// summed.
+    rx_undersize: AtomicU64,
+    rx_oversize: AtomicU64,
 }
 
 /// Writes descriptor `i` of a ring: two little-endian quadwords.
@@ -321,7 +352,7 @@ fn desc_read(ring: &Coherent<[u64]>, i: u32) -> Result<(u64, u64)> {
 }
 
 impl RxRing {
-    fn new(dev: &device::Device, net: &NetDevice, q: u32) -> Result<Self> {
+    fn new(dev: &device::Device, net: &NetDevice, q: u32, split: bool) -> Result<Self> {
         let hdr_params = Params::new(dev, 0, RING_SIZE, DataDirection::FromDevice, HDR_BUF);
         let mut pkt_params = Params::new(dev, 0, RING_SIZE, DataDirection::FromDevice, PKT_BUF);
         let devmem = net.rx_queue_has_provider(q);
@@ -329,7 +360,7 @@ impl RxRing {
             // SAFETY: `net` has queue `q` and outlives the pool (the ring is dropped in
             // `stop` or the queue restart before the device goes); the instance lock is
             // held by `open` and the queue-management callbacks that create rings.
-            pkt_params = unsafe { pkt_params.unreadable(net.as_raw(), q) };
+            pkt_params = unsafe { pkt_params.unreadable(net, q) };
         }
         let hdr_pool = OwnedPagePool::new(&hdr_params)?;
         let pkt_pool = OwnedPagePool::new(&pkt_params)?;
@@ -350,6 +381,9 @@ impl RxRing {
             frags: 0,
             discard: false,
             devmem,
+            // The core refuses a memory provider without tcp-data-split, and turning it
+            // off with one bound.
+            split: split || devmem,
         })
     }
 
@@ -368,12 +402,8 @@ impl RxRing {
                 stats.alloc_fail += 1;
             }
         }
-        match (self.hdr[s], self.pkt[s]) {
-            (Some(h), Some(p)) => {
-                let pa = self.pkt_pool.dma_addr(p);
-                let ha = self.hdr_pool.dma_addr(h);
-                desc_write(desc, i, pa, ha).is_ok()
-            }
+        match (&self.hdr[s], &self.pkt[s]) {
+            (Some(h), Some(p)) => desc_write(desc, i, p.dma_addr(), h.dma_addr()).is_ok(),
             _ => false,
         }
     }
@@ -390,25 +420,6 @@ impl RxRing {
         self.ntu
     }
 
-    fn release(&mut self) {
-        self.partial = None;
-        for s in 0..RING_SIZE as usize {
-            if let Some(h) = self.hdr[s].take() {
-                // SAFETY: Taken from this pool, and the NIC no longer writes it.
-                unsafe { self.hdr_pool.put_full_netmem(h) };
-            }
-            if let Some(p) = self.pkt[s].take() {
-                // SAFETY: As above.
-                unsafe { self.pkt_pool.put_full_netmem(p) };
-            }
-        }
-    }
-}
-
-impl Drop for RxRing {
-    fn drop(&mut self) {
-        self.release();
-    }
 }
 
 impl TxRing {
@@ -552,6 +563,17 @@ impl QueuePair {
                 continue;
             }
 
+            if rx.partial.is_none() && !rx.split {
+                // One buffer: the frame is in the payload buffers; the header buffer stays
+                // posted, unused.
+                let Some(skb) = napi.alloc_skb(RX_PULL) else {
+                    stats.drops += 1;
+                    rx.discard = status & RXD_STAT_EOP == 0;
+                    continue;
+                };
+                rx.partial = Some(skb);
+                rx.frags = 0;
+            }
             if rx.partial.is_none() {
                 let hlen = if status & RXD_STAT_HBO != 0 {
                     HDR_BUF
@@ -562,15 +584,15 @@ impl QueuePair {
                     stats.drops += 1;
                     continue;
                 };
-                rx.hdr_pool.sync_for_cpu(h, hlen);
+                rx.hdr_pool.sync_for_cpu(&h, hlen);
                 let skb = napi.alloc_skb(hlen.max(64)).map(|mut skb| {
-                    if let Some(b) = rx.hdr_pool.page_bytes(h, hlen as usize) {
+                    if let Some(b) = rx.hdr_pool.page_bytes(&h, hlen as usize) {
                         skb.put_data(b);
                     }
                     skb
                 });
-                // SAFETY: `h` came from this pool; its bytes were copied.
-                unsafe { rx.hdr_pool.put_full_netmem(h) };
+                // Its bytes were copied: back to the pool.
+                drop(h);
                 let Some(skb) = skb else {
                     stats.drops += 1;
                     continue;
@@ -580,7 +602,7 @@ impl QueuePair {
             }
             if len > 0 {
                 if let (Some(p), Some(skb)) = (rx.pkt[s].take(), rx.partial.as_mut()) {
-                    rx.pkt_pool.sync_for_cpu(p, len);
+                    rx.pkt_pool.sync_for_cpu(&p, len);
                     skb.add_rx_frag(rx.frags, p, 0, len, PKT_BUF);
                     rx.frags += 1;
                 }
@@ -592,6 +614,10 @@ impl QueuePair {
                 continue;
             };
             skb.mark_for_recycle();
+            if !rx.split && skb.pull_headers(dev, RX_PULL).is_err() {
+                stats.drops += 1;
+                continue;
+            }
             if skb.len() < 14 {
                 stats.drops += 1;
                 continue;
@@ -599,8 +625,11 @@ impl QueuePair {
             stats.packets += 1;
             stats.bytes += u64::from(skb.len());
             skb.eth_type_trans(dev);
-            let csum_ok = status & (RXD_STAT_TCPCS | RXD_STAT_IPCS) != 0
-                && status & (RXD_ERR_TCPE | RXD_ERR_IPE) == 0;
+            let csum_bad = status & (RXD_ERR_TCPE | RXD_ERR_IPE) != 0;
+            if csum_bad {
+                stats.csum_err += 1;
+            }
+            let csum_ok = status & (RXD_STAT_TCPCS | RXD_STAT_IPCS) != 0 && !csum_bad;
             if csum_ok && status & RXD_STAT_TCPCS != 0 && features.contains(Features::RXCSUM) {
                 skb.set_csum_unnecessary();
                 stats.csum_unnecessary += 1;
@@ -803,6 +832,17 @@ impl Adapter {
     }
 
     /// The queue pairs in use.
+    /// The EITR value for `rx_usecs`: the interval in bits 14:2 (microseconds), and CNT_IGNR
+    /// so that writing it does not reset the running interval.
+    fn eitr_val(&self) -> u32 {
+        let usecs = self.rx_usecs.load(Ordering::Relaxed);
+        ((usecs << 2) & EITR_INTERVAL) | if usecs > 0 { EITR_CNT_IGNR } else { 0 }
+    }
+
+    fn split(&self) -> bool {
+        self.split.load(Ordering::Relaxed)
+    }
+
     fn active(&self) -> &[Arc<QueuePair>] {
         let n = self.active.load(Ordering::Relaxed) as usize;
         &self.pairs[..n.min(self.pairs.len())]
@@ -835,7 +875,7 @@ impl Adapter {
             iv &= !(0xFFFF << shift);
             iv |= (v << shift) | (v << (shift + 8));
             hw.wr(ivar(q & 7), iv);
-            hw.wr(eitr(q), 0);
+            hw.wr(eitr(q), self.eitr_val());
         }
         hw.wr(IVAR_MISC, (self.other_vector() | IVAR_VALID) << 8);
         hw.wr(EIAC, self.irq_mask());
@@ -893,8 +933,10 @@ impl Adapter {
             // in the dma-buf (the stack does not mix readable and unreadable payload).
             let desctype = if rx.devmem {
                 SRRCTL_DESCTYPE_HDR_SPLIT
-            } else {
+            } else if rx.split {
                 SRRCTL_DESCTYPE_HDR_SPLIT_ALWAYS
+            } else {
+                SRRCTL_DESCTYPE_ONE_BUF
             };
             hw.wr(
                 srrctl(q),
@@ -943,7 +985,7 @@ impl Operations for IgbOps {
         let mut rings = KVec::with_capacity(a.active().len(), GFP_KERNEL)?;
         for p in a.active() {
             rings.push(
-                (RxRing::new(&a.dev, dev, p.index)?, TxRing::new()?),
+                (RxRing::new(&a.dev, dev, p.index, a.split())?, TxRing::new()?),
                 GFP_KERNEL,
             )?;
         }
@@ -1024,7 +1066,21 @@ impl Operations for IgbOps {
 }
 
 impl Adapter {
+    /// The frames the NIC counted as too short (and padded) and too long (and dropped),
+    /// since probe.
+    fn length_errors(&self) -> (u64, u64) {
+        let ruc = u64::from(self.hw.rd(RUC));
+        let roc = u64::from(self.hw.rd(ROC));
+        (
+            self.rx_undersize.fetch_add(ruc, Ordering::Relaxed) + ruc,
+            self.rx_oversize.fetch_add(roc, Ordering::Relaxed) + roc,
+        )
+    }
+
     fn add_stats(&self, s: &mut LinkStats64) {
+        let (under, over) = self.length_errors();
+        s.rx_length_errors += under + over;
+        s.rx_errors += under + over;
         for p in self.pairs.iter() {
             let (rx, tx) = p.stats();
             s.rx_packets += rx.packets;
@@ -1048,7 +1104,7 @@ impl QueueMgmtOps for IgbOps {
             return Err(ENETDOWN);
         }
         a.active().get(idx as usize).ok_or(EINVAL)?;
-        RxRing::new(&a.dev, dev, idx)
+        RxRing::new(&a.dev, dev, idx, a.split())
     }
 
     fn start(
@@ -1104,22 +1160,55 @@ impl QueueStatsOps for IgbOps {
 #[vtable]
 impl EthtoolOps for IgbOps {
     const SUPPORTED_RING_PARAMS: u32 = RING_USE_TCP_DATA_SPLIT | RING_USE_HDS_THRS;
+    const SUPPORTED_COALESCE_PARAMS: u32 = COALESCE_RX_USECS;
 
-    fn get_ringparam(_a: &Adapter, _dev: &NetDevice, r: &mut RingParam, k: &mut KernelRingParam) {
+    fn get_coalesce(a: &Adapter, _dev: &NetDevice, ec: &mut Coalesce) -> Result {
+        // One vector per queue pair: its interval covers tx completions too.
+        ec.rx_coalesce_usecs = a.rx_usecs.load(Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn set_coalesce(
+        a: &Adapter,
+        _dev: &NetDevice,
+        ec: &Coalesce,
+        ack: Option<&mut ExtAck>,
+    ) -> Result {
+        if ec.rx_coalesce_usecs > MAX_RX_USECS {
+            if let Some(ack) = ack {
+                ack.set_msg(c"igb_rs: rx-usecs is at most 8191");
+            }
+            return Err(EINVAL);
+        }
+        a.rx_usecs.store(ec.rx_coalesce_usecs, Ordering::Relaxed);
+        // Called under the instance lock, as `open` and `stop` are.
+        if a.up.load(Ordering::Relaxed) {
+            for p in a.active() {
+                a.hw.wr(eitr(p.index as usize), a.eitr_val());
+            }
+        }
+        Ok(())
+    }
+
+    fn get_ringparam(a: &Adapter, _dev: &NetDevice, r: &mut RingParam, k: &mut KernelRingParam) {
         r.rx_max_pending = RING_SIZE;
         r.tx_max_pending = RING_SIZE;
         r.rx_pending = RING_SIZE;
         r.tx_pending = RING_SIZE;
-        // Rx always splits headers from payload.
+        // Rx splits headers from payload unless told not to.
         if k.tcp_data_split == tcp_data_split::UNKNOWN {
-            k.tcp_data_split = tcp_data_split::ENABLED;
+            k.tcp_data_split = if a.split() {
+                tcp_data_split::ENABLED
+            } else {
+                tcp_data_split::DISABLED
+            };
         }
         k.hds_thresh_max = 0;
     }
 
     fn set_ringparam(
-        _a: &Adapter,
-        _dev: &NetDevice,
+        a: &Adapter,
+        dev: &NetDevice,
         r: &RingParam,
         k: &KernelRingParam,
         ack: Option<&mut ExtAck>,
@@ -1130,11 +1219,24 @@ impl EthtoolOps for IgbOps {
             }
             return Err(EINVAL);
         }
-        if k.tcp_data_split == tcp_data_split::DISABLED {
-            if let Some(ack) = ack {
-                ack.set_msg(c"igb_rs always splits headers from payload");
-            }
-            return Err(EOPNOTSUPP);
+        let split = match k.tcp_data_split {
+            tcp_data_split::DISABLED => false,
+            tcp_data_split::ENABLED => true,
+            _ => a.split(),
+        };
+        if split == a.split() {
+            return Ok(());
+        }
+        // The descriptor type of every rx queue changes: a running device is stopped and
+        // opened again with new rings (the core refused turning split off while a memory
+        // provider is bound).
+        let running = dev.is_running();
+        if running {
+            <IgbOps as Operations>::stop(a, dev)?;
+        }
+        a.split.store(split, Ordering::Relaxed);
+        if running {
+            <IgbOps as Operations>::open(a, dev)?;
         }
         Ok(())
     }
@@ -1183,9 +1285,9 @@ impl EthtoolOps for IgbOps {
 
     fn get_sset_count(a: &Adapter, _dev: &NetDevice, sset: u32) -> Result<u32> {
         match sset {
-            string_set::STATS => {
-                Ok((a.active().len() * (RxStats::NAMES.len() + TxStats::NAMES.len())) as u32)
-            }
+            string_set::STATS => Ok((DEV_STATS.len()
+                + a.active().len() * (RxStats::NAMES.len() + TxStats::NAMES.len()))
+                as u32),
             _ => Err(EOPNOTSUPP),
         }
     }
@@ -1194,7 +1296,11 @@ impl EthtoolOps for IgbOps {
         if sset != string_set::STATS {
             return;
         }
-        // All rx queues, then all tx queues: rx0_packets, ..., tx1_wake.
+        // The device's counters, all rx queues, then all tx queues: rx_undersize, ...,
+        // rx0_packets, ..., tx1_csum_sw.
+        for name in DEV_STATS {
+            out.push(fmt!("{}", name));
+        }
         for p in a.active() {
             for name in RxStats::NAMES {
                 out.push(fmt!("rx{}_{}", p.index, name));
@@ -1208,9 +1314,11 @@ impl EthtoolOps for IgbOps {
     }
 
     fn get_ethtool_stats(a: &Adapter, _dev: &NetDevice, stats: &mut [u64]) {
+        let (under, over) = a.length_errors();
         let rx = a.active().iter().flat_map(|p| p.stats().0.values());
         let tx = a.active().iter().flat_map(|p| p.stats().1.values());
-        for (d, v) in stats.iter_mut().zip(Iterator::chain(rx, tx)) {
+        let all = Iterator::chain([under, over].into_iter(), Iterator::chain(rx, tx));
+        for (d, v) in stats.iter_mut().zip(all) {
             *d = v;
         }
     }
@@ -1641,7 +1749,11 @@ impl pci::Driver for IgbDriver {
                 pairs,
                 active: AtomicU32::new(DEFAULT_QUEUES),
                 up: AtomicBool::new(false),
+                split: AtomicBool::new(true),
+                rx_usecs: AtomicU32::new(DEFAULT_RX_USECS),
                 rss <- kernel::new_mutex!(Rss::new(key, DEFAULT_QUEUES as u8)),
+                rx_undersize: AtomicU64::new(0),
+                rx_oversize: AtomicU64::new(0),
             }),
             GFP_KERNEL,
         )?;

@@ -23,11 +23,17 @@ pub(crate) const EIAC: usize = 0x152C;
 pub(crate) const IVAR_MISC: usize = 0x1740;
 pub(crate) const RXCSUM: usize = 0x5000;
 pub(crate) const RLPML: usize = 0x5004;
+/// Statistics, cleared on read: receive undersize and oversize count.
+pub(crate) const RUC: usize = 0x40A4;
+pub(crate) const ROC: usize = 0x40AC;
 pub(crate) const MTA: usize = 0x5200;
 pub(crate) const RAL0: usize = 0x5400;
 pub(crate) const RAH0: usize = 0x5404;
 pub(crate) const MRQC: usize = 0x5818;
 
+/// EITR: the interval field (bits 14:2, in microseconds) and "counter ignore".
+pub(crate) const EITR_INTERVAL: u32 = 0x7FFC;
+pub(crate) const EITR_CNT_IGNR: u32 = 1 << 31;
 pub(crate) const fn eitr(n: usize) -> usize {
     0x1680 + 4 * n
 }
@@ -92,6 +98,8 @@ pub(crate) const XDCTL_ENABLE: u32 = 1 << 25;
 /// SRRCTL descriptor type: advanced, header split (TCP/UDP over IP; anything else whole in
 /// the packet buffer).
 pub(crate) const SRRCTL_DESCTYPE_HDR_SPLIT: u32 = 0x0400_0000;
+/// SRRCTL descriptor type: advanced, one buffer (the whole frame in the packet buffer).
+pub(crate) const SRRCTL_DESCTYPE_ONE_BUF: u32 = 0x0200_0000;
 /// SRRCTL descriptor type: advanced, header split always.
 pub(crate) const SRRCTL_DESCTYPE_HDR_SPLIT_ALWAYS: u32 = 0x0A00_0000;
 /// MRQC: RSS on, hashing TCP/IPv4, IPv4, TCP/IPv6, IPv6.

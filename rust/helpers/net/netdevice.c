@@ -258,3 +258,13 @@ __rust_helper int rust_helper_dma_mapping_error(struct device *dev, dma_addr_t d
 {
 	return dma_mapping_error(dev, dma_addr);
 }
+
+__rust_helper void *rust_helper_skb_frag_address(const skb_frag_t *frag)
+{
+	return skb_frag_address(frag);
+}
+
+__rust_helper bool rust_helper_skb_frags_readable(const struct sk_buff *skb)
+{
+	return skb_frags_readable(skb);
+}

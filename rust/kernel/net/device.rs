@@ -16,7 +16,7 @@ use crate::{
     device::Device,
     error::{from_result, to_result, VTABLE_DEFAULT_ERROR},
     ffi::{c_int, c_void},
-    net::netmem::NetmemRef,
+    net::page_pool::PoolNetmem,
     prelude::*,
     sync::Arc,
     types::Opaque,
@@ -801,8 +801,10 @@ impl SkBuff {
     }
 
     /// Adds a page-pool buffer as frag `i` (C `skb_add_rx_frag_netmem`): a `net_iov` makes
-    /// the skb unreadable. The skb takes the pool's reference to the buffer.
-    pub fn add_rx_frag(&mut self, i: u32, netmem: NetmemRef, off: u32, len: u32, truesize: u32) {
+    /// the skb unreadable. The skb takes the buffer's reference; mark the skb for recycling
+    /// ([`SkBuff::mark_for_recycle`]) so that freeing it gives the buffer back to its pool.
+    pub fn add_rx_frag(&mut self, i: u32, buf: PoolNetmem, off: u32, len: u32, truesize: u32) {
+        let netmem = buf.into_netmem();
         // SAFETY: Valid skb; the buffer reference is handed over.
         unsafe {
             bindings::skb_add_rx_frag_netmem(
@@ -820,6 +822,30 @@ impl SkBuff {
     pub fn mark_for_recycle(&mut self) {
         // SAFETY: Valid skb.
         unsafe { bindings::skb_mark_for_recycle(self.as_raw()) }
+    }
+
+    /// For a packet received whole into its frags (readable pages) with an empty linear
+    /// part: copies its headers, as far as the flow dissector finds them and at most `max`
+    /// bytes, into the linear part (C `eth_get_headlen`, `__pskb_pull_tail`). `EINVAL` for
+    /// an skb with linear data, no frags or unreadable frags.
+    pub fn pull_headers(&mut self, dev: &NetDevice, max: u32) -> Result {
+        let raw = self.as_raw();
+        // SAFETY: Valid skb.
+        if self.headlen() != 0 || self.nr_frags() == 0 || !unsafe { bindings::skb_frags_readable(raw) } {
+            return Err(EINVAL);
+        }
+        // SAFETY: Frag 0 exists (`nr_frags > 0`) and is a readable page of the skb: its
+        // `len` bytes are mapped in the kernel.
+        let hlen = unsafe {
+            let frag = core::ptr::addr_of!((*self.shinfo()).frags[0]);
+            let va = bindings::skb_frag_address(frag);
+            bindings::eth_get_headlen(dev.as_raw(), va, (*frag).len.min(max))
+        };
+        // SAFETY: Valid skb, owned; `hlen` is at most its length.
+        if unsafe { bindings::__pskb_pull_tail(raw, hlen as c_int) }.is_null() {
+            return Err(ENOMEM);
+        }
+        Ok(())
     }
 
     /// Sets the protocol from the Ethernet header and pulls it (C `eth_type_trans`).

@@ -27,6 +27,13 @@ pub type KernelRingParam = bindings::kernel_ethtool_ringparam;
 /// Channel counts (C `struct ethtool_channels`).
 pub type Channels = bindings::ethtool_channels;
 
+/// Interrupt coalescing settings (C `struct ethtool_coalesce`, `ethtool -c/-C`).
+pub type Coalesce = bindings::ethtool_coalesce;
+
+/// `EthtoolOps::SUPPORTED_COALESCE_PARAMS`: the rx interrupt interval in microseconds
+/// (`rx-usecs`).
+pub const COALESCE_RX_USECS: u32 = bindings::ETHTOOL_COALESCE_RX_USECS;
+
 /// `tcp-data-split` values.
 pub mod tcp_data_split {
     /// Not reported / left to the driver.
@@ -485,6 +492,26 @@ pub trait EthtoolOps: Operations {
     /// Which ring settings `set_ringparam` takes (`RING_USE_*`).
     const SUPPORTED_RING_PARAMS: u32 = 0;
 
+    /// Which coalescing settings `set_coalesce` takes (`COALESCE_*`); the core refuses
+    /// the others with `EOPNOTSUPP` before calling the driver.
+    const SUPPORTED_COALESCE_PARAMS: u32 = 0;
+
+    /// Reports the interrupt coalescing settings.
+    fn get_coalesce(_data: &Self::Data, _dev: &NetDevice, _ec: &mut Coalesce) -> Result {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Applies interrupt coalescing settings (only the `SUPPORTED_COALESCE_PARAMS` ones
+    /// differ from what `get_coalesce` reported).
+    fn set_coalesce(
+        _data: &Self::Data,
+        _dev: &NetDevice,
+        _ec: &Coalesce,
+        _ack: Option<&mut ExtAck>,
+    ) -> Result {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
     /// Reports ring sizes and settings; `kring` arrives with the core's current
     /// tcp-data-split and hds-thresh.
     fn get_ringparam(
@@ -605,6 +632,13 @@ impl<T: EthtoolOps> EthtoolTable<T> {
     pub const OPS: bindings::ethtool_ops = {
         let mut ops: bindings::ethtool_ops = pin_init::zeroed();
         ops.supported_ring_params = T::SUPPORTED_RING_PARAMS;
+        ops.supported_coalesce_params = T::SUPPORTED_COALESCE_PARAMS;
+        if T::HAS_GET_COALESCE {
+            ops.get_coalesce = Some(Self::get_coalesce);
+        }
+        if T::HAS_SET_COALESCE {
+            ops.set_coalesce = Some(Self::set_coalesce);
+        }
         ops.get_link = Some(bindings::ethtool_op_get_link);
         if T::HAS_GET_RINGPARAM {
             ops.get_ringparam = Some(Self::get_ringparam);
@@ -654,6 +688,45 @@ impl<T: EthtoolOps> EthtoolTable<T> {
         }
         ops
     };
+
+    /// # Safety
+    ///
+    /// Called by the networking core through the ops table built here, with the live
+    /// objects the C prototype names, on a device (or NAPI context) of the driver.
+    unsafe extern "C" fn get_coalesce(
+        dev: *mut bindings::net_device,
+        ec: *mut bindings::ethtool_coalesce,
+        _kec: *mut bindings::kernel_ethtool_coalesce,
+        _extack: *mut bindings::netlink_ext_ack,
+    ) -> crate::ffi::c_int {
+        // SAFETY: The core calls with a live device of `T` and a valid, exclusive struct.
+        let (dev, ec) = unsafe { (NetDevice::from_raw(dev), &mut *ec) };
+        // SAFETY: As above.
+        match T::get_coalesce(unsafe { dev.data::<T>() }, dev, ec) {
+            Ok(()) => 0,
+            Err(e) => e.to_errno(),
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the networking core through the ops table built here, with the live
+    /// objects the C prototype names, on a device (or NAPI context) of the driver.
+    unsafe extern "C" fn set_coalesce(
+        dev: *mut bindings::net_device,
+        ec: *mut bindings::ethtool_coalesce,
+        _kec: *mut bindings::kernel_ethtool_coalesce,
+        extack: *mut bindings::netlink_ext_ack,
+    ) -> crate::ffi::c_int {
+        // SAFETY: As in `get_coalesce`; `extack` is null or the request's.
+        let (dev, ec, ack) =
+            unsafe { (NetDevice::from_raw(dev), &*ec, ExtAck::from_raw(extack)) };
+        // SAFETY: As above.
+        match T::set_coalesce(unsafe { dev.data::<T>() }, dev, ec, ack) {
+            Ok(()) => 0,
+            Err(e) => e.to_errno(),
+        }
+    }
 
     /// # Safety
     ///

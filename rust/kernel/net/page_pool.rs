@@ -16,7 +16,10 @@ use crate::{
     device::Device,
     dma::DataDirection,
     error::{from_err_ptr, from_result, to_result, VTABLE_DEFAULT_ERROR},
-    net::netmem::{NetIov, NetmemRef},
+    net::{
+        device::NetDevice,
+        netmem::{NetIov, NetmemRef},
+    },
     prelude::*,
     types::Opaque,
 };
@@ -121,13 +124,13 @@ impl Params {
     ///
     /// # Safety
     ///
-    /// `netdev` is a valid network device with a queue `queue` that outlives the pool, and
-    /// its instance lock is held when the pool is created.
-    pub unsafe fn unreadable(mut self, netdev: *mut bindings::net_device, queue: u32) -> Self {
+    /// `netdev` has a queue `queue`, and both outlive the pool; the device's instance lock
+    /// is held when the pool is created.
+    pub unsafe fn unreadable(mut self, netdev: &NetDevice, queue: u32) -> Self {
         // SAFETY: As in `new`.
         unsafe {
             let slow = &mut self.0.__bindgen_anon_2.slow;
-            slow.netdev = netdev;
+            slow.netdev = netdev.as_raw();
             slow.queue_idx = queue;
             slow.flags |= bindings::PP_FLAG_ALLOW_UNREADABLE_NETMEM;
         }
@@ -159,53 +162,94 @@ impl OwnedPagePool {
     /// (C `page_pool_alloc_netmems`). `None` when none is left.
     ///
     /// `&mut self`: a pool has one allocating context (its queue's NAPI instance).
-    pub fn alloc_netmem(&mut self, flags: Flags) -> Option<NetmemRef> {
+    pub fn alloc_netmem(&mut self, flags: Flags) -> Option<PoolNetmem> {
         // SAFETY: The pool is alive (type invariant) and `&mut self` makes this its only
         // allocating context.
         let raw = unsafe { bindings::page_pool_alloc_netmems(self.0.as_ptr(), flags.as_raw()) };
-        (raw != 0).then(|| NetmemRef::from_raw(raw))
-    }
-
-    /// The DMA address of a buffer of this pool (the pool mapped it, or its provider set it).
-    pub fn dma_addr(&self, netmem: NetmemRef) -> crate::dma::DmaAddress {
-        // SAFETY: The caller passes a buffer it got from this pool, which records its address.
-        unsafe { bindings::page_pool_get_dma_addr_netmem(netmem.as_raw()) }
+        // INVARIANT: A buffer of this pool, and its one reference, ours.
+        (raw != 0).then(|| PoolNetmem {
+            netmem: NetmemRef::from_raw(raw),
+            pool: self.0,
+        })
     }
 
     /// Makes the first `len` bytes of a buffer the device wrote visible to the CPU
     /// (C `page_pool_dma_sync_netmem_for_cpu`); nothing for a `net_iov`, whose memory the
     /// CPU never reads.
-    pub fn sync_for_cpu(&self, netmem: NetmemRef, len: u32) {
-        // SAFETY: The pool is alive; the buffer is one of its own (caller).
+    pub fn sync_for_cpu(&self, buf: &PoolNetmem, len: u32) {
+        // SAFETY: `buf` is a buffer of its pool, which is alive while it is out.
         unsafe {
-            bindings::page_pool_dma_sync_netmem_for_cpu(self.0.as_ptr(), netmem.as_raw(), 0, len)
+            bindings::page_pool_dma_sync_netmem_for_cpu(buf.pool.as_ptr(), buf.netmem.as_raw(), 0, len)
         }
     }
 
     /// The bytes of a readable (page) buffer of this pool, after [`Self::sync_for_cpu`].
     ///
-    /// `None` for a `net_iov`.
-    pub fn page_bytes(&self, netmem: NetmemRef, len: usize) -> Option<&[u8]> {
-        if netmem.is_net_iov() || len > crate::page::PAGE_SIZE << self.order() {
+    /// `None` for a `net_iov` or a buffer of another pool.
+    pub fn page_bytes<'a>(&self, buf: &'a PoolNetmem, len: usize) -> Option<&'a [u8]> {
+        if buf.pool != self.0
+            || buf.netmem.is_net_iov()
+            || len > crate::page::PAGE_SIZE << self.order()
+        {
             return None;
         }
         // SAFETY: A page buffer of this pool spans `PAGE_SIZE << order` bytes of kernel memory
-        // that the driver owns while it holds the buffer.
+        // that the holder of `buf` owns while it holds it.
         unsafe {
-            let addr = bindings::netmem_address(netmem.as_raw()).cast::<u8>();
+            let addr = bindings::netmem_address(buf.netmem.as_raw()).cast::<u8>();
             (!addr.is_null()).then(|| core::slice::from_raw_parts(addr, len))
         }
     }
+}
 
-    /// Gives back a buffer taken with [`OwnedPagePool::alloc_netmem`]
-    /// (C `page_pool_put_full_netmem`, not from the pool's NAPI context).
-    ///
-    /// # Safety
-    ///
-    /// `netmem` came from this pool and the caller gives up its only reference to it.
-    pub unsafe fn put_full_netmem(&mut self, netmem: NetmemRef) {
-        // SAFETY: As promised by the caller; the pool is alive.
-        unsafe { bindings::page_pool_put_full_netmem(self.0.as_ptr(), netmem.as_raw(), false) }
+/// A buffer taken from a page pool with [`OwnedPagePool::alloc_netmem`]: given back to
+/// its pool when dropped (C `page_pool_put_full_netmem`, not from the pool's NAPI
+/// context), or handed to an skb with
+/// [`SkBuff::add_rx_frag`](super::device::SkBuff::add_rx_frag).
+///
+/// # Invariants
+///
+/// `netmem` is a buffer of the page pool `pool` and this value holds the one reference
+/// its taker has. The pool stays allocated while any of its buffers is out, even once
+/// destroyed.
+pub struct PoolNetmem {
+    netmem: NetmemRef,
+    pool: NonNull<bindings::page_pool>,
+}
+
+// SAFETY: A page-pool buffer may be given back from any thread.
+unsafe impl Send for PoolNetmem {}
+// SAFETY: Shared access only reads the buffer's descriptor.
+unsafe impl Sync for PoolNetmem {}
+
+impl PoolNetmem {
+    /// The buffer.
+    pub fn netmem(&self) -> NetmemRef {
+        self.netmem
+    }
+
+    /// Its DMA address (the pool mapped it, or its provider set it).
+    pub fn dma_addr(&self) -> crate::dma::DmaAddress {
+        // SAFETY: A buffer of a page pool, which records its address (type invariant).
+        unsafe { bindings::page_pool_get_dma_addr_netmem(self.netmem.as_raw()) }
+    }
+
+    /// Gives up ownership without giving the buffer back: its reference goes to the
+    /// caller.
+    pub fn into_netmem(self) -> NetmemRef {
+        let n = self.netmem;
+        core::mem::forget(self);
+        n
+    }
+}
+
+impl Drop for PoolNetmem {
+    fn drop(&mut self) {
+        // SAFETY: Our reference to a buffer of `pool`, which is still allocated (type
+        // invariant), given back once.
+        unsafe {
+            bindings::page_pool_put_full_netmem(self.pool.as_ptr(), self.netmem.as_raw(), false)
+        }
     }
 }
 

@@ -49,7 +49,7 @@ pub enum GsoKind {
 /// Transmit-side accessors.
 impl SkBuff {
     /// The skb's shared info (C `skb_shinfo`).
-    fn shinfo(&self) -> *mut bindings::skb_shared_info {
+    pub(crate) fn shinfo(&self) -> *mut bindings::skb_shared_info {
         // SAFETY: Valid skb (type invariant); the shared info lives at its end pointer.
         unsafe { bindings::skb_end_pointer(self.as_raw()).cast() }
     }

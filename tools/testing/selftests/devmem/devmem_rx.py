@@ -135,6 +135,17 @@ def main():
         return "another socket unbound the binding"
     check("unbind_by_other_socket_refused", unbind_other_socket)
 
+    def split_off_refused():
+        # net/ethtool/rings.c refuses it before the driver is called.
+        r = subprocess.run(["ethtool", "-G", if_a, "tcp-data-split", "off"],
+                           capture_output=True, text=True)
+        if r.returncode == 0:
+            return "tcp-data-split off accepted with a memory provider bound"
+        if "memory provider" not in r.stderr:
+            return f"refused with {r.stderr.strip()!r}"
+        return None if dbid in set(rx_queue_dmabufs(ynl, ifi).values()) else "queues unbound"
+    check("tcp_data_split_off_refused_while_bound", split_off_refused)
+
     rx = Receiver(dbid, buf)
     t = threading.Thread(target=rx.run)
     t.start()

@@ -132,7 +132,7 @@ refused() {
 }
 
 ktap_print_header
-ktap_set_plan 29
+ktap_set_plan 33
 
 mapfile -t ports < <(igb_ports)
 A=${ports[0]}
@@ -254,7 +254,7 @@ names_ok=1
 for q in 0 1; do
 	for n in rx${q}_packets rx${q}_bytes rx${q}_dropped rx${q}_alloc_fail \
 		 rx${q}_csum_unnecessary tx${q}_packets tx${q}_bytes tx${q}_dropped tx${q}_stop \
-		 tx${q}_wake tx${q}_csum_offload tx${q}_tso tx${q}_csum_sw; do
+		 rx${q}_csum_err tx${q}_wake tx${q}_csum_offload tx${q}_tso tx${q}_csum_sw; do
 		[ -n "$(counter "$IF_A" "$n")" ] || { ktap_print_msg "no counter $n"; names_ok=0; }
 	done
 done
@@ -352,6 +352,142 @@ tx_offloads_off() {
 	[ $ok = 1 ] && transfer a 1048576 && [ "$(stat_sum "$IF_A" "tx[0-9]+_tso")" -gt "$tso" ]
 }
 tx_offloads_off && ktap_test_pass "ethtool_K_tx_offloads_off" || ktap_test_fail "ethtool_K_tx_offloads_off"
+
+# tcp-data-split off: every rx queue restarts in one-buffer mode, frames land whole in
+# page-pool pages and the driver pulls their headers into the skb; then on again. Ring
+# sizes other than 256 and a non-zero hds-thresh are refused.
+split_of() {
+	ethtool -g "$1" | awk -F: '/^TCP data split/ { gsub(/[ \t]/, "", $2); print $2 }'
+}
+split_off_on() {
+	local mtu csum
+	ethtool -G "$IF_A" tcp-data-split off || return 1
+	[ "$(split_of "$IF_A")" = off ] || { ktap_print_msg "split after off: $(split_of "$IF_A")"; return 1; }
+	wait_for 20 carrier_up "$IF_A" || return 1
+	mtu=$(cat "/sys/class/net/$IF_A/mtu")
+	csum=$(stat_sum "$IF_A" "rx[0-9]+_csum_unnecessary")
+	transfer b 4194304 || { ktap_print_msg "transfer at MTU $mtu without split failed"; return 1; }
+	busybox ping -c 2 -W 3 "$IP_B" >/dev/null || return 1
+	[ "$(stat_sum "$IF_A" "rx[0-9]+_csum_unnecessary")" -gt "$csum" ] || return 1
+	ethtool -G "$IF_A" tcp-data-split on || return 1
+	[ "$(split_of "$IF_A")" = on ] || return 1
+	wait_for 20 carrier_up "$IF_A" && transfer b 1048576
+}
+split_off_on && ktap_test_pass "ethtool_G_tcp_data_split_off_on" ||
+	ktap_test_fail "ethtool_G_tcp_data_split_off_on"
+if refused -G "$IF_A" rx 512 && refused -G "$IF_A" tx 128 && refused -G "$IF_A" hds-thresh 128 &&
+   [ "$(split_of "$IF_A")" = on ]; then
+	ktap_test_pass "ethtool_G_refused"
+else
+	ktap_test_fail "ethtool_G_refused"
+fi
+
+# Malformed frames from the wire, sent raw from the peer (AF_PACKET): UDP and TCP over
+# IPv4 with wrong checksums (the NIC flags them, the driver counts them in
+# rx<q>_csum_err and leaves the verdict to the stack, which counts InCsumErrors), bare
+# Ethernet headers (17 bytes after the C driver's padding: the NIC pads them and counts
+# rx_undersize) and frames over the 9018 bytes RLPML allows (the NIC drops them and
+# counts rx_oversize). Nothing of them reaches a socket; the link carries traffic after.
+send_malformed() {
+	ip netns exec "$NS" python3 - "$IF_B" "$(cat "/sys/class/net/$IF_A/address")" "$IP_B" "$IP_A" <<'PYEOF'
+import socket
+import struct
+import sys
+
+ifname, dst_mac, src_ip, dst_ip = sys.argv[1:5]
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((ifname, 0))
+src = bytes.fromhex(open(f"/sys/class/net/{ifname}/address").read().strip().replace(":", ""))
+eth = bytes.fromhex(dst_mac.replace(":", "")) + src + b"\x08\x00"
+
+
+def csum(b):
+    if len(b) % 2:
+        b += b"\0"
+    t = sum(struct.unpack(f"!{len(b) // 2}H", b))
+    while t >> 16:
+        t = (t & 0xFFFF) + (t >> 16)
+    return ~t & 0xFFFF
+
+
+def ipv4(proto, l4):
+    h = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(l4), 1, 0, 64, proto, 0,
+                    socket.inet_aton(src_ip), socket.inet_aton(dst_ip))
+    return h[:10] + struct.pack("!H", csum(h)) + h[12:] + l4
+
+
+def pseudo(proto, n):
+    return socket.inet_aton(src_ip) + socket.inet_aton(dst_ip) + struct.pack("!BBH", 0, proto, n)
+
+
+for i in range(10):
+    data = bytes(range(64))
+    udp = struct.pack("!HHHH", 40000 + i, 9, 8 + len(data), 0) + data
+    good = csum(pseudo(17, len(udp)) + udp) or 0xFFFF
+    udp = udp[:6] + struct.pack("!H", good ^ 0x5A5A) + udp[8:]
+    s.send(eth + ipv4(17, udp))
+    tcp = struct.pack("!HHIIBBHHH", 41000 + i, 9, 1000 + i, 0, 5 << 4, 0x02, 65535, 0, 0)
+    good = csum(pseudo(6, len(tcp)) + tcp)
+    tcp = tcp[:16] + struct.pack("!H", good ^ 0x5A5A) + tcp[18:]
+    s.send(eth + ipv4(6, tcp))
+    s.send(eth)
+for i in range(5):
+    s.send(eth + ipv4(17, struct.pack("!HHHH", 42000, 9, 8 + 9100, 0) + bytes(9100)))
+PYEOF
+}
+snmp() {
+	awk -v p="$1:" -v f="$2" '$1 == p { n++; if (n == 1) for (i = 2; i <= NF; i++) col[$i] = i;
+		else print $(col[f]) }' /proc/net/snmp
+}
+malformed() {
+	local err udp tcp under over udp2 tcp2 mtu_b rc=0
+	err=$(stat_sum "$IF_A" "rx[0-9]+_csum_err")
+	udp=$(snmp Udp InCsumErrors)
+	tcp=$(snmp Tcp InCsumErrors)
+	under=$(counter "$IF_A" rx_undersize)
+	over=$(counter "$IF_A" rx_oversize)
+	mtu_b=$(ip netns exec "$NS" cat "/sys/class/net/$IF_B/mtu")
+	ip -n "$NS" link set "$IF_B" mtu 9216 || return 1
+	send_malformed || rc=1
+	ip -n "$NS" link set "$IF_B" mtu "$mtu_b"
+	sleep 1
+	err=$(($(stat_sum "$IF_A" "rx[0-9]+_csum_err") - err))
+	udp2=$(($(snmp Udp InCsumErrors) - udp))
+	tcp2=$(($(snmp Tcp InCsumErrors) - tcp))
+	under=$(($(counter "$IF_A" rx_undersize) - under))
+	over=$(($(counter "$IF_A" rx_oversize) - over))
+	ktap_print_msg "malformed: csum_err +$err, Udp InCsumErrors +$udp2, Tcp InCsumErrors +$tcp2, rx_undersize +$under, rx_oversize +$over"
+	[ $rc = 0 ] && [ "$err" -ge 20 ] && [ "$udp2" -ge 10 ] && [ "$tcp2" -ge 10 ] &&
+		[ "$under" -ge 10 ] && [ "$over" -ge 5 ] &&
+		busybox ping -c 2 -W 3 "$IP_B" >/dev/null && transfer b 1048576
+}
+malformed && ktap_test_pass "malformed_frames_counted_and_dropped" ||
+	ktap_test_fail "malformed_frames_counted_and_dropped"
+
+# Interrupt coalescing: rx-usecs (EITR of every queue pair's vector) is 50 after probe;
+# at 1000 the vectors fire at most about 1000 times a second during a transfer; values
+# above 8191 and the settings the driver does not take (tx-usecs) are refused.
+queue_irqs() {
+	awk '/igb_rs-queue/ { for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i } END { print s + 0 }' /proc/interrupts
+}
+coalesce() {
+	local usecs irqs t0 t1 rate
+	usecs=$(ethtool -c "$IF_A" | awk '/^rx-usecs:/ { print $2 }')
+	[ "$usecs" = 50 ] || { ktap_print_msg "rx-usecs after probe: $usecs"; return 1; }
+	ethtool -C "$IF_A" rx-usecs 1000 || return 1
+	irqs=$(queue_irqs)
+	t0=$(date +%s%N)
+	transfer b 4194304 || return 1
+	t1=$(date +%s%N)
+	irqs=$(($(queue_irqs) - irqs))
+	rate=$((irqs * 1000000000 / (t1 - t0)))
+	ktap_print_msg "rx-usecs 1000: $irqs queue interrupts in $(((t1 - t0) / 1000000)) ms ($rate/s)"
+	[ "$rate" -le 1500 ] || return 1
+	refused -C "$IF_A" rx-usecs 9000 && refused -C "$IF_A" tx-usecs 10 || return 1
+	ethtool -C "$IF_A" rx-usecs 0 && transfer b 1048576 && ethtool -C "$IF_A" rx-usecs 50 &&
+		[ "$(ethtool -c "$IF_A" | awk '/^rx-usecs:/ { print $2 }')" = 50 ]
+}
+coalesce && ktap_test_pass "ethtool_C_rx_usecs" || ktap_test_fail "ethtool_C_rx_usecs"
 
 # The counters belong to the queues, not to the rings that down/up frees and makes again.
 rx_before=$(stat_sum "$IF_A" "rx[0-9]+_packets")
