@@ -35,8 +35,8 @@ use kernel::{
         ext_ack::ExtAck,
         page_pool::{OwnedPagePool, Params, PoolNetmem},
         queue::{
-            QueueMgmtOps, QueueMgmtTable, QueueStatsOps, QueueStatsRx, QueueStatsTable,
-            QueueStatsTx,
+            QueueConfig, QueueMgmtOps, QueueMgmtTable, QueueStatsOps, QueueStatsRx,
+            QueueStatsTable, QueueStatsTx, QCFG_RX_PAGE_SIZE,
         },
         tx::{GsoKind, TxPacket, MAX_SEGMENTS},
     },
@@ -65,8 +65,10 @@ const RING_SIZE: u32 = 256;
 const HDR_BUF: u32 = 256;
 /// Without header split: the most header bytes pulled into an skb's linear part.
 const RX_PULL: u32 = 256;
-/// Payload buffer: one page.
+/// Payload buffer: one page, unless a memory provider asks for larger ones
+/// (`rx-page-size`), up to the largest power of two SRRCTL.BSIZEPACKET holds (127 KiB).
 const PKT_BUF: u32 = PAGE_SIZE as u32;
+const MAX_PKT_BUF: u32 = 64 * 1024;
 /// The most descriptors a packet takes: a context descriptor, and for each of its
 /// buffers as many as its length needs (a linear part of up to 64 KiB, frags of up to 32
 /// KiB). The queue stops while fewer are free.
@@ -135,6 +137,17 @@ struct RxRing {
     /// Header split (`ethtool -G tcp-data-split`); off, each frame lands whole in its
     /// payload buffers and its headers are pulled into the linear part.
     split: bool,
+    /// The size of a payload buffer (the queue's `rx_page_size`).
+    buf_size: u32,
+}
+
+/// The payload buffer size for a queue configuration: `rx_page_size`, or a page.
+fn pkt_buf_size(qcfg: &QueueConfig) -> Result<u32> {
+    match qcfg.rx_page_size {
+        0 => Ok(PKT_BUF),
+        n if n.is_power_of_two() && (PKT_BUF..=MAX_PKT_BUF).contains(&n) => Ok(n),
+        _ => Err(EINVAL),
+    }
 }
 
 /// The state of a tx ring: the packets in it, mapped for the device, until it sent them.
@@ -352,9 +365,18 @@ fn desc_read(ring: &Coherent<[u64]>, i: u32) -> Result<(u64, u64)> {
 }
 
 impl RxRing {
-    fn new(dev: &device::Device, net: &NetDevice, q: u32, split: bool) -> Result<Self> {
+    fn new(
+        dev: &device::Device,
+        net: &NetDevice,
+        q: u32,
+        split: bool,
+        qcfg: &QueueConfig,
+    ) -> Result<Self> {
+        let buf_size = pkt_buf_size(qcfg)?;
+        let order = (buf_size / PKT_BUF).ilog2();
         let hdr_params = Params::new(dev, 0, RING_SIZE, DataDirection::FromDevice, HDR_BUF);
-        let mut pkt_params = Params::new(dev, 0, RING_SIZE, DataDirection::FromDevice, PKT_BUF);
+        let mut pkt_params =
+            Params::new(dev, order, RING_SIZE, DataDirection::FromDevice, buf_size);
         let devmem = net.rx_queue_has_provider(q);
         if devmem {
             // SAFETY: `net` has queue `q` and outlives the pool (the ring is dropped in
@@ -384,6 +406,7 @@ impl RxRing {
             // The core refuses a memory provider without tcp-data-split, and turning it
             // off with one bound.
             split: split || devmem,
+            buf_size,
         })
     }
 
@@ -603,7 +626,7 @@ impl QueuePair {
             if len > 0 {
                 if let (Some(p), Some(skb)) = (rx.pkt[s].take(), rx.partial.as_mut()) {
                     rx.pkt_pool.sync_for_cpu(&p, len);
-                    skb.add_rx_frag(rx.frags, p, 0, len, PKT_BUF);
+                    skb.add_rx_frag(rx.frags, p, 0, len, rx.buf_size);
                     rx.frags += 1;
                 }
             }
@@ -940,7 +963,7 @@ impl Adapter {
             };
             hw.wr(
                 srrctl(q),
-                desctype | ((HDR_BUF << 2) & 0xF00) | (PKT_BUF >> 10),
+                desctype | ((HDR_BUF << 2) & 0xF00) | (rx.buf_size >> 10),
             );
             hw.wr(rxdctl(q), XDCTL_ENABLE);
             rx.ntc = 0;
@@ -985,7 +1008,16 @@ impl Operations for IgbOps {
         let mut rings = KVec::with_capacity(a.active().len(), GFP_KERNEL)?;
         for p in a.active() {
             rings.push(
-                (RxRing::new(&a.dev, dev, p.index, a.split())?, TxRing::new()?),
+                (
+                    RxRing::new(
+                        &a.dev,
+                        dev,
+                        p.index,
+                        a.split(),
+                        &dev.queue_config(p.index)?,
+                    )?,
+                    TxRing::new()?,
+                ),
                 GFP_KERNEL,
             )?;
         }
@@ -1096,15 +1128,29 @@ impl Adapter {
 #[vtable]
 impl QueueMgmtOps for IgbOps {
     type QueueMem = RxRing;
+    const SUPPORTED_PARAMS: u32 = QCFG_RX_PAGE_SIZE;
 
-    fn mem_alloc(a: &Adapter, dev: &NetDevice, idx: u32) -> Result<RxRing> {
+    fn validate_qcfg(
+        _a: &Adapter,
+        _dev: &NetDevice,
+        qcfg: &QueueConfig,
+        ack: Option<&mut ExtAck>,
+    ) -> Result {
+        pkt_buf_size(qcfg).map(|_| ()).inspect_err(|_| {
+            if let Some(ack) = ack {
+                ack.set_msg(c"igb_rs: rx-page-size must be a power of two from 4 KiB to 64 KiB");
+            }
+        })
+    }
+
+    fn mem_alloc(a: &Adapter, dev: &NetDevice, idx: u32, qcfg: &QueueConfig) -> Result<RxRing> {
         // Administratively up but without rings (a channel change whose `open` failed):
         // refused before the core stops anything.
         if !a.up.load(Ordering::Relaxed) {
             return Err(ENETDOWN);
         }
         a.active().get(idx as usize).ok_or(EINVAL)?;
-        RxRing::new(&a.dev, dev, idx, a.split())
+        RxRing::new(&a.dev, dev, idx, a.split(), qcfg)
     }
 
     fn start(

@@ -18,10 +18,38 @@ use crate::{
     bindings,
     error::{from_result, VTABLE_DEFAULT_ERROR},
     ffi::{c_int, c_void},
-    net::device::{NetDevice, Operations},
+    net::{
+        device::{NetDevice, Operations},
+        ext_ack::ExtAck,
+    },
     prelude::*,
 };
 use core::marker::PhantomData;
+
+/// The configuration of an rx queue (C `struct netdev_queue_config`): `rx_page_size`,
+/// the size of the buffers its page pool hands out (0: the driver's default), set by a
+/// memory provider bound with an `rx-page-size`.
+pub type QueueConfig = bindings::netdev_queue_config;
+
+/// [`QueueMgmtOps::SUPPORTED_PARAMS`]: the driver honours `rx_page_size`.
+pub const QCFG_RX_PAGE_SIZE: u32 = bindings::QCFG_RX_PAGE_SIZE as u32;
+
+impl NetDevice {
+    /// The configuration rx queue `q` runs with (C `netdev_queue_config`): the driver's
+    /// defaults with what a bound memory provider asks for applied.
+    ///
+    /// Call it under the instance lock, as `open` and the queue-management callbacks run.
+    pub fn queue_config(&self, q: u32) -> Result<QueueConfig> {
+        if q >= self.real_num_rx_queues() {
+            return Err(EINVAL);
+        }
+        let mut qcfg: QueueConfig = pin_init::zeroed();
+        // SAFETY: A valid device of a driver with queue-management ops and queue `q`;
+        // `qcfg` is written in full.
+        unsafe { bindings::netdev_queue_config(self.as_raw(), q as c_int, &mut qcfg) };
+        Ok(qcfg)
+    }
+}
 
 /// The queue-management callbacks of a driver, on top of its netdev [`Operations`].
 #[vtable]
@@ -29,8 +57,29 @@ pub trait QueueMgmtOps: Operations {
     /// The memory of one rx queue (buffers, page pools), as the driver allocates it.
     type QueueMem: Send;
 
-    /// Allocates the memory for rx queue `idx` (honouring a memory provider bound to it).
-    fn mem_alloc(data: &Self::Data, dev: &NetDevice, idx: u32) -> Result<Self::QueueMem>;
+    /// The queue settings the driver honours (`QCFG_*`); the core refuses a memory
+    /// provider asking for others.
+    const SUPPORTED_PARAMS: u32 = 0;
+
+    /// Allocates the memory for rx queue `idx` to run with `qcfg` (honouring a memory
+    /// provider bound to it).
+    fn mem_alloc(
+        data: &Self::Data,
+        dev: &NetDevice,
+        idx: u32,
+        qcfg: &QueueConfig,
+    ) -> Result<Self::QueueMem>;
+
+    /// Checks a queue configuration before the core applies it; `EINVAL` (with a message)
+    /// refuses it. Called with the defaults and with a memory provider's settings.
+    fn validate_qcfg(
+        _data: &Self::Data,
+        _dev: &NetDevice,
+        _qcfg: &QueueConfig,
+        _ack: Option<&mut ExtAck>,
+    ) -> Result {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
 
     /// Starts rx queue `idx` on `mem`. On failure the memory is given back.
     fn start(
@@ -59,8 +108,34 @@ impl<T: QueueMgmtOps> QueueMgmtTable<T> {
         ndo_queue_mem_free: Some(Self::mem_free),
         ndo_queue_start: Some(Self::start),
         ndo_queue_stop: Some(Self::stop),
+        ndo_validate_qcfg: if T::HAS_VALIDATE_QCFG {
+            Some(Self::validate_qcfg)
+        } else {
+            None
+        },
+        supported_params: T::SUPPORTED_PARAMS,
         ..pin_init::zeroed()
     };
+
+    /// # Safety
+    ///
+    /// Called by the networking core through the ops table built here, with the live
+    /// objects the C prototype names, on a device (or NAPI context) of the driver.
+    unsafe extern "C" fn validate_qcfg(
+        dev: *mut bindings::net_device,
+        qcfg: *mut bindings::netdev_queue_config,
+        extack: *mut bindings::netlink_ext_ack,
+    ) -> c_int {
+        // SAFETY: The core calls with a live device of `T`, a valid config and a null or
+        // valid extack.
+        let (dev, qcfg, ack) =
+            unsafe { (NetDevice::from_raw(dev), &*qcfg, ExtAck::from_raw(extack)) };
+        // SAFETY: As above.
+        match T::validate_qcfg(unsafe { dev.data::<T>() }, dev, qcfg, ack) {
+            Ok(()) => 0,
+            Err(e) => e.to_errno(),
+        }
+    }
 
     /// # Safety
     ///
@@ -88,15 +163,16 @@ impl<T: QueueMgmtOps> QueueMgmtTable<T> {
     /// objects the C prototype names, on a device (or NAPI context) of the driver.
     unsafe extern "C" fn mem_alloc(
         dev: *mut bindings::net_device,
-        _qcfg: *mut bindings::netdev_queue_config,
+        qcfg: *mut bindings::netdev_queue_config,
         mem: *mut c_void,
         idx: c_int,
     ) -> c_int {
         from_result(|| {
-            // SAFETY: The core calls with a live device of `T` under its instance lock.
-            let dev = unsafe { NetDevice::from_raw(dev) };
+            // SAFETY: The core calls with a live device of `T` under its instance lock and
+            // the queue's new configuration.
+            let (dev, qcfg) = unsafe { (NetDevice::from_raw(dev), &*qcfg) };
             // SAFETY: As above.
-            let m = T::mem_alloc(unsafe { dev.data::<T>() }, dev, idx as u32)?;
+            let m = T::mem_alloc(unsafe { dev.data::<T>() }, dev, idx as u32, qcfg)?;
             // SAFETY: `mem` is the core's zeroed per-queue slot.
             unsafe { Self::put(mem, m)? };
             Ok(0)
