@@ -101,15 +101,19 @@ def bind_bench(ynl, ifi):
         time.sleep(1)
 
 
-def transfer(mode, dbid=0):
-    args = [TCP_RXTX, "recv", mode, dl.IP_A, str(E2E_PORT), str(E2E_BYTES)]
+def transfer(mode, dbid=0, to_peer=False):
+    """One transfer of E2E_BYTES to port A (or, with to_peer, from port A to the peer);
+    the receiver's figures and the guest's busy time."""
+    ns = ["ip", "netns", "exec", dl.NS]
+    dst = dl.IP_B if to_peer else dl.IP_A
+    args = [TCP_RXTX, "recv", mode, dst, str(E2E_PORT), str(E2E_BYTES)]
     if mode == "devmem":
         args.append(str(dbid))
-    rx = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+    rx = subprocess.Popen((ns if to_peer else []) + args, stdout=subprocess.PIPE, text=True)
     if rx.stdout.readline().strip() != "listening":
         raise RuntimeError("receiver did not start")
     j0 = busy_jiffies()
-    tx = subprocess.run(["ip", "netns", "exec", dl.NS, TCP_RXTX, "send", dl.IP_A,
+    tx = subprocess.run(([] if to_peer else ns) + [TCP_RXTX, "send", dst,
                          str(E2E_PORT), str(E2E_BYTES)], timeout=600)
     out, _ = rx.communicate(timeout=600)
     j1 = busy_jiffies()
@@ -144,13 +148,15 @@ def e2e_bench(ynl, ifi):
 
 
 def driver_bench(ports):
-    """Copying receive on port A under igb_rs against the C igb driver, same wire, same
-    peer, alternating drivers."""
+    """TCP on port A under igb_rs against the C igb driver, same wire, same peer,
+    alternating drivers: receive (the peer sends) and send (to the peer)."""
     for rep in range(REPS):
         for drv in ("igb_rs", "igb"):
             ports.if_a = dl.bind_driver(ports.pci_a, drv)
             ports.configure_a()
-            emit(kind="driver", driver=drv, rep=rep, **transfer("copy"))
+            for direction in ("rx", "tx"):
+                emit(kind="driver", driver=drv, direction=direction, rep=rep,
+                     **transfer("copy", to_peer=direction == "tx"))
     ports.attach_a()
 
 
