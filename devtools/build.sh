@@ -88,3 +88,13 @@ phase_end
 phase "kselftests ($SELFTEST_TARGETS)"
 quiet kmake TARGETS="$SELFTEST_TARGETS" kselftest-install || die "kselftest build failed"
 phase_end
+
+# Upstream's ncdevmem from the same tree, alone (its target builds much else), next to
+# the devmem tests: ncdevmem.sh runs it against igb_rs.
+phase "ncdevmem"
+mkdir -p "$OUT/ncdevmem"
+quiet make -C "$SRC/tools/testing/selftests/drivers/net/hw" OUTPUT="$OUT/ncdevmem" \
+	KHDR_INCLUDES="-isystem $OUT/usr/include" "$OUT/ncdevmem/ncdevmem" ||
+	die "ncdevmem build failed"
+cp "$OUT/ncdevmem/ncdevmem" "$OUT/kselftest/kselftest_install/devmem/"
+phase_end
