@@ -28,9 +28,9 @@ use kernel::{
         },
         ethtool::{
             flow_type, rss_hash, rss_key_fill, rx_cls_loc, rxnfc_cmd, string_set, tcp_data_split,
-            Channels, Coalesce, EthtoolOps, COALESCE_RX_USECS, EthtoolTable, Ip4L4, Ip6L4, KernelRingParam, RingParam,
-            RxfhParam, Rxnfc, Strings, RING_USE_HDS_THRS, RING_USE_TCP_DATA_SPLIT,
-            RXH_XFRM_NO_CHANGE, RX_CLS_FLOW_DISC, RX_CLS_FLOW_WAKE,
+            Channels, Coalesce, EthtoolOps, EthtoolTable, Ip4L4, Ip6L4, KernelRingParam, RingParam,
+            RxfhParam, Rxnfc, Strings, COALESCE_RX_USECS, RING_USE_HDS_THRS,
+            RING_USE_TCP_DATA_SPLIT, RXH_XFRM_NO_CHANGE, RX_CLS_FLOW_DISC, RX_CLS_FLOW_WAKE,
         },
         ext_ack::ExtAck,
         page_pool::{OwnedPagePool, Params, PoolNetmem},
@@ -442,7 +442,6 @@ impl RxRing {
         }
         self.ntu
     }
-
 }
 
 impl TxRing {
@@ -1009,13 +1008,7 @@ impl Operations for IgbOps {
         for p in a.active() {
             rings.push(
                 (
-                    RxRing::new(
-                        &a.dev,
-                        dev,
-                        p.index,
-                        a.split(),
-                        &dev.queue_config(p.index)?,
-                    )?,
+                    RxRing::new(&a.dev, dev, p.index, a.split(), &dev.queue_config(p.index)?)?,
                     TxRing::new()?,
                 ),
                 GFP_KERNEL,

@@ -831,7 +831,10 @@ impl SkBuff {
     pub fn pull_headers(&mut self, dev: &NetDevice, max: u32) -> Result {
         let raw = self.as_raw();
         // SAFETY: Valid skb.
-        if self.headlen() != 0 || self.nr_frags() == 0 || !unsafe { bindings::skb_frags_readable(raw) } {
+        if self.headlen() != 0
+            || self.nr_frags() == 0
+            || !unsafe { bindings::skb_frags_readable(raw) }
+        {
             return Err(EINVAL);
         }
         // SAFETY: Frag 0 exists (`nr_frags > 0`) and is a readable page of the skb: its

@@ -719,8 +719,7 @@ impl<T: EthtoolOps> EthtoolTable<T> {
         extack: *mut bindings::netlink_ext_ack,
     ) -> crate::ffi::c_int {
         // SAFETY: As in `get_coalesce`; `extack` is null or the request's.
-        let (dev, ec, ack) =
-            unsafe { (NetDevice::from_raw(dev), &*ec, ExtAck::from_raw(extack)) };
+        let (dev, ec, ack) = unsafe { (NetDevice::from_raw(dev), &*ec, ExtAck::from_raw(extack)) };
         // SAFETY: As above.
         match T::set_coalesce(unsafe { dev.data::<T>() }, dev, ec, ack) {
             Ok(()) => 0,

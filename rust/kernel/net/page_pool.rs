@@ -179,7 +179,12 @@ impl OwnedPagePool {
     pub fn sync_for_cpu(&self, buf: &PoolNetmem, len: u32) {
         // SAFETY: `buf` is a buffer of its pool, which is alive while it is out.
         unsafe {
-            bindings::page_pool_dma_sync_netmem_for_cpu(buf.pool.as_ptr(), buf.netmem.as_raw(), 0, len)
+            bindings::page_pool_dma_sync_netmem_for_cpu(
+                buf.pool.as_ptr(),
+                buf.netmem.as_raw(),
+                0,
+                len,
+            )
         }
     }
 
