@@ -14,24 +14,6 @@ IP_A=10.71.0.1
 IP_B=10.71.0.2
 
 # bind_to ADDR DRIVER: move a PCI function to DRIVER.
-bind_to() {
-	local dev=/sys/bus/pci/devices/$1
-	echo "$2" >"$dev/driver_override"
-	if [ -e "$dev/driver" ]; then
-		echo "$1" >"$dev/driver/unbind"
-	fi
-	echo "$1" >/sys/bus/pci/drivers_probe
-	[ "$(basename "$(readlink -f "$dev/driver")")" = "$2" ]
-}
-
-netdev_of() {
-	local n
-	for n in /sys/bus/pci/devices/$1/net/*; do
-		[ -e "$n" ] && basename "$n" && return 0
-	done
-	return 1
-}
-
 carrier_up() {
 	[ "$(sysfs_read "/sys/class/net/$1/carrier")" = 1 ]
 }

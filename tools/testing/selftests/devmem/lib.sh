@@ -42,3 +42,23 @@ wait_for() {
 dmesg_since() {
 	dmesg | tail -n +"$(($1 + 1))"
 }
+
+# bind_to PCI DRIVER: bind the PCI function to DRIVER (driver_override, then a probe).
+bind_to() {
+	local dev=/sys/bus/pci/devices/$1
+	echo "$2" >"$dev/driver_override"
+	if [ -e "$dev/driver" ]; then
+		echo "$1" >"$dev/driver/unbind"
+	fi
+	echo "$1" >/sys/bus/pci/drivers_probe
+	[ "$(basename "$(readlink -f "$dev/driver")")" = "$2" ]
+}
+
+# netdev_of PCI: print the name of the PCI function's net device.
+netdev_of() {
+	local n
+	for n in /sys/bus/pci/devices/$1/net/*; do
+		[ -e "$n" ] && basename "$n" && return 0
+	done
+	return 1
+}

@@ -27,24 +27,6 @@ NS=ncdevmem-peer
 IP_A=10.73.0.1
 IP_B=10.73.0.2
 
-netdev_of() {
-	local n
-	for n in /sys/bus/pci/devices/$1/net/*; do
-		[ -e "$n" ] && basename "$n" && return 0
-	done
-	return 1
-}
-
-bind_to() {
-	local dev=/sys/bus/pci/devices/$1
-	echo "$2" >"$dev/driver_override"
-	if [ -e "$dev/driver" ]; then
-		echo "$1" >"$dev/driver/unbind"
-	fi
-	echo "$1" >/sys/bus/pci/drivers_probe
-	[ "$(basename "$(readlink -f "$dev/driver")")" = "$2" ]
-}
-
 cleanup() {
 	ip netns del "$NS" 2>/dev/null
 	[ -n "$A" ] && echo "$A" >/sys/bus/pci/drivers/igb_rs/unbind 2>/dev/null
