@@ -373,7 +373,9 @@ impl RxRing {
         qcfg: &QueueConfig,
     ) -> Result<Self> {
         let buf_size = pkt_buf_size(qcfg)?;
-        let order = (buf_size / PKT_BUF).ilog2();
+        // A power of two from PKT_BUF on (`pkt_buf_size`): its page order, without the
+        // panicking `ilog2`.
+        let order = (buf_size / PKT_BUF).trailing_zeros();
         let hdr_params = Params::new(dev, 0, RING_SIZE, DataDirection::FromDevice, HDR_BUF);
         let mut pkt_params =
             Params::new(dev, order, RING_SIZE, DataDirection::FromDevice, buf_size);

@@ -13,7 +13,6 @@ NS=igbrs-peer
 IP_A=10.71.0.1
 IP_B=10.71.0.2
 
-# bind_to ADDR DRIVER: move a PCI function to DRIVER.
 carrier_up() {
 	[ "$(sysfs_read "/sys/class/net/$1/carrier")" = 1 ]
 }
