@@ -10,6 +10,9 @@
 set -u
 ksft=$1
 export DEVMEM_KSRC=$2
+# The guest shares the host's file system but not its PATH: its python3 is Debian's, which
+# has the modules the tests use (setup installs them), not whatever the host put first.
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 
 # Each section is also marked in the kernel log, so the console log shows its timing.
 section() {

@@ -7,6 +7,8 @@
 
 set -eu -o pipefail
 ksft=$1
+# The guest shares the host's file system, not its PATH: Debian's python3 (see guest-check.sh).
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 export DEVMEM_KSRC=$2
 
 if grep -q ' mp_dmabuf_devmem_init$' /proc/kallsyms; then

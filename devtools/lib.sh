@@ -16,12 +16,20 @@ DL=$CACHE/downloads         # cached .deb files
 TOOLS=$CACHE/tools          # extracted rust-src and other helpers
 LLVM_SUFFIX=-19
 export LIBCLANG_PATH=/usr/lib/llvm${LLVM_SUFFIX}/lib
-export PATH=$CACHE/venv/bin:$HOME/.cargo/bin:$PATH
+# The project's Python is Debian's, whose modules (python3-yaml, python3-jsonschema) setup
+# installs; whatever python3 the caller's PATH has first (pyenv, a venv) is not used. The
+# tree's Python tools run through `#!/usr/bin/env python3`, so $CACHE/bin holds only a
+# python3 that is Debian's, and goes first. The virtme-ng venv is not on PATH: boot.sh
+# calls its vng by path.
+PYTHON=/usr/bin/python3
+PYBIN=$CACHE/bin
+export PATH=$PYBIN:$HOME/.cargo/bin:$PATH
 
 # The kernel-path directories of the repository that are copied over the base tree.
 OVERLAY_DIRS="rust drivers include net tools Documentation"
 
-mkdir -p "$CACHE" "$DL" "$TOOLS"
+mkdir -p "$CACHE" "$DL" "$TOOLS" "$PYBIN"
+[ "$(readlink "$PYBIN/python3" 2>/dev/null)" = "$PYTHON" ] || ln -sfn "$PYTHON" "$PYBIN/python3"
 
 _phase_name=
 _phase_start=0

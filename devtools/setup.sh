@@ -146,7 +146,7 @@ fetch_vng() {
 	fi
 	echo "installing virtme-ng (PyPI) into $venv"
 	rm -rf "$venv"
-	quiet python3 -m venv "$venv" || die "python3 -m venv failed"
+	quiet "$PYTHON" -m venv "$venv" || die "$PYTHON -m venv failed"
 	quiet "$venv/bin/pip" install virtme-ng || die "pip install virtme-ng failed"
 }
 
@@ -164,4 +164,35 @@ fetch_rust_src
 fetch_bindgen
 fetch_virtiofsd
 fetch_vng
+phase_end
+
+# Everything the later steps use, checked now, each named with where it was looked for:
+# a missing piece stops here, not minutes later in a sub-make.
+check_prereqs() {
+	local missing=() t
+	for t in clang$LLVM_SUFFIX ld.lld$LLVM_SUFFIX llvm-ar$LLVM_SUFFIX rustc cargo bindgen \
+		virtiofsd qemu-system-x86_64 ethtool socat busybox flex bison bc pahole; do
+		command -v "$t" >/dev/null 2>&1 || missing+=("$t (not on PATH: $PATH)")
+	done
+	[ -x "$PYTHON" ] || missing+=("$PYTHON (Debian's python3)")
+	for t in yaml jsonschema; do
+		"$PYTHON" -c "import $t" 2>/dev/null ||
+			missing+=("Python module $t (import $t with $PYTHON; Debian package python3-$t)")
+	done
+	[ -x "$CACHE/venv/bin/vng" ] || missing+=("virtme-ng ($CACHE/venv/bin/vng)")
+	[ -d "$(rust_lib_src)/core" ] || missing+=("rust-src for rustc $(rustc_version) ($(rust_lib_src))")
+	[ -f "$LIBCLANG_PATH/libclang.so" ] || missing+=("libclang ($LIBCLANG_PATH/libclang.so)")
+	if command -v qemu-system-x86_64 >/dev/null 2>&1 &&
+	   ! qemu-system-x86_64 -device help 2>/dev/null | grep -q '"igb"'; then
+		missing+=("QEMU's igb device (qemu-system-x86_64 -device help)")
+	fi
+	if [ ${#missing[@]} -gt 0 ]; then
+		printf 'devmem-rs: error: missing after setup:\n' >&2
+		printf '  %s\n' "${missing[@]}" >&2
+		exit 1
+	fi
+}
+
+phase "setup: check prerequisites"
+check_prereqs
 phase_end
