@@ -26,7 +26,7 @@ for impl in $IMPLS; do
 	phase "guest: bench ($impl, $VARIANT)"
 	logdir=$CACHE/logs/bench-$VARIANT-$impl
 	IMPL=$impl QUIET=1 bash "$DEVMEM_TOP/devtools/boot.sh" "$logdir" \
-		python3 "$DEVMEM_TOP/bench/guest.py" "$impl" "$SRC" "$tcp" ||
+		/usr/bin/python3 "$DEVMEM_TOP/bench/guest.py" "$impl" "$SRC" "$tcp" ||
 		die "the $impl benchmark guest failed: see $logdir/guest.out and console.log"
 	grep -q '^# bench done' "$logdir/guest.out" ||
 		die "the $impl benchmark did not finish: see $logdir/guest.out"

@@ -40,7 +40,8 @@ qemu_opts+=" ${QEMU_EXTRA:-}"
 # QEMU opens the guest's output ports and the console by path (/proc/self/fd/1 and 2),
 # each on its own: on a regular file they would overwrite each other. Give it pipes.
 run_vng() {
-	timeout --kill-after=15 "$timeout_s" \
+	# vng runs its helpers (virtme-run) from its venv by PATH: for vng alone.
+	PATH=$CACHE/venv/bin:$PATH timeout --kill-after=15 "$timeout_s" \
 		"$vng" --run "$OUT" --disable-kvm --memory "${GUEST_MEMORY:-4G}" \
 		--cpus "${GUEST_CPUS:-2}" --verbose --qemu-opts="$qemu_opts" \
 		--append "no5lvl printk.time=1 hugepages=${HUGEPAGES:-1024} modprobe.blacklist=igb_rs ${KERNEL_APPEND:-}" \

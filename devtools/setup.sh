@@ -179,7 +179,9 @@ check_prereqs() {
 		"$PYTHON" -c "import $t" 2>/dev/null ||
 			missing+=("Python module $t (import $t with $PYTHON; Debian package python3-$t)")
 	done
-	[ -x "$CACHE/venv/bin/vng" ] || missing+=("virtme-ng ($CACHE/venv/bin/vng)")
+	for t in vng virtme-run; do
+		[ -x "$CACHE/venv/bin/$t" ] || missing+=("virtme-ng's $t ($CACHE/venv/bin/$t)")
+	done
 	[ -d "$(rust_lib_src)/core" ] || missing+=("rust-src for rustc $(rustc_version) ($(rust_lib_src))")
 	[ -f "$LIBCLANG_PATH/libclang.so" ] || missing+=("libclang ($LIBCLANG_PATH/libclang.so)")
 	if command -v qemu-system-x86_64 >/dev/null 2>&1 &&
