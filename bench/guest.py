@@ -21,9 +21,9 @@ import sys
 import time
 
 IMPL, KSRC, TCP_RXTX = sys.argv[1:4]
-os.environ["DEVMEM_KSRC"] = KSRC
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.realpath(__file__)),
-                                "../tools/testing/selftests/devmem"))
+# The tests' library as the prepared tree has it: ynl_env.py finds the YNL library and
+# the netdev spec there.
+sys.path.insert(0, os.path.join(KSRC, "tools/testing/selftests/devmem"))
 import devmem_lib as dl  # noqa: E402
 
 REPS = int(os.environ.get("BENCH_REPS", "5"))

@@ -3,13 +3,12 @@
 #
 # Runs inside the guest for `make run`: devmem TCP receive end to end on the Rust 82576
 # driver, with the devmem-rs core, through the installed devmem_rx.py selftest.
-# Usage: guest-demo.sh KSELFTEST_INSTALL_DIR KERNEL_TREE
+# Usage: guest-demo.sh KSELFTEST_INSTALL_DIR
 
 set -eu -o pipefail
 ksft=$1
 # The guest shares the host's file system, not its PATH: Debian's python3 (see guest-check.sh).
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
-export DEVMEM_KSRC=$2
 
 if grep -q ' mp_dmabuf_devmem_init$' /proc/kallsyms; then
 	impl="upstream C (CONFIG_NET_DEVMEM_C)"

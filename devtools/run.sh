@@ -12,5 +12,5 @@ bash "$DEVMEM_TOP/devtools/build.sh"
 
 phase "guest: demo"
 bash "$DEVMEM_TOP/devtools/boot.sh" "$CACHE/logs/run-$VARIANT" \
-	bash "$DEVMEM_TOP/devtools/guest-demo.sh" "$OUT/kselftest/kselftest_install" "$SRC"
+	bash "$DEVMEM_TOP/devtools/guest-demo.sh" "$OUT/kselftest/kselftest_install"
 phase_end

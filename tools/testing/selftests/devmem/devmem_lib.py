@@ -6,7 +6,7 @@
 # peer's tcp_pattern.py, and a receiver that checks every byte of the peer's pattern stream
 # whether it arrives in a dma-buf (recvmsg(MSG_SOCK_DEVMEM) cmsgs) or in ordinary memory.
 #
-# DEVMEM_KSRC names the prepared kernel tree (YNL library and netdev spec).
+# ynl_env.py finds the YNL library and the netdev spec (installed or in the tree).
 
 import ctypes
 import fcntl
@@ -20,12 +20,10 @@ import subprocess
 import sys
 import time
 
-KSRC = os.environ.get("DEVMEM_KSRC", "")
-SPEC = os.path.join(KSRC, "Documentation/netlink/specs/netdev.yaml")
-sys.path.insert(0, os.path.join(KSRC, "tools/net/ynl/pyynl"))
 HERE = os.path.dirname(os.path.realpath(__file__))
 sys.path.insert(0, HERE)
-from tcp_pattern import pattern  # noqa: E402
+from ynl_env import SPEC  # noqa: E402
+from tcp_pattern import expected, first_wrong  # noqa: E402
 
 NS = "devmem-peer"
 IP_A, IP_B = "10.72.0.1", "10.72.0.2"
@@ -145,11 +143,12 @@ class Ports:
         sh("ip", "neigh", "replace", IP_B, "lladdr", mac_b, "dev", self.if_a, "nud", "permanent")
         sh("ip", "neigh", "replace", IP_A, "lladdr", mac_a, "dev", self.if_b, "nud", "permanent",
            ns=NS)
-        for _ in range(200):
+
+        def carrier():
             with open(f"/sys/class/net/{self.if_a}/carrier") as f:
-                if f.read().strip() == "1":
-                    break
-            time.sleep(0.1)
+                return None if f.read().strip() == "1" else "no carrier"
+        if poll(carrier, 20, 0.1):
+            raise RuntimeError(f"no link on {self.if_a} after 20 s")
         # A known RSS key and table, so that rss_queue() can tell where a flow lands.
         sh("ethtool", "-X", self.if_a, "hkey", ":".join(f"{b:02x}" for b in RSS_KEY),
            "equal", str(RSS_QUEUES))
@@ -358,13 +357,15 @@ class Peer:
 
 class DevmemStream:
     """The receiving end of one connection from the peer, which sends tcp_pattern.py's
-    stream: every byte is checked, whether it arrives in a dma-buf (a SO_DEVMEM_DMABUF
+    stream (keyed by the peer's port): every byte is checked against expected() at its
+    stream offset, whether it arrives in a dma-buf (a SO_DEVMEM_DMABUF
     cmsg: read through the udmabuf of that binding id in `bufs`), in the skb's linear part
     (a SO_DEVMEM_LINEAR cmsg) or, from readable skbs, as ordinary data (no cmsg).
     devmem=False reads with plain recv(), as any socket would."""
 
     def __init__(self, conn, bufs, devmem=True):
         self.conn, self.bufs, self.devmem = conn, bufs, devmem
+        self.key = conn.getpeername()[1] if conn else None
         self.got = 0  # the stream offset
         self.devmem_bytes = self.linear_bytes = self.plain_bytes = 0
         self.frags = 0
@@ -405,8 +406,11 @@ class DevmemStream:
         return freed
 
     def _check(self, got, where):
-        if got != pattern(self.got, len(got)):
-            raise RuntimeError(f"{where} mismatch at stream byte {self.got}")
+        bad = first_wrong(got, self.got, self.key)
+        if bad is not None:
+            raise RuntimeError(f"{where} of {len(got)} bytes at stream byte {self.got}: byte "
+                               f"{bad} is {got[bad - self.got]:#x}, want "
+                               f"{expected(bad, 1, self.key)[0]:#x}")
         self.got += len(got)
 
     def _recv_once(self, maxlen):

@@ -8,7 +8,7 @@
 # every byte. Then the zerocopy completions, bad input (a device without netmem_tx, an
 # unknown binding, an rx binding), and the unbind op releasing the dma-buf.
 #
-# DEVMEM_KSRC names the prepared kernel tree (YNL library and netdev spec).
+# ynl_env.py finds the YNL library and the netdev spec (installed or in the tree).
 
 import ctypes
 import errno
@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
 from devmem_lib import (IP_B, LIBC, SO_DEVMEM_DMABUF, SPEC, Bound, Peer, Ports,  # noqa: E402
                         Udmabuf, dmabuf_sync, rx_queues, wait_released)
 from ktap import check, run  # noqa: E402
-from tcp_pattern import CHUNK, pattern  # noqa: E402
+from tcp_pattern import CHUNK, expected  # noqa: E402
 
 PORT = 5301
 NBYTES = 4 << 20
@@ -114,14 +114,15 @@ def main():
     buf = Udmabuf(BUF_SIZE)
     base_refs = buf.refs()
 
-    # The stream's first NBYTES bytes into the dma-buf, through a writable mapping of the
-    # memfd, bracketed for CPU access.
-    wmap = mmap.mmap(buf.memfd, BUF_SIZE, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
-    dmabuf_sync(buf.fd, 0 | DMA_BUF_SYNC_WRITE)
-    for off in range(0, NBYTES, CHUNK):
-        wmap[off:off + CHUNK] = pattern(off, CHUNK)
-    dmabuf_sync(buf.fd, 4 | DMA_BUF_SYNC_WRITE)
-    wmap.close()
+    def fill(key):
+        """The first NBYTES bytes of the stream of `key` into the dma-buf, through a
+        writable mapping of the memfd, bracketed for CPU access."""
+        wmap = mmap.mmap(buf.memfd, BUF_SIZE, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+        dmabuf_sync(buf.fd, 0 | DMA_BUF_SYNC_WRITE)
+        for off in range(0, NBYTES, CHUNK):
+            wmap[off:off + CHUNK] = expected(off, CHUNK, key)
+        dmabuf_sync(buf.fd, 4 | DMA_BUF_SYNC_WRITE)
+        wmap.close()
 
     def refused_bind(ifi, err, msg):
         try:
@@ -163,6 +164,8 @@ def main():
             s = connect()
             state["sock"] = s
             s.setsockopt(socket.SOL_SOCKET, SO_ZEROCOPY, 1)
+            # The peer checks the stream keyed by this end's port.
+            fill(s.getsockname()[1])
             sent = calls = 0
             while sent < NBYTES:
                 n = send_dmabuf(s, dbid, sent, min(CHUNK, NBYTES - sent))

@@ -38,6 +38,24 @@ wait_for() {
 	done
 }
 
+# gone PID: process PID no longer runs.
+gone() {
+	! kill -0 "$1" 2>/dev/null
+}
+
+# wait_pid TIMEOUT PID: wait up to TIMEOUT seconds for background job PID and return its
+# exit status; past that, kill it (SIGTERM, SIGKILL 5 s later) and return 124 (as
+# timeout(1) does).
+wait_pid() {
+	if ! wait_for "$1" gone "$2"; then
+		kill "$2" 2>/dev/null
+		wait_for 5 gone "$2" || kill -KILL "$2" 2>/dev/null
+		wait "$2" 2>/dev/null
+		return 124
+	fi
+	wait "$2"
+}
+
 # dmesg_since N: kernel log lines after the first N.
 dmesg_since() {
 	dmesg | tail -n +"$(($1 + 1))"

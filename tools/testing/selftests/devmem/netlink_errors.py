@@ -9,7 +9,7 @@
 # misaligned chunks, a queue already bound, tcp-data-split off, XDP attached, another
 # socket's binding) need a NIC that does DMA and restarts queues: the Rust igb driver.
 #
-# DEVMEM_KSRC names the prepared kernel tree (the YNL library and specs are read there).
+# ynl_env.py finds the YNL library and the netdev spec (installed or in the tree).
 
 import errno
 import glob
@@ -18,10 +18,9 @@ import subprocess
 import sys
 import time
 
-KSRC = os.environ.get("DEVMEM_KSRC", "")
-SPEC = os.path.join(KSRC, "Documentation/netlink/specs/netdev.yaml")
-sys.path.insert(0, os.path.join(KSRC, "tools/net/ynl/pyynl"))
 sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
+import ynl_env  # noqa: E402
+from ynl_env import SPEC  # noqa: E402
 from ktap import check, run  # noqa: E402
 
 
@@ -164,8 +163,7 @@ def unprivileged_bind(ynl, ifi, fd):
 
 
 def main_checked():
-    if not os.path.exists(SPEC):
-        raise FileNotFoundError(f"netdev spec not found under DEVMEM_KSRC={KSRC!r}")
+    ynl_env.check()
     main()
 
 
