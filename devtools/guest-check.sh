@@ -1,15 +1,17 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Runs inside the test guest: print the KUnit results, run the installed kselftests and a
-# kmemleak scan, each in a section that devtools/report.py reads on the host.
-# Usage: guest-check.sh KSELFTEST_INSTALL_DIR KERNEL_TREE
-# KERNEL_TREE is the prepared source tree: tests that speak netlink read the tree's YNL
-# library and specs there (DEVMEM_KSRC).
+# Runs inside the test guest: print the KUnit results, run the installed kselftests, the
+# leak gate and a kmemleak scan, each in a section that devtools/report.py reads on the
+# host.
+# Usage: guest-check.sh KSELFTEST_INSTALL_DIR COLLECTION:PROGRAM...
+# The programs are those devtools/expected.txt lists for this build; run_kselftest.sh
+# runs them as installed, with no environment of ours.
 
 set -u
 ksft=$1
-export DEVMEM_KSRC=$2
+shift
+top=$(cd "$(dirname "$0")/.." && pwd)
 # The guest shares the host's file system but not its PATH: its python3 is Debian's, which
 # has the modules the tests use (setup installs them), not whatever the host put first.
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
@@ -31,7 +33,14 @@ section kselftest
 # The host tree is read-only in the guest: run from a copy.
 rm -rf /tmp/kselftest
 cp -a "$ksft" /tmp/kselftest
-(cd /tmp/kselftest && ./run_kselftest.sh)
+tests=()
+for t in "$@"; do
+	tests+=(-t "$t")
+done
+(cd /tmp/kselftest && env -i PATH="$PATH" HOME=/root TERM=dumb ./run_kselftest.sh "${tests[@]}")
+
+section leaks
+python3 "$top/devtools/guest-leaks.py" /tmp/kselftest/devmem 2>&1
 
 section kmemleak
 if [ -w /sys/kernel/debug/kmemleak ]; then

@@ -3,19 +3,22 @@
 """Turn what the test guest printed into one line per test and a closing count.
 
 Inputs: the guest's stdout (sections written by devtools/guest-check.sh), the kernel
-console log, and the kselftest list of the install (so a test that never reported is a
-failure, not a silence). Output: `PASS|FAIL|SKIP name` lines, then `N passed, N failed,
+console log, and the manifest devtools/expected.txt (so a suite or program that never
+reported, or reported fewer cases, is a failure, not a silence). The project's own cases
+are counted one by one; an upstream suite is one result. Output: `PASS|FAIL|SKIP name` lines, then `N passed, N failed,
 N skipped`. Exit status 1 when anything failed or nothing passed.
 """
 
 import argparse
+import os
 import re
 import sys
 
 RESULT = re.compile(r"^(?P<prefix>(?:# )*)(?P<indent>\s*)(?P<ok>ok|not ok) (?P<num>\d+)"
                     r"(?: -)? ?(?P<name>[^#]*?)\s*(?:#\s*(?P<directive>\S+)(?P<reason>.*))?$")
 
-# Kernel log lines that mean the kernel went wrong, whatever the tests said.
+# Kernel log lines that mean the kernel went wrong, whatever the tests said: splats, and
+# what a leaked net_iov, a held net_device or a stuck CPU look like.
 SPLATS = [
     re.compile(p) for p in (
         r"WARNING: ",
@@ -25,12 +28,19 @@ SPLATS = [
         r"KASAN",
         r"UBSAN",
         r"kmemleak: \d+ new suspected memory leaks",
+        r"kmemleak: .*disabled",
         r"possible (circular|recursive) locking",
         r"inconsistent lock state",
         r"DEBUG_LOCKS_WARN_ON",
         r"INFO: task .* blocked for more than",
         r"general protection fault",
         r"Call Trace:",
+        r"stalled pool shutdown",
+        r"unregister_netdevice: waiting for",
+        r"rcu: INFO: .*detected stalls?",
+        r"self-detected stall",
+        r"soft lockup",
+        r"hard LOCKUP",
     )
 ]
 # Lines that match a pattern above but are not reports.
@@ -113,11 +123,132 @@ def splats(console):
     return found
 
 
+def read_manifest(path, build):
+    """The manifest's entries for build: {(kind, name): (min_cases, owner)}."""
+    entries = {}
+    for line in open(path):
+        line = line.split("#", 1)[0].split()
+        if not line:
+            continue
+        b, kind, name, least, owner = line
+        if b == build:
+            entries[(kind, name)] = (int(least), owner)
+    return entries
+
+
+def project_files(top):
+    """The kernel-tree paths of the repository's own Rust files (rust/kernel/...)."""
+    out = set()
+    for d, _, files in os.walk(os.path.join(top, "rust")):
+        for f in files:
+            if f.endswith(".rs"):
+                out.add(os.path.relpath(os.path.join(d, f), top))
+    return out
+
+
+def doctest_locations(lines):
+    """{case name: source path} from the '# NAME.location: PATH:LINE' lines of doctests."""
+    loc = {}
+    for line in lines:
+        m = re.search(r"# (rust_doctest_\w+)\.location: (\S+?):\d+", line)
+        if m:
+            loc[m.group(1)] = m.group(2)
+    return loc
+
+
+def status_of(node):
+    return "SKIP" if node.directive == "SKIP" else ("PASS" if node.ok else "FAIL")
+
+
+class Report:
+    def __init__(self, manifest):
+        self.manifest = manifest
+        self.seen = set()
+        self.results = []
+
+    def add(self, name, status):
+        self.results.append((name, status))
+
+    def group(self, kind, name, node, project_cases=None):
+        """Report one suite or program against the manifest. project_cases, for a suite
+        that mixes upstream and project cases, is the set of case names that are ours."""
+        label = f"{kind}/{name}"
+        cases = list(leaves(node, ""))  # (path, status); path starts with node.name
+        if project_cases is not None:
+            ours = [c for c in cases if c[0].split("/")[-1] in project_cases]
+            theirs = [c for c in cases if c[0].split("/")[-1] not in project_cases]
+            self._project(kind, f"{name}@project", label, ours, node)
+            self._upstream(kind, name, label, theirs, node)
+            return
+        _, owner = self.manifest.get((kind, name), (0, None))
+        if owner == "upstream":
+            self._upstream(kind, name, label, cases, node)
+        else:
+            self._project(kind, name, label, cases, node)
+
+    def _expect(self, kind, name, label, n):
+        key = (kind, name)
+        self.seen.add(key)
+        if key not in self.manifest:
+            self.add(f"{label}: reported, but not listed in devtools/expected.txt", "FAIL")
+            return
+        least, _ = self.manifest[key]
+        if n < least:
+            self.add(f"{label}: {n} cases reported, devtools/expected.txt wants at least "
+                     f"{least}", "FAIL")
+
+    def _project(self, kind, name, label, cases, node):
+        self._expect(kind, name, label, len(cases))
+        for path, st in cases:
+            self.add(f"{kind}/{path}", st)
+
+    def _upstream(self, kind, name, label, cases, node):
+        self._expect(kind, name, label, len(cases))
+        failed = [p for p, st in cases if st == "FAIL"]
+        skipped = sum(1 for _, st in cases if st == "SKIP")
+        if failed:
+            st = "FAIL"
+        elif cases and skipped == len(cases):
+            st = "SKIP"
+        else:
+            st = "PASS" if cases else "FAIL"
+        what = f"upstream suite, {len(cases)} cases"
+        if skipped:
+            what += f", {skipped} skipped"
+        if failed:
+            what += f", failed: {', '.join(p.split('/')[-1] for p in failed[:10])}"
+        self.add(f"{label} [{what}]", st)
+
+    def missing(self):
+        for (kind, name), (least, _) in sorted(self.manifest.items()):
+            if (kind, name) not in self.seen:
+                self.add(f"{kind}/{name}: did not report (devtools/expected.txt wants "
+                         f"{least} cases)", "FAIL")
+
+
+def leak_gate(lines):
+    """The guest's leak gate: 'leak-gate: WHAT N' lines; anything left is a failure."""
+    results, details = [], []
+    for line in lines:
+        m = re.match(r"^leak-gate: (\S+) (-?\d+)$", line.strip())
+        if m:
+            results.append((f"kernel/leak-gate/{m.group(1)}",
+                            "PASS" if m.group(2) == "0" else "FAIL"))
+        elif line.strip():
+            details.append(line.strip())
+    if not results:
+        results.append(("kernel/leak-gate: no result", "FAIL"))
+    return results, details
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--guest", required=True, help="guest stdout")
     ap.add_argument("--console", required=True, help="kernel console log")
-    ap.add_argument("--kselftest-list", help="kselftest-list.txt of the install")
+    ap.add_argument("--manifest", required=True, help="devtools/expected.txt")
+    ap.add_argument("--build", required=True, help="the manifest's BUILD column (rust, c)")
+    ap.add_argument("--top", required=True, help="the repository (its rust/ files are ours)")
+    ap.add_argument("--kmemleak", choices=("required", "optional"), default="required")
     ap.add_argument("--guest-rc", type=int, default=0)
     ap.add_argument("--prefix", default="", help="prefix of every test name (the build)")
     args = ap.parse_args()
@@ -125,34 +256,43 @@ def main():
     guest = open(args.guest, errors="replace").read()
     console = open(args.console, errors="replace").read()
     sec = sections(guest)
-    results = []
+    manifest = read_manifest(args.manifest, args.build)
+    rep = Report(manifest)
 
     # A section the guest did not print is a failure: its tests did not report.
-    for name in ("kunit", "kselftest", "kmemleak", "end"):
+    for name in ("kunit", "kselftest", "leaks", "kmemleak", "end"):
         if name not in sec:
-            results.append((f"guest/section-{name}: missing", "FAIL"))
+            rep.add(f"guest/section-{name}: missing", "FAIL")
 
-    for suite in parse_ktap(sec.get("kunit", []), 4):
-        results += [(f"kunit/{n}", s) for n, s in leaves(suite, "")]
-    if not any(n.startswith("kunit/") for n, _ in results):
-        results.append(("kunit/no-suite-reported", "FAIL"))
+    kunit = sec.get("kunit", [])
+    ours = project_files(args.top)
+    locations = doctest_locations(kunit)
+    for suite in parse_ktap(kunit, 4):
+        if suite.name.startswith("rust_doctests_"):
+            mine = {c for c, path in locations.items() if path in ours}
+            rep.group("kunit", suite.name, suite, project_cases=mine)
+        else:
+            rep.group("kunit", suite.name, suite)
 
-    seen = set()
     for prog in parse_ktap(sec.get("kselftest", []), 4):
-        # "selftests: devmem: pci_ports.sh" -> devmem/pci_ports.sh
+        # "selftests: devmem: pci_ports.sh" -> devmem:pci_ports.sh, reported as devmem/...
         m = re.match(r"selftests: (\S+): (\S+)", prog.name)
-        if m:
-            seen.add(f"{m.group(1)}:{m.group(2)}")
-            prog.name = f"{m.group(1)}/{m.group(2)}"
-        results += [(f"kselftest/{n}", s) for n, s in leaves(prog, "")]
-    if args.kselftest_list:
-        for entry in open(args.kselftest_list).read().split():
-            if entry not in seen:
-                results.append((f"kselftest/{entry.replace(':', '/')}: no result", "FAIL"))
+        if not m:
+            rep.add(f"kselftest/{prog.name}: not a kselftest program result", "FAIL")
+            continue
+        key = f"{m.group(1)}:{m.group(2)}"
+        prog.name = f"{m.group(1)}/{m.group(2)}"
+        rep.group("kselftest", key, prog)
+    rep.missing()
+    results = rep.results
+
+    gate, gate_details = leak_gate(sec.get("leaks", []))
+    results += gate
 
     leaks = [l for l in sec.get("kmemleak", []) if l.strip()]
     if leaks == [KMEMLEAK_OFF]:
-        results.append(("kernel/kmemleak-clean", "SKIP"))
+        results.append(("kernel/kmemleak-clean: kmemleak is not available",
+                        "FAIL" if args.kmemleak == "required" else "SKIP"))
         leaks = []
     else:
         results.append(("kernel/kmemleak-clean",
@@ -165,6 +305,8 @@ def main():
     results = [(args.prefix + n, s) for n, s in results]
     for name, status in results:
         print(f"{status} {name}")
+    if gate_details:
+        print("\nleak gate:\n  " + "\n  ".join(gate_details[:40]))
     if leaks:
         print("\nkmemleak report:\n  " + "\n  ".join(leaks[:60]))
     if bad:
