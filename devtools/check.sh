@@ -20,6 +20,21 @@ bash "$DEVMEM_TOP/devtools/setup.sh"
 bash "$DEVMEM_TOP/devtools/tree.sh"
 
 npass=0 nfail=0 nskip=0
+
+# The report's own checks first, on the host: that a suite, program or case that vanishes
+# fails and is named (devtools/report_test.py, synthetic guest output).
+mkdir -p "$CACHE/logs"
+"$PYTHON" "$DEVMEM_TOP/devtools/report_test.py" >"$CACHE/logs/report_test.txt" 2>&1
+while read -r line; do
+	case "$line" in
+	"ok "*) echo "PASS host/report_test/${line#ok * }"; npass=$((npass + 1)) ;;
+	"not ok "*) echo "FAIL host/report_test/${line#not ok * }"; nfail=$((nfail + 1)) ;;
+	"# "*) echo "  $line" ;;
+	esac
+done <"$CACHE/logs/report_test.txt"
+grep -q '^1\.\.[1-9]' "$CACHE/logs/report_test.txt" ||
+	{ echo "FAIL host/report_test: no plan"; nfail=$((nfail + 1)); }
+echo
 for impl in $IMPLS; do
 	IMPL=$impl bash "$DEVMEM_TOP/devtools/build.sh"
 	out=$CACHE/build-$VARIANT

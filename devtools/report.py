@@ -177,7 +177,7 @@ class Report:
         if project_cases is not None:
             ours = [c for c in cases if c[0].split("/")[-1] in project_cases]
             theirs = [c for c in cases if c[0].split("/")[-1] not in project_cases]
-            self._project(kind, f"{name}@project", label, ours, node)
+            self._project(kind, f"{name}@project", f"{label}@project", ours, node)
             self._upstream(kind, name, label, theirs, node)
             return
         _, owner = self.manifest.get((kind, name), (0, None))

@@ -1,0 +1,146 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Self-test of devtools/report.py, on the host before any guest: a synthetic guest output
+that matches a small manifest passes, and each way a result can vanish or go wrong fails
+and is named. KTAP on stdout, one case per check."""
+
+import os
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.realpath(__file__))
+TOP = os.path.dirname(HERE)
+
+MANIFEST = """\
+x  kunit      suite_a                     2  project
+x  kunit      rust_doctests_kernel@project 1  project
+x  kunit      rust_doctests_kernel        2  upstream
+x  kselftest  devmem:prog.sh              2  project
+"""
+
+GUEST = """\
+### devmem-rs: kunit
+KTAP version 1
+1..2
+    KTAP version 1
+    # Subtest: suite_a
+    1..2
+    ok 1 case_one
+    ok 2 case_two
+ok 1 suite_a
+    KTAP version 1
+    # Subtest: rust_doctests_kernel
+    1..3
+    # rust_doctest_kernel_net_page_pool_rs_0.location: rust/kernel/net/page_pool.rs:10
+    ok 1 rust_doctest_kernel_net_page_pool_rs_0
+    # rust_doctest_kernel_sync_rs_0.location: rust/kernel/sync.rs:20
+    ok 2 rust_doctest_kernel_sync_rs_0
+    # rust_doctest_kernel_sync_rs_1.location: rust/kernel/sync.rs:30
+    ok 3 rust_doctest_kernel_sync_rs_1
+ok 2 rust_doctests_kernel
+### devmem-rs: kselftest
+TAP version 13
+1..1
+# timeout set to 900
+# selftests: devmem: prog.sh
+# TAP version 13
+# 1..2
+# ok 1 first
+# ok 2 second
+ok 1 selftests: devmem: prog.sh
+### devmem-rs: leaks
+leak-gate: dmabufs 0
+### devmem-rs: kmemleak
+### devmem-rs: end
+"""
+
+
+def report(guest, manifest=MANIFEST, console=""):
+    with tempfile.TemporaryDirectory() as d:
+        paths = {}
+        for name, text in (("guest", guest), ("manifest", manifest), ("console", console)):
+            paths[name] = os.path.join(d, name)
+            with open(paths[name], "w") as f:
+                f.write(text)
+        r = subprocess.run([sys.executable, os.path.join(HERE, "report.py"),
+                            "--guest", paths["guest"], "--console", paths["console"],
+                            "--manifest", paths["manifest"], "--build", "x", "--top", TOP],
+                           capture_output=True, text=True)
+        return r.returncode, r.stdout
+
+
+def fails_naming(guest, what, **kw):
+    rc, out = report(guest, **kw)
+    bad = [l for l in out.splitlines() if l.startswith("FAIL ")]
+    if rc == 0 or not any(what in l for l in bad):
+        return f"exit {rc}, FAIL lines {bad}: none names {what!r}"
+    return None
+
+
+def clean():
+    rc, out = report(GUEST)
+    if rc != 0:
+        return f"exit {rc}:\n{out}"
+    want = ["PASS kunit/suite_a/case_one",
+            "PASS kunit/rust_doctests_kernel/rust_doctest_kernel_net_page_pool_rs_0",
+            "PASS kunit/rust_doctests_kernel [upstream suite, 2 cases]",
+            "PASS kselftest/devmem/prog.sh/second", "PASS kernel/leak-gate/dmabufs"]
+    missing = [w for w in want if w not in out.splitlines()]
+    return f"missing lines {missing}" if missing else None
+
+
+CASES = {
+    "clean_output_passes": clean,
+    "a_case_gone_fails": lambda: fails_naming(
+        GUEST.replace("    ok 2 case_two\n", ""), "kunit/suite_a: 1 cases"),
+    "a_failing_case_fails": lambda: fails_naming(
+        GUEST.replace("ok 1 case_one", "not ok 1 case_one"), "kunit/suite_a/case_one"),
+    "a_suite_gone_fails": lambda: fails_naming(
+        GUEST.replace("# Subtest: suite_a", "# Subtest: other").replace(
+            "ok 1 suite_a", "ok 1 other"), "kunit/suite_a: did not report"),
+    "an_unlisted_suite_fails": lambda: fails_naming(
+        GUEST.replace("ok 1 suite_a", "ok 1 other"), "not listed"),
+    "a_program_gone_fails": lambda: fails_naming(
+        GUEST.replace("selftests: devmem: prog.sh", "selftests: devmem: else.sh"),
+        "kselftest/devmem:prog.sh: did not report"),
+    "an_upstream_failure_fails": lambda: fails_naming(
+        GUEST.replace("ok 2 rust_doctest_kernel_sync_rs_0",
+                      "not ok 2 rust_doctest_kernel_sync_rs_0"),
+        "kunit/rust_doctests_kernel [upstream suite"),
+    "a_project_doctest_gone_fails": lambda: fails_naming(
+        GUEST.replace("rust/kernel/net/page_pool.rs", "rust/kernel/other.rs"),
+        "rust_doctests_kernel@project"),
+    "a_leak_fails": lambda: fails_naming(
+        GUEST.replace("leak-gate: dmabufs 0", "leak-gate: dmabufs 1"),
+        "kernel/leak-gate/dmabufs"),
+    "no_leak_gate_fails": lambda: fails_naming(
+        GUEST.replace("leak-gate: dmabufs 0\n", ""), "leak-gate"),
+    "kmemleak_missing_fails": lambda: fails_naming(
+        GUEST.replace("### devmem-rs: kmemleak\n",
+                      "### devmem-rs: kmemleak\nkmemleak is not available in this kernel\n"),
+        "kmemleak"),
+    "a_stalled_pool_fails": lambda: fails_naming(
+        GUEST, "kernel/log-clean", console="page_pool_release_retry() stalled pool "
+        "shutdown: id 3, 21 inflight 60 sec\n"),
+    "a_missing_section_fails": lambda: fails_naming(
+        GUEST.replace("### devmem-rs: end\n", ""), "section-end"),
+}
+
+
+def main():
+    print("TAP version 13")
+    print(f"1..{len(CASES)}")
+    failed = 0
+    for i, (name, fn) in enumerate(CASES.items(), 1):
+        why = fn()
+        if why:
+            failed += 1
+            for line in str(why).splitlines():
+                print(f"# {line}")
+        print(f"{'not ok' if why else 'ok'} {i} {name}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
