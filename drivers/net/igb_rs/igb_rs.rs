@@ -9,7 +9,7 @@
 //! takes `net_iov`s from a memory provider when one is bound to the queue (devmem TCP).
 //!
 //! Register facts: the C igb driver and QEMU's hw/net/igb_core.c; see
-//! Documentation/networking/device_drivers/ethernet/intel/igb_rs.rst.
+//! Documentation/networking/igb-rs.rst.
 
 mod regs;
 mod rss;
