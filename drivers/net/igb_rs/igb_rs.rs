@@ -23,22 +23,23 @@ use kernel::{
     irq::{self, IrqReturn},
     net::{
         device::{
-            with_bh_disabled, ExtraOps, Features, LinkStats64, Napi, NetDevice, Operations,
-            Registration, SkBuff, TxResult,
+            with_bh_disabled, ExtraOps, Features, LinkStats64, LockedNetDevice, NetDevice,
+            Operations, Registration, TxQueue as NetTxQueue, TxResult,
         },
         ethtool::{
             flow_type, rss_hash, rss_key_fill, rx_cls_loc, rxnfc_cmd, string_set, tcp_data_split,
-            Channels, Coalesce, EthtoolOps, EthtoolTable, Ip4L4, Ip6L4, KernelRingParam, RingParam,
-            RxfhParam, Rxnfc, Strings, COALESCE_RX_USECS, RING_USE_HDS_THRS,
-            RING_USE_TCP_DATA_SPLIT, RXH_XFRM_NO_CHANGE, RX_CLS_FLOW_DISC, RX_CLS_FLOW_WAKE,
+            Channels, Coalesce, EthtoolOps, Ip4L4, Ip6L4, KernelRingParam, RingParam, RxfhParam,
+            Rxnfc, Strings, COALESCE_RX_USECS, RING_USE_HDS_THRS, RING_USE_TCP_DATA_SPLIT,
+            RXH_XFRM_NO_CHANGE, RX_CLS_FLOW_DISC, RX_CLS_FLOW_WAKE,
         },
         ext_ack::ExtAck,
+        napi::{Napi, PollContext},
         page_pool::{OwnedPagePool, Params, PoolNetmem},
         queue::{
-            QueueConfig, QueueMgmtOps, QueueMgmtTable, QueueStatsOps, QueueStatsRx,
-            QueueStatsTable, QueueStatsTx, QCFG_RX_PAGE_SIZE,
+            QueueConfig, QueueMgmtOps, QueueStatsOps, QueueStatsRx, QueueStatsTx, QCFG_RX_PAGE_SIZE,
         },
-        tx::{GsoKind, TxPacket, MAX_SEGMENTS},
+        skbuff::{GsoKind, SkBuff},
+        tx::{TxPacket, MAX_SEGMENTS},
     },
     page::PAGE_SIZE,
     pci,
@@ -118,8 +119,7 @@ struct RxRing {
     /// (before the pools, which are declared after them).
     hdr: KVec<Option<PoolNetmem>>,
     pkt: KVec<Option<PoolNetmem>>,
-    /// The skb of a packet spanning several descriptors, until its last one, and its
-    /// number of frags.
+    /// The skb of a packet spanning several descriptors, until its last one.
     partial: Option<SkBuff>,
     hdr_pool: OwnedPagePool,
     pkt_pool: OwnedPagePool,
@@ -127,8 +127,6 @@ struct RxRing {
     ntc: u32,
     /// The tail: the next descriptor to post buffers on.
     ntu: u32,
-    /// The frags `partial` has.
-    frags: u32,
     /// Dropping the descriptors of a packet until its last one.
     discard: bool,
     /// The payload pool hands out `net_iov`s of a memory provider: the CPU cannot read the
@@ -304,7 +302,7 @@ struct TxQueue {
 #[pin_data]
 struct QueuePair {
     #[pin]
-    napi: Napi,
+    napi: Napi<QueuePair>,
     index: u32,
     hw: Arc<Hw>,
     rx_desc: Coherent<[u64]>,
@@ -317,7 +315,7 @@ struct QueuePair {
     tx: SpinLock<TxQueue>,
 }
 
-kernel::impl_napi_owner!(QueuePair, napi, napi_poll);
+kernel::impl_napi_poll!(QueuePair, napi, napi_poll);
 
 /// What the netdev callbacks share.
 #[pin_data]
@@ -402,7 +400,6 @@ impl RxRing {
             ntc: 0,
             ntu: 0,
             partial: None,
-            frags: 0,
             discard: false,
             devmem,
             // The core refuses a memory provider without tcp-data-split, and turning it
@@ -464,8 +461,8 @@ impl TxRing {
     }
 
     /// Reclaims the packets the NIC sent: unmaps them and frees their skbs, from a NAPI
-    /// poll with `budget` (0 elsewhere).
-    fn clean(&mut self, desc: &Coherent<[u64]>, budget: i32) {
+    /// poll (`ctx`) or elsewhere.
+    fn clean(&mut self, desc: &Coherent<[u64]>, ctx: Option<&PollContext<'_>>) {
         while self.ntc != self.ntu {
             let Some(last) = self.pkts[self.ntc as usize].as_ref().map(|(_, l)| *l) else {
                 // Not the start of a packet: cannot happen; resynchronise on the tail.
@@ -480,7 +477,7 @@ impl TxRing {
                 break;
             }
             if let Some((pkt, _)) = self.pkts[self.ntc as usize].take() {
-                pkt.complete(budget);
+                pkt.complete(ctx);
             }
             self.ntc = (last + 1) % RING_SIZE;
         }
@@ -515,8 +512,13 @@ impl QueuePair {
         1u32.checked_shl(self.index).unwrap_or(0)
     }
 
-    fn napi_poll(&self, napi: &Napi, budget: i32) -> i32 {
-        let dev = napi.dev();
+    /// The device's tx queue of this pair.
+    fn txq<'a>(&self, dev: &'a NetDevice) -> Option<NetTxQueue<'a>> {
+        dev.tx_queue(self.index)
+    }
+
+    fn napi_poll(&self, ctx: PollContext<'_>, budget: i32) -> i32 {
+        let dev = ctx.dev();
         if self.index == 0 && self.hw.link_event.swap(false, Ordering::Relaxed) {
             if self.hw.rd(STATUS) & STATUS_LU != 0 {
                 dev.carrier_on();
@@ -528,21 +530,23 @@ impl QueuePair {
             let mut guard = self.tx.lock();
             let TxQueue { ring, stats } = &mut *guard;
             if let Some(tx) = ring.as_mut() {
-                tx.clean(&self.tx_desc, budget);
-                if dev.tx_stopped(self.index) && tx.free_slots() > RING_SIZE / 4 {
-                    dev.tx_wake(self.index);
-                    stats.wakes += 1;
+                tx.clean(&self.tx_desc, Some(&ctx));
+                if let Some(txq) = self.txq(dev) {
+                    if txq.is_stopped() && tx.free_slots() > RING_SIZE / 4 {
+                        txq.wake();
+                        stats.wakes += 1;
+                    }
                 }
             }
         }
-        let work = self.rx_poll(napi, dev, budget);
-        if work < budget && napi.complete_done(work) {
+        let work = self.rx_poll(&ctx, dev, budget);
+        if work < budget && ctx.complete_done(work) {
             self.hw.wr(EIMS, self.vector_bit());
         }
         work.min(budget)
     }
 
-    fn rx_poll(&self, napi: &Napi, dev: &NetDevice, budget: i32) -> i32 {
+    fn rx_poll(&self, ctx: &PollContext<'_>, dev: &NetDevice, budget: i32) -> i32 {
         let mut guard = self.rx.lock();
         let RxQueue { ring, stats } = &mut *guard;
         let Some(rx) = ring.as_mut() else {
@@ -590,13 +594,12 @@ impl QueuePair {
             if rx.partial.is_none() && !rx.split {
                 // One buffer: the frame is in the payload buffers; the header buffer stays
                 // posted, unused.
-                let Some(skb) = napi.alloc_skb(RX_PULL) else {
+                let Some(skb) = ctx.alloc_skb(RX_PULL) else {
                     stats.drops += 1;
                     rx.discard = status & RXD_STAT_EOP == 0;
                     continue;
                 };
                 rx.partial = Some(skb);
-                rx.frags = 0;
             }
             if rx.partial.is_none() {
                 let hlen = if status & RXD_STAT_HBO != 0 {
@@ -609,7 +612,7 @@ impl QueuePair {
                     continue;
                 };
                 rx.hdr_pool.sync_for_cpu(&h, hlen);
-                let skb = napi.alloc_skb(hlen.max(64)).map(|mut skb| {
+                let skb = ctx.alloc_skb(hlen.max(64)).map(|mut skb| {
                     if let Some(b) = rx.hdr_pool.page_bytes(&h, hlen as usize) {
                         skb.put_data(b);
                     }
@@ -622,13 +625,18 @@ impl QueuePair {
                     continue;
                 };
                 rx.partial = Some(skb);
-                rx.frags = 0;
             }
             if len > 0 {
                 if let (Some(p), Some(skb)) = (rx.pkt[s].take(), rx.partial.as_mut()) {
                     rx.pkt_pool.sync_for_cpu(&p, len);
-                    skb.add_rx_frag(rx.frags, p, 0, len, rx.buf_size);
-                    rx.frags += 1;
+                    if skb.push_rx_frag(p, 0, len, rx.buf_size).is_err() {
+                        // More buffers than an skb has frags: the frame goes (and the
+                        // refused buffer back to its pool).
+                        stats.drops += 1;
+                        rx.partial = None;
+                        rx.discard = status & RXD_STAT_EOP == 0;
+                        continue;
+                    }
                 }
             }
             if status & RXD_STAT_EOP == 0 {
@@ -662,7 +670,7 @@ impl QueuePair {
                 skb.set_hash_l4((lo >> 32) as u32);
             }
             skb.record_rx_queue(self.index as u16);
-            napi.gro_receive(skb);
+            ctx.gro_receive(skb);
             done += 1;
         }
         if used > 0 {
@@ -723,10 +731,12 @@ impl QueuePair {
             return TxResult::Ok;
         };
         if tx.free_slots() < TX_DESC_MAX {
-            tx.clean(&self.tx_desc, 0);
+            tx.clean(&self.tx_desc, None);
             if tx.free_slots() < TX_DESC_MAX {
                 // Stopped after the previous packet when this could happen: not expected.
-                dev.tx_stop(self.index);
+                if let Some(txq) = self.txq(dev) {
+                    txq.stop();
+                }
                 stats.stops += 1;
                 return TxResult::Busy(skb);
             }
@@ -796,7 +806,9 @@ impl QueuePair {
         dma_mb(Write);
         self.hw.wr(tdt(self.index as usize), tx.ntu);
         if tx.free_slots() < TX_DESC_MAX {
-            dev.tx_stop(self.index);
+            if let Some(txq) = self.txq(dev) {
+                txq.stop();
+            }
             stats.stops += 1;
         }
         TxResult::Ok
@@ -1004,7 +1016,7 @@ struct IgbOps;
 impl Operations for IgbOps {
     type Data = Adapter;
 
-    fn open(a: &Adapter, dev: &NetDevice) -> Result {
+    fn open(a: &Adapter, dev: &LockedNetDevice) -> Result {
         // Every ring first: on failure nothing is installed and nothing needs undoing.
         let mut rings = KVec::with_capacity(a.active().len(), GFP_KERNEL)?;
         for p in a.active() {
@@ -1023,15 +1035,16 @@ impl Operations for IgbOps {
             });
         }
         a.configure();
+        let mut started = Ok(());
         for p in a.active() {
             a.start_queue(p);
-            // SAFETY: `open` runs under the instance lock (the device has queue ops); the
-            // pair is pinned in its `Arc` and outlives the context, which `stop` deletes.
-            unsafe {
-                p.napi.add_locked(dev, &**p);
-                p.napi.enable_locked();
-                Napi::link_queues(dev, p.index, Some(&p.napi));
-            }
+            started = started.and(Napi::start(p, dev, p.index));
+        }
+        if let Err(e) = started {
+            // What did start is stopped with the rest.
+            a.up.store(true, Ordering::Relaxed);
+            <Self as Operations>::stop(a, dev)?;
+            return Err(e);
         }
         let hw = &*a.hw;
         hw.wr(RLPML, MAX_FRAME);
@@ -1049,7 +1062,7 @@ impl Operations for IgbOps {
         Ok(())
     }
 
-    fn stop(a: &Adapter, dev: &NetDevice) -> Result {
+    fn stop(a: &Adapter, dev: &LockedNetDevice) -> Result {
         // Not running: a channel change whose `open` failed left nothing to stop.
         if !a.up.swap(false, Ordering::Relaxed) {
             return Ok(());
@@ -1063,12 +1076,8 @@ impl Operations for IgbOps {
         hw.wr(TCTL, 0);
         for p in a.active() {
             a.stop_queue(p);
-            // SAFETY: Added and enabled by `open` (`up` was set); the instance lock is held.
-            unsafe {
-                Napi::link_queues(dev, p.index, None);
-                p.napi.disable_locked();
-                p.napi.del_locked();
-            }
+            // Started by `open` on this device: cannot fail.
+            let _ = Napi::stop(p, dev);
             // Dropped outside the locks: destroying a page pool sleeps.
             let (rx, _tx) = with_bh_disabled(|| (p.rx.lock().ring.take(), p.tx.lock().ring.take()));
             drop(rx);
@@ -1249,7 +1258,7 @@ impl EthtoolOps for IgbOps {
 
     fn set_ringparam(
         a: &Adapter,
-        dev: &NetDevice,
+        dev: &LockedNetDevice,
         r: &RingParam,
         k: &KernelRingParam,
         ack: Option<&mut ExtAck>,
@@ -1290,7 +1299,7 @@ impl EthtoolOps for IgbOps {
         ch.other_count = 1;
     }
 
-    fn set_channels(a: &Adapter, dev: &NetDevice, ch: &Channels) -> Result {
+    fn set_channels(a: &Adapter, dev: &LockedNetDevice, ch: &Channels) -> Result {
         // Combined channels only (an rx/tx queue pair per vector), and the link vector.
         let n = ch.combined_count;
         if ch.rx_count != 0 || ch.tx_count != 0 || ch.other_count != 1 {
@@ -1803,14 +1812,12 @@ impl pci::Driver for IgbDriver {
             MAX_QUEUES,
             MAX_QUEUES,
             adapter,
-            ExtraOps {
-                ethtool: Some(&EthtoolTable::<IgbOps>::OPS),
-                queue_mgmt: Some(&QueueMgmtTable::<IgbOps>::OPS),
-                stats: Some(&QueueStatsTable::<IgbOps>::OPS),
-                ops_locked: true,
-                features: FEATURES,
-                netmem_tx: true,
-            },
+            ExtraOps::new()
+                .ethtool()
+                .queue_mgmt()
+                .queue_stats()
+                .features(FEATURES)
+                .netmem_tx(),
         )?;
         netdev
             .dev()

@@ -1,27 +1,49 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Network devices: registration, netdev ops, NAPI and socket buffers.
+//! Network devices: registration and netdev ops.
 //!
-//! A NIC driver allocates a [`Registration`] with its [`Operations`] and its shared state
-//! (`Operations::Data`), sets the MAC address and registers it. The netdev callbacks get the
-//! device and the shared state back. Every rx or tx queue pair has a [`Napi`] context whose
-//! poll function the driver implements with [`NapiPoll`].
+//! A NIC driver allocates a [`Registration`] with its [`Operations`], its shared state
+//! (`Operations::Data`) and the [`ExtraOps`] tables its type implements, sets the MAC
+//! address and registers it. The netdev callbacks get the device and the shared state
+//! back. Devices made here are "ops locked": the callbacks that run under the device's
+//! instance lock get it as a [`LockedNetDevice`].
 //!
-//! C headers: [`include/linux/netdevice.h`](srctree/include/linux/netdevice.h),
-//! [`include/linux/skbuff.h`](srctree/include/linux/skbuff.h)
+//! C header: [`include/linux/netdevice.h`](srctree/include/linux/netdevice.h)
 
 use crate::{
-    alloc::Flags,
     bindings,
     device::Device,
-    error::{from_result, to_result, VTABLE_DEFAULT_ERROR},
-    ffi::{c_int, c_void},
-    net::page_pool::PoolNetmem,
+    error::{
+        from_result,
+        to_result,
+        VTABLE_DEFAULT_ERROR, //
+    },
+    ffi::{
+        c_int,
+        c_void, //
+    },
+    net::{
+        ethtool::{
+            EthtoolOps,
+            EthtoolTable, //
+        },
+        queue::{
+            QueueMgmtOps,
+            QueueMgmtTable,
+            QueueStatsOps,
+            QueueStatsTable, //
+        },
+        skbuff::SkBuff,
+    },
     prelude::*,
     sync::Arc,
     types::Opaque,
 };
-use core::{marker::PhantomData, ptr::NonNull};
+use core::{
+    marker::PhantomData,
+    ops::Deref,
+    ptr::NonNull, //
+};
 
 /// The length of an Ethernet address.
 pub const ETH_ALEN: usize = 6;
@@ -154,22 +176,13 @@ impl NetDevice {
         unsafe { bindings::netif_tx_disable(self.as_raw()) }
     }
 
-    /// Stops tx queue `q` (the ring is full).
-    pub fn tx_stop(&self, q: u32) {
-        // SAFETY: The device is valid; `q` is checked by the helper's caller contract below.
-        unsafe { bindings::netif_stop_subqueue(self.as_raw(), q as u16) }
-    }
-
-    /// Wakes tx queue `q` if it was stopped.
-    pub fn tx_wake(&self, q: u32) {
-        // SAFETY: As above.
-        unsafe { bindings::netif_wake_subqueue(self.as_raw(), q as u16) }
-    }
-
-    /// Whether tx queue `q` is stopped.
-    pub fn tx_stopped(&self, q: u32) -> bool {
-        // SAFETY: As above.
-        unsafe { bindings::__netif_subqueue_stopped(self.as_raw(), q as u16) }
+    /// Tx queue `q`, if the device has it (C `netdev_get_tx_queue`, checked).
+    pub fn tx_queue(&self, q: u32) -> Option<TxQueue<'_>> {
+        // SAFETY: Valid device; `num_tx_queues` is fixed at allocation.
+        let n = unsafe { (*self.as_raw()).num_tx_queues };
+        let index = u16::try_from(q).ok().filter(|_| q < n)?;
+        // INVARIANT: checked against the queues allocated with the device.
+        Some(TxQueue { dev: self, index })
     }
 
     /// Whether rx queue `q` has a memory provider installed (devmem, io_uring zero copy):
@@ -203,6 +216,111 @@ impl NetDevice {
     }
 }
 
+/// A tx queue of a device.
+///
+/// # Invariants
+///
+/// `index` is below the device's `num_tx_queues`.
+#[derive(Clone, Copy)]
+pub struct TxQueue<'a> {
+    dev: &'a NetDevice,
+    index: u16,
+}
+
+impl TxQueue<'_> {
+    /// Its index.
+    pub fn index(&self) -> u16 {
+        self.index
+    }
+
+    /// Stops the queue (the ring is full; C `netif_stop_subqueue`).
+    pub fn stop(&self) {
+        // SAFETY: Valid device; `index` is one of its tx queues (type invariant).
+        unsafe { bindings::netif_stop_subqueue(self.dev.as_raw(), self.index) }
+    }
+
+    /// Wakes the queue if it was stopped (C `netif_wake_subqueue`).
+    pub fn wake(&self) {
+        // SAFETY: Valid device; `index` is one of its tx queues (type invariant).
+        unsafe { bindings::netif_wake_subqueue(self.dev.as_raw(), self.index) }
+    }
+
+    /// Whether the queue is stopped (C `__netif_subqueue_stopped`).
+    pub fn is_stopped(&self) -> bool {
+        // SAFETY: Valid device; `index` is one of its tx queues (type invariant).
+        unsafe { bindings::__netif_subqueue_stopped(self.dev.as_raw(), self.index) }
+    }
+}
+
+/// A network device whose instance lock (C `netdev_lock`) the holder of the reference
+/// holds.
+///
+/// The callbacks of a device made by a [`Registration`] that run under the lock (open,
+/// stop, ethtool and queue-management ops) get one; it gives what only the lock allows,
+/// such as starting and stopping NAPI (see [`Napi`](super::napi::Napi)).
+///
+/// # Invariants
+///
+/// The device's instance lock is held for the life of the reference.
+#[repr(transparent)]
+pub struct LockedNetDevice(NetDevice);
+
+impl LockedNetDevice {
+    /// Borrows `dev` as locked.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds `dev`'s instance lock for `'a`.
+    pub(crate) unsafe fn assume_locked<'a>(dev: &'a NetDevice) -> &'a Self {
+        // SAFETY: Transparent wrapper.
+        // INVARIANT: the lock is held for `'a` (caller).
+        unsafe { &*core::ptr::from_ref(dev).cast() }
+    }
+}
+
+/// The instance lock of a device, held until dropped (C `netdev_lock`, `netdev_unlock`).
+///
+/// # Invariants
+///
+/// The lock of `dev` is held by this guard.
+pub struct NetDeviceGuard<'a> {
+    dev: &'a NetDevice,
+}
+
+impl NetDevice {
+    /// Takes the device's instance lock (C `netdev_lock`); may sleep.
+    pub fn lock(&self) -> NetDeviceGuard<'_> {
+        // SAFETY: Valid device; process context, as the caller may sleep.
+        unsafe { bindings::netdev_lock(self.as_raw()) };
+        // INVARIANT: locked above.
+        NetDeviceGuard { dev: self }
+    }
+}
+
+impl Deref for NetDeviceGuard<'_> {
+    type Target = LockedNetDevice;
+
+    fn deref(&self) -> &LockedNetDevice {
+        // SAFETY: The guard holds the lock for as long as the reference it lends.
+        unsafe { LockedNetDevice::assume_locked(self.dev) }
+    }
+}
+
+impl Drop for NetDeviceGuard<'_> {
+    fn drop(&mut self) {
+        // SAFETY: Taken by `lock` (type invariant), released once.
+        unsafe { bindings::netdev_unlock(self.dev.as_raw()) }
+    }
+}
+
+impl Deref for LockedNetDevice {
+    type Target = NetDevice;
+
+    fn deref(&self) -> &NetDevice {
+        &self.0
+    }
+}
+
 /// Whether the driver took a packet (C `netdev_tx_t`).
 pub enum TxResult {
     /// Taken (queued or dropped).
@@ -221,11 +339,11 @@ pub trait Operations: 'static {
     /// The driver's state shared with every callback.
     type Data: Send + Sync;
 
-    /// The interface is brought up.
-    fn open(data: &Self::Data, dev: &NetDevice) -> Result;
+    /// The interface is brought up (under the instance lock).
+    fn open(data: &Self::Data, dev: &LockedNetDevice) -> Result;
 
-    /// The interface is brought down.
-    fn stop(data: &Self::Data, dev: &NetDevice) -> Result;
+    /// The interface is brought down (under the instance lock).
+    fn stop(data: &Self::Data, dev: &LockedNetDevice) -> Result;
 
     /// Transmits `skb` on the tx queue it is mapped to.
     fn start_xmit(data: &Self::Data, dev: &NetDevice, skb: SkBuff) -> TxResult;
@@ -245,9 +363,10 @@ impl<T: Operations> OpsAdapter<T> {
     /// objects the C prototype names, on a device (or NAPI context) of the driver.
     unsafe extern "C" fn open(dev: *mut bindings::net_device) -> c_int {
         from_result(|| {
-            // SAFETY: The stack calls with a live device made by `Registration<T>`.
-            let dev = unsafe { NetDevice::from_raw(dev) };
-            // SAFETY: As above.
+            // SAFETY: The stack calls with a live device made by `Registration<T>`, which
+            // is ops locked: `ndo_open` runs under its instance lock.
+            let dev = unsafe { LockedNetDevice::assume_locked(NetDevice::from_raw(dev)) };
+            // SAFETY: The device was made by a `Registration<T>`.
             T::open(unsafe { dev.data::<T>() }, dev)?;
             Ok(0)
         })
@@ -259,9 +378,10 @@ impl<T: Operations> OpsAdapter<T> {
     /// objects the C prototype names, on a device (or NAPI context) of the driver.
     unsafe extern "C" fn stop(dev: *mut bindings::net_device) -> c_int {
         from_result(|| {
-            // SAFETY: As in `open`.
-            let dev = unsafe { NetDevice::from_raw(dev) };
-            // SAFETY: As above.
+            // SAFETY: The stack calls with a live device made by `Registration<T>`, which
+            // is ops locked: `ndo_stop` runs under its instance lock.
+            let dev = unsafe { LockedNetDevice::assume_locked(NetDevice::from_raw(dev)) };
+            // SAFETY: The device was made by a `Registration<T>`.
             T::stop(unsafe { dev.data::<T>() }, dev)?;
             Ok(0)
         })
@@ -275,11 +395,11 @@ impl<T: Operations> OpsAdapter<T> {
         skb: *mut bindings::sk_buff,
         dev: *mut bindings::net_device,
     ) -> bindings::netdev_tx_t {
-        // SAFETY: As in `open`.
+        // SAFETY: The stack calls with a live device made by `Registration<T>`.
         let dev = unsafe { NetDevice::from_raw(dev) };
         // SAFETY: The stack hands the driver its reference to `skb`.
         let skb = unsafe { SkBuff::from_raw(skb) };
-        // SAFETY: As above.
+        // SAFETY: The device was made by a `Registration<T>`.
         match T::start_xmit(unsafe { dev.data::<T>() }, dev, skb) {
             TxResult::Ok => bindings::netdev_tx_NETDEV_TX_OK,
             TxResult::Busy(skb) => {
@@ -298,9 +418,10 @@ impl<T: Operations> OpsAdapter<T> {
         dev: *mut bindings::net_device,
         stats: *mut bindings::rtnl_link_stats64,
     ) {
-        // SAFETY: As in `open`; `stats` is valid for writes during the call.
+        // SAFETY: The stack calls with a live device made by `Registration<T>`, and
+        // `stats` valid for writes during the call.
         let (dev, stats) = unsafe { (NetDevice::from_raw(dev), &mut *stats) };
-        // SAFETY: As above.
+        // SAFETY: The device was made by a `Registration<T>`.
         T::get_stats64(unsafe { dev.data::<T>() }, dev, stats);
     }
 
@@ -373,25 +494,91 @@ impl NetDevice {
     }
 }
 
-/// Tables a driver installs on its device besides the netdev ops.
-pub struct ExtraOps {
-    /// The ethtool ops (C `struct ethtool_ops`), if any.
-    pub ethtool: Option<&'static bindings::ethtool_ops>,
-    /// The queue-management ops (C `struct netdev_queue_mgmt_ops`), if any. Setting them
-    /// makes the device "ops locked".
-    pub queue_mgmt: Option<&'static bindings::netdev_queue_mgmt_ops>,
-    /// The per-queue statistics ops (C `struct netdev_stat_ops`), if any.
-    pub stats: Option<&'static bindings::netdev_stat_ops>,
-    /// Asks for the device to be "ops locked" without queue-management ops (C
-    /// `request_ops_lock`): its netdev and ethtool ops run under the instance lock, and
-    /// NAPI uses the `_locked` calls (see [`Napi`]), which this module's NAPI API requires.
-    pub ops_locked: bool,
+/// What a driver's device has besides its netdev ops: the ethtool, queue-management and
+/// per-queue statistics tables of `T`, its offloads and its transmit mode.
+///
+/// Each table is built from `T` itself and only when `T` implements its trait, so the
+/// callbacks always find the `T::Data` that [`Registration<T>`] stores:
+///
+/// ```ignore
+/// let extra = ExtraOps::<MyOps>::new()
+///     .ethtool()
+///     .queue_mgmt()
+///     .queue_stats()
+///     .features(Features::SG | Features::RXCSUM);
+/// ```
+pub struct ExtraOps<T: Operations> {
+    ethtool: Option<&'static bindings::ethtool_ops>,
+    queue_mgmt: Option<&'static bindings::netdev_queue_mgmt_ops>,
+    stats: Option<&'static bindings::netdev_stat_ops>,
+    features: Features,
+    netmem_tx: bool,
+    _p: PhantomData<T>,
+}
+
+impl<T: Operations> ExtraOps<T> {
+    /// No tables, no offloads.
+    pub fn new() -> Self {
+        Self {
+            ethtool: None,
+            queue_mgmt: None,
+            stats: None,
+            features: Features::EMPTY,
+            netmem_tx: false,
+            _p: PhantomData,
+        }
+    }
+
     /// The offloads the device can do (C `hw_features`), all on at first (`features`).
-    pub features: Features,
-    /// The device transmits frags that are `net_iov`s of a devmem TX binding, by their
-    /// DMA address (C `netmem_tx = NETMEM_TX_DMA`): `bind-tx` accepts it. Its driver maps
+    pub fn features(self, features: Features) -> Self {
+        Self { features, ..self }
+    }
+
+    /// The device transmits frags that are `net_iov`s of a devmem TX binding, by their DMA
+    /// address (C `netmem_tx = NETMEM_TX_DMA`): `bind-tx` accepts it. Its driver maps
     /// packets with [`TxPacket`](super::tx::TxPacket), which knows such frags.
-    pub netmem_tx: bool,
+    pub fn netmem_tx(self) -> Self {
+        Self {
+            netmem_tx: true,
+            ..self
+        }
+    }
+}
+
+impl<T: Operations> Default for ExtraOps<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: EthtoolOps> ExtraOps<T> {
+    /// `T`'s ethtool ops (C `struct ethtool_ops`).
+    pub fn ethtool(self) -> Self {
+        Self {
+            ethtool: Some(EthtoolTable::<T>::TABLE),
+            ..self
+        }
+    }
+}
+
+impl<T: QueueMgmtOps> ExtraOps<T> {
+    /// `T`'s queue-management ops (C `struct netdev_queue_mgmt_ops`).
+    pub fn queue_mgmt(self) -> Self {
+        Self {
+            queue_mgmt: Some(QueueMgmtTable::<T>::TABLE),
+            ..self
+        }
+    }
+}
+
+impl<T: QueueStatsOps> ExtraOps<T> {
+    /// `T`'s per-queue statistics ops (C `struct netdev_stat_ops`).
+    pub fn queue_stats(self) -> Self {
+        Self {
+            stats: Some(QueueStatsTable::<T>::TABLE),
+            ..self
+        }
+    }
 }
 
 /// A network device allocated by a driver, registered with the stack until dropped.
@@ -421,7 +608,7 @@ impl<T: Operations> Registration<T> {
         txqs: u32,
         rxqs: u32,
         data: Arc<T::Data>,
-        extra: ExtraOps,
+        extra: ExtraOps<T>,
     ) -> Result<Self> {
         static_assert!(core::mem::size_of::<*const c_void>() <= 64);
         // SAFETY: Sizes are plain numbers; the call allocates and initializes a device.
@@ -431,6 +618,7 @@ impl<T: Operations> Registration<T> {
         let dev = NonNull::new(dev).ok_or(ENOMEM)?;
         let raw = dev.as_ptr();
         // SAFETY: `raw` is a new, unregistered device; its private area holds one pointer.
+        // The tables were built for `T` (`ExtraOps<T>`) and find the `T::Data` stored here.
         unsafe {
             (*raw).dev.parent = parent.as_raw();
             (*raw).netdev_ops = &Self::OPS;
@@ -443,7 +631,9 @@ impl<T: Operations> Registration<T> {
             if let Some(s) = extra.stats {
                 (*raw).stat_ops = s;
             }
-            (*raw).request_ops_lock = extra.ops_locked;
+            // Ops locked whatever the tables: the callbacks that get a `LockedNetDevice`
+            // rely on it.
+            (*raw).request_ops_lock = true;
             (*raw).hw_features = extra.features.0;
             (*raw).features = extra.features.0;
             if extra.netmem_tx {
@@ -495,393 +685,6 @@ impl<T: Operations> Drop for Registration<T> {
     }
 }
 
-/// A socket buffer owned by the driver (C `struct sk_buff`).
-///
-/// # Invariants
-///
-/// The pointer is a valid skb to which this value holds the only reference the driver has.
-pub struct SkBuff(NonNull<bindings::sk_buff>);
-
-// SAFETY: An skb may be handed between threads.
-unsafe impl Send for SkBuff {}
-
-impl SkBuff {
-    /// Takes ownership of `ptr`.
-    ///
-    /// # Safety
-    ///
-    /// `ptr` is a valid skb whose reference the caller gives up.
-    pub unsafe fn from_raw(ptr: *mut bindings::sk_buff) -> Self {
-        // SAFETY: Non-null as promised by the caller.
-        Self(unsafe { NonNull::new_unchecked(ptr) })
-    }
-
-    /// The C pointer.
-    pub fn as_raw(&self) -> *mut bindings::sk_buff {
-        self.0.as_ptr()
-    }
-
-    /// Gives up ownership, returning the C pointer.
-    pub fn into_raw(self) -> *mut bindings::sk_buff {
-        let p = self.0.as_ptr();
-        core::mem::forget(self);
-        p
-    }
-
-    /// The total length in bytes.
-    pub fn len(&self) -> u32 {
-        // SAFETY: Valid skb (type invariant).
-        unsafe { (*self.as_raw()).len }
-    }
-
-    /// Whether the skb has no data.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The bytes in the linear part.
-    pub fn headlen(&self) -> u32 {
-        // SAFETY: Valid skb.
-        unsafe { bindings::skb_headlen(self.as_raw()) }
-    }
-
-    /// The linear part.
-    pub fn head_data(&self) -> &[u8] {
-        // SAFETY: `data` points to `headlen` bytes owned by the skb.
-        unsafe { core::slice::from_raw_parts((*self.as_raw()).data, self.headlen() as usize) }
-    }
-
-    /// The tx queue the stack mapped this skb to.
-    pub fn queue_mapping(&self) -> u16 {
-        // SAFETY: Valid skb.
-        unsafe { (*self.as_raw()).queue_mapping }
-    }
-
-    /// Moves every byte into the linear part (C `skb_linearize`).
-    pub fn linearize(&mut self) -> Result {
-        // SAFETY: Valid skb, owned.
-        to_result(unsafe { bindings::skb_linearize(self.as_raw()) })
-    }
-
-    /// Pads the packet with zeroes to `len` bytes (C `eth_skb_pad`-style); on failure the
-    /// skb is freed.
-    pub fn pad_to(self, len: u32) -> Result<Self> {
-        // SAFETY: Valid skb, owned; `skb_put_padto` frees it on failure.
-        let err = unsafe { bindings::skb_put_padto(self.as_raw(), len) };
-        if err != 0 {
-            core::mem::forget(self);
-            return Err(Error::from_errno(err));
-        }
-        Ok(self)
-    }
-
-    /// Frees the skb from any context (C `dev_kfree_skb_any`).
-    pub fn free_any(self) {
-        // SAFETY: Our reference, given up.
-        unsafe { bindings::dev_kfree_skb_any(self.into_raw()) }
-    }
-
-    /// Consumes a transmitted skb from NAPI context (C `napi_consume_skb`).
-    pub fn napi_consume(self, budget: i32) {
-        // SAFETY: Our reference, given up.
-        unsafe { bindings::napi_consume_skb(self.into_raw(), budget) }
-    }
-}
-
-impl Drop for SkBuff {
-    fn drop(&mut self) {
-        // SAFETY: Our reference (type invariant).
-        unsafe { bindings::dev_kfree_skb_any(self.0.as_ptr()) }
-    }
-}
-
-/// A NAPI context, embedded (pinned) in the driver's queue state.
-#[repr(transparent)]
-#[pin_data]
-pub struct Napi {
-    #[pin]
-    inner: Opaque<bindings::napi_struct>,
-}
-
-// SAFETY: NAPI's C API may be used from any thread.
-unsafe impl Sync for Napi {}
-// SAFETY: As above.
-unsafe impl Send for Napi {}
-
-/// The owner of a [`Napi`]: the queue state whose poll function NAPI calls.
-///
-/// Implement it with [`impl_napi_owner!`](crate::impl_napi_owner), which finds the owner
-/// from its `Napi` field.
-///
-/// # Safety
-///
-/// `from_napi` returns the `Self` whose field is the `Napi` at `napi`.
-pub unsafe trait NapiPoll: Sync {
-    /// Polls for up to `budget` rx packets; returns how many were processed. Completion
-    /// (and re-enabling the interrupt) is the driver's, with [`Napi::complete_done`].
-    fn poll(&self, napi: &Napi, budget: i32) -> i32;
-
-    /// The owner of `napi`.
-    ///
-    /// # Safety
-    ///
-    /// `napi` is the `Napi` field of a live `Self`.
-    unsafe fn from_napi<'a>(napi: *const Napi) -> &'a Self;
-}
-
-/// Implements [`NapiPoll::from_napi`] for a type with a [`Napi`] field, and forwards
-/// `poll` to a method.
-///
-/// ```ignore
-/// kernel::impl_napi_owner!(RxRing, napi, poll_ring);
-/// ```
-#[macro_export]
-macro_rules! impl_napi_owner {
-    ($type:ty, $field:ident, $poll:ident) => {
-        // SAFETY: `from_napi` is the `container_of` of the named field.
-        unsafe impl $crate::net::device::NapiPoll for $type {
-            fn poll(&self, napi: &$crate::net::device::Napi, budget: i32) -> i32 {
-                self.$poll(napi, budget)
-            }
-
-            unsafe fn from_napi<'a>(napi: *const $crate::net::device::Napi) -> &'a Self {
-                // SAFETY: `napi` is the `$field` of a live `$type` (caller).
-                unsafe { &*$crate::container_of!(napi, $type, $field) }
-            }
-        }
-    };
-}
-
-impl Napi {
-    /// A zeroed NAPI context, to be added with [`Napi::add_locked`].
-    pub fn new() -> impl PinInit<Self> {
-        pin_init!(Self { inner <- Opaque::zeroed() })
-    }
-
-    /// The C pointer.
-    pub fn as_raw(&self) -> *mut bindings::napi_struct {
-        self.inner.get()
-    }
-
-    /// Adds the context to `dev`, polling `owner` (C `netif_napi_add_locked`): `owner`
-    /// contains this `Napi`, as [`NapiPoll::napi`] says.
-    ///
-    /// # Safety
-    ///
-    /// The caller holds `dev`'s instance lock; `owner` stays pinned and alive until
-    /// [`Napi::del_locked`]; it is the only owner of this context.
-    pub unsafe fn add_locked<P: NapiPoll>(&self, dev: &NetDevice, _owner: &P) {
-        // SAFETY: As promised by the caller.
-        unsafe {
-            bindings::netif_napi_add_weight_locked(
-                dev.as_raw(),
-                self.as_raw(),
-                Some(poll_trampoline::<P>),
-                bindings::NAPI_POLL_WEIGHT as c_int,
-            )
-        }
-    }
-
-    /// Enables polling (C `napi_enable_locked`).
-    ///
-    /// # Safety
-    ///
-    /// Added, disabled, the instance lock held.
-    pub unsafe fn enable_locked(&self) {
-        // SAFETY: As promised by the caller.
-        unsafe { bindings::napi_enable_locked(self.as_raw()) }
-    }
-
-    /// Disables polling and waits for a running poll (C `napi_disable_locked`).
-    ///
-    /// # Safety
-    ///
-    /// Added, enabled, the instance lock held.
-    pub unsafe fn disable_locked(&self) {
-        // SAFETY: As promised by the caller.
-        unsafe { bindings::napi_disable_locked(self.as_raw()) }
-    }
-
-    /// Removes the context (C `netif_napi_del_locked`).
-    ///
-    /// # Safety
-    ///
-    /// Added and disabled, the instance lock held.
-    pub unsafe fn del_locked(&self) {
-        // SAFETY: As promised by the caller.
-        unsafe { bindings::netif_napi_del_locked(self.as_raw()) }
-    }
-
-    /// The device this context was added to.
-    ///
-    /// Only valid once added: call it from the poll function.
-    pub fn dev(&self) -> &NetDevice {
-        // SAFETY: An added context points to its live device (`napi->dev`), which outlives
-        // it.
-        unsafe { NetDevice::from_raw((*self.as_raw()).dev) }
-    }
-
-    /// Schedules a poll (C `napi_schedule`), from the interrupt handler.
-    pub fn schedule(&self) -> bool {
-        // SAFETY: An added context; scheduling a disabled one does nothing.
-        unsafe { bindings::napi_schedule(self.as_raw()) }
-    }
-
-    /// Completes a poll that did `work` packets (C `napi_complete_done`); `true` when the
-    /// driver should re-enable its interrupt.
-    pub fn complete_done(&self, work: i32) -> bool {
-        // SAFETY: Called from this context's poll.
-        unsafe { bindings::napi_complete_done(self.as_raw(), work) }
-    }
-
-    /// Hands a received packet to GRO (C `napi_gro_receive`).
-    pub fn gro_receive(&self, skb: SkBuff) {
-        // SAFETY: Called from this context's poll; the skb's reference is given to the
-        // stack.
-        unsafe { bindings::napi_gro_receive(self.as_raw(), skb.into_raw()) };
-    }
-
-    /// Allocates an skb with `len` bytes of linear room for rx (C `napi_alloc_skb`).
-    pub fn alloc_skb(&self, len: u32) -> Option<SkBuff> {
-        // SAFETY: Called from this context's poll.
-        let skb = unsafe { bindings::napi_alloc_skb(self.as_raw(), len) };
-        // INVARIANT: a new skb, ours.
-        NonNull::new(skb).map(SkBuff)
-    }
-
-    /// Tells the stack which NAPI serves rx and tx queue `q` of `dev`
-    /// (C `netif_queue_set_napi`), or none.
-    ///
-    /// # Safety
-    ///
-    /// The instance lock is held; the context is added (or `napi` is `None`).
-    pub unsafe fn link_queues(dev: &NetDevice, q: u32, napi: Option<&Napi>) {
-        let p = napi.map_or(core::ptr::null_mut(), Napi::as_raw);
-        // SAFETY: As promised by the caller.
-        unsafe {
-            bindings::netif_queue_set_napi(
-                dev.as_raw(),
-                q,
-                bindings::netdev_queue_type_NETDEV_QUEUE_TYPE_RX,
-                p,
-            );
-            bindings::netif_queue_set_napi(
-                dev.as_raw(),
-                q,
-                bindings::netdev_queue_type_NETDEV_QUEUE_TYPE_TX,
-                p,
-            );
-        }
-    }
-}
-
-/// # Safety
-///
-/// Called by the networking core through the ops table built here, with the live
-/// objects the C prototype names, on a device (or NAPI context) of the driver.
-unsafe extern "C" fn poll_trampoline<P: NapiPoll>(
-    napi: *mut bindings::napi_struct,
-    budget: c_int,
-) -> c_int {
-    let napi = napi.cast::<Napi>().cast_const();
-    // SAFETY: `add_locked` registered this function for a `Napi` owned by a live `P`;
-    // `Napi` is a transparent wrapper of the C struct.
-    let (owner, napi) = unsafe { (P::from_napi(napi), &*napi) };
-    owner.poll(napi, budget)
-}
-
-/// A received packet in the making: the linear part holds the headers, the frags the
-/// payload (pages or `net_iov`s of a page pool).
-impl SkBuff {
-    /// Appends `data` to the linear part (C `skb_put_data`); the room was allocated.
-    pub fn put_data(&mut self, data: &[u8]) {
-        // SAFETY: The caller allocated the skb with room for its linear data; `skb_put`
-        // panics rather than overrun.
-        unsafe { bindings::skb_put_data(self.as_raw(), data.as_ptr().cast(), data.len() as u32) };
-    }
-
-    /// Adds a page-pool buffer as frag `i` (C `skb_add_rx_frag_netmem`): a `net_iov` makes
-    /// the skb unreadable. The skb takes the buffer's reference; mark the skb for recycling
-    /// ([`SkBuff::mark_for_recycle`]) so that freeing it gives the buffer back to its pool.
-    pub fn add_rx_frag(&mut self, i: u32, buf: PoolNetmem, off: u32, len: u32, truesize: u32) {
-        let netmem = buf.into_netmem();
-        // SAFETY: Valid skb; the buffer reference is handed over.
-        unsafe {
-            bindings::skb_add_rx_frag_netmem(
-                self.as_raw(),
-                i as c_int,
-                netmem.as_raw(),
-                off as c_int,
-                len as c_int,
-                truesize,
-            )
-        }
-    }
-
-    /// Marks the skb's page-pool buffers for recycling on free (C `skb_mark_for_recycle`).
-    pub fn mark_for_recycle(&mut self) {
-        // SAFETY: Valid skb.
-        unsafe { bindings::skb_mark_for_recycle(self.as_raw()) }
-    }
-
-    /// For a packet received whole into its frags (readable pages) with an empty linear
-    /// part: copies its headers, as far as the flow dissector finds them and at most `max`
-    /// bytes, into the linear part (C `eth_get_headlen`, `__pskb_pull_tail`). `EINVAL` for
-    /// an skb with linear data, no frags or unreadable frags.
-    pub fn pull_headers(&mut self, dev: &NetDevice, max: u32) -> Result {
-        let raw = self.as_raw();
-        // SAFETY: Valid skb.
-        if self.headlen() != 0
-            || self.nr_frags() == 0
-            || !unsafe { bindings::skb_frags_readable(raw) }
-        {
-            return Err(EINVAL);
-        }
-        // SAFETY: Frag 0 exists (`nr_frags > 0`) and is a readable page of the skb: its
-        // `len` bytes are mapped in the kernel.
-        let hlen = unsafe {
-            let frag = core::ptr::addr_of!((*self.shinfo()).frags[0]);
-            let va = bindings::skb_frag_address(frag);
-            bindings::eth_get_headlen(dev.as_raw(), va, (*frag).len.min(max))
-        };
-        // SAFETY: Valid skb, owned; `hlen` is at most its length.
-        if unsafe { bindings::__pskb_pull_tail(raw, hlen as c_int) }.is_null() {
-            return Err(ENOMEM);
-        }
-        Ok(())
-    }
-
-    /// Sets the protocol from the Ethernet header and pulls it (C `eth_type_trans`).
-    pub fn eth_type_trans(&mut self, dev: &NetDevice) {
-        // SAFETY: Valid skb with at least an Ethernet header in the linear part.
-        unsafe { bindings::skb_set_protocol_eth(self.as_raw(), dev.as_raw()) };
-    }
-
-    /// Tells the stack the NIC verified the checksums (`CHECKSUM_UNNECESSARY`).
-    pub fn set_csum_unnecessary(&mut self) {
-        // SAFETY: Valid skb.
-        unsafe { bindings::skb_set_csum_unnecessary(self.as_raw()) }
-    }
-
-    /// Records the rx queue (C `skb_record_rx_queue`).
-    pub fn record_rx_queue(&mut self, q: u16) {
-        // SAFETY: Valid skb.
-        unsafe { bindings::skb_record_rx_queue(self.as_raw(), q) }
-    }
-
-    /// Sets the RSS hash the NIC computed (C `skb_set_hash`, L4).
-    pub fn set_hash_l4(&mut self, hash: u32) {
-        // SAFETY: Valid skb.
-        unsafe {
-            bindings::skb_set_hash(
-                self.as_raw(),
-                hash,
-                bindings::pkt_hash_types_PKT_HASH_TYPE_L4,
-            )
-        }
-    }
-}
-
 /// Runs `f` with softirqs disabled on this CPU (C `local_bh_disable`/`local_bh_enable`).
 ///
 /// Process-context code (open, stop, statistics, queue restarts) that shares a spinlock with
@@ -896,5 +699,133 @@ pub fn with_bh_disabled<R>(f: impl FnOnce() -> R) -> R {
     r
 }
 
-/// Allocation flags for rx buffers in NAPI context.
-pub const NAPI_GFP: Flags = GFP_ATOMIC;
+#[macros::kunit_tests(rust_net_device)]
+mod tests {
+    use super::*;
+    use crate::{
+        error::from_err_ptr,
+        net::napi::{
+            Napi,
+            PollContext, //
+        },
+    };
+    use core::sync::atomic::{
+        AtomicUsize,
+        Ordering, //
+    };
+
+    struct Nop;
+
+    #[vtable]
+    impl Operations for Nop {
+        type Data = ();
+
+        fn open(_: &(), _: &LockedNetDevice) -> Result {
+            Ok(())
+        }
+
+        fn stop(_: &(), _: &LockedNetDevice) -> Result {
+            Ok(())
+        }
+
+        fn start_xmit(_: &(), _: &NetDevice, _: SkBuff) -> TxResult {
+            TxResult::Ok
+        }
+    }
+
+    /// A KUnit device, unregistered when the test ends.
+    fn parent() -> Result<&'static Device> {
+        // SAFETY: Called from a KUnit test, which has a current test.
+        let test = unsafe { bindings::kunit_get_current_test() };
+        // SAFETY: `test` is the running test; the name is a static C string.
+        let dev = from_err_ptr(unsafe {
+            bindings::kunit_device_register(test, c"rust-net-device".as_char_ptr())
+        })?;
+        // SAFETY: KUnit keeps the device registered until after the test function returns.
+        Ok(unsafe { Device::from_raw(dev) })
+    }
+
+    fn netdev(parent: &Device, txqs: u32) -> Result<Registration<Nop>> {
+        Registration::<Nop>::new(
+            parent,
+            txqs,
+            txqs,
+            Arc::new((), GFP_KERNEL)?,
+            ExtraOps::new(),
+        )
+    }
+
+    static DROPS: AtomicUsize = AtomicUsize::new(0);
+
+    #[pin_data(PinnedDrop)]
+    struct Pair {
+        #[pin]
+        napi: Napi<Pair>,
+    }
+
+    #[pinned_drop]
+    impl PinnedDrop for Pair {
+        fn drop(self: Pin<&mut Self>) {
+            DROPS.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    impl Pair {
+        fn poll(&self, _ctx: PollContext<'_>, _budget: i32) -> i32 {
+            0
+        }
+    }
+
+    crate::impl_napi_poll!(Pair, napi, poll);
+
+    #[test]
+    fn tx_queue_index_is_checked() -> Result {
+        let reg = netdev(parent()?, 2)?;
+        let dev = reg.dev();
+        assert_eq!(dev.tx_queue(1).map(|q| q.index()), Some(1));
+        assert!(dev.tx_queue(2).is_none());
+        assert!(dev.tx_queue(u32::from(u16::MAX) + 2).is_none());
+        Ok(())
+    }
+
+    #[test]
+    fn devices_are_ops_locked() -> Result {
+        let reg = netdev(parent()?, 1)?;
+        // SAFETY: Reading a field of a live device.
+        assert!(unsafe { (*reg.dev().as_raw()).request_ops_lock });
+        Ok(())
+    }
+
+    #[test]
+    fn napi_start_and_stop_are_checked() -> Result {
+        let parent = parent()?;
+        let reg = netdev(parent, 2)?;
+        let other = netdev(parent, 2)?;
+        let drops = DROPS.load(Ordering::Relaxed);
+        let pair = Arc::pin_init(pin_init!(Pair { napi <- Napi::new() }), GFP_KERNEL)?;
+        // Not started: scheduling only tests the state.
+        assert!(!pair.napi.schedule());
+        {
+            let dev = reg.dev().lock();
+            assert_eq!(Napi::start(&pair, &dev, 2), Err(EINVAL));
+            Napi::start(&pair, &dev, 1)?;
+            assert_eq!(Napi::start(&pair, &dev, 0), Err(EBUSY));
+        }
+        {
+            let dev = other.dev().lock();
+            assert_eq!(Napi::stop(&pair, &dev), Err(EINVAL));
+        }
+        {
+            let dev = reg.dev().lock();
+            Napi::stop(&pair, &dev)?;
+            // Stopped: disabled, scheduling does nothing again.
+            assert!(!pair.napi.schedule());
+            // A second stop has nothing to do.
+            Napi::stop(&pair, &dev)?;
+        }
+        // The reference `start` kept was given back: ours is the last.
+        drop(pair);
+        assert_eq!(DROPS.load(Ordering::Relaxed), drops + 1);
+        Ok(())
+    }
+}

@@ -8,7 +8,11 @@ use crate::{
     bindings,
     error::VTABLE_DEFAULT_ERROR,
     net::{
-        device::{NetDevice, Operations},
+        device::{
+            LockedNetDevice,
+            NetDevice,
+            Operations, //
+        },
         ext_ack::ExtAck,
     },
     prelude::*,
@@ -523,10 +527,11 @@ pub trait EthtoolOps: Operations {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
-    /// Applies ring settings (validated against the maxima by the core).
+    /// Applies ring settings (validated against the maxima by the core), under the
+    /// instance lock.
     fn set_ringparam(
         _data: &Self::Data,
-        _dev: &NetDevice,
+        _dev: &LockedNetDevice,
         _ring: &RingParam,
         _kring: &KernelRingParam,
         _ack: Option<&mut ExtAck>,
@@ -540,11 +545,11 @@ pub trait EthtoolOps: Operations {
     }
 
     /// Changes channel counts (`ethtool -L`), under the RTNL (the table asks the ethtool
-    /// core for it) and the instance lock of an ops-locked device. The core has checked the counts against the maxima of
-    /// [`get_channels`](Self::get_channels) and against what uses the queues that would go
-    /// away: the RSS table if userspace set it, flow steering rules, memory providers and
-    /// AF_XDP sockets.
-    fn set_channels(_data: &Self::Data, _dev: &NetDevice, _ch: &Channels) -> Result {
+    /// core for it) and the instance lock. The core has checked the counts against the
+    /// maxima of [`get_channels`](Self::get_channels) and against what uses the queues that
+    /// would go away: the RSS table if userspace set it, flow steering rules, memory
+    /// providers and AF_XDP sockets.
+    fn set_channels(_data: &Self::Data, _dev: &LockedNetDevice, _ch: &Channels) -> Result {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
@@ -624,12 +629,15 @@ pub trait EthtoolOps: Operations {
     }
 }
 
-/// The C table of `T`'s ethtool ops.
-pub struct EthtoolTable<T: EthtoolOps>(PhantomData<T>);
+/// The C table of `T`'s ethtool ops, installed by
+/// [`ExtraOps::ethtool`](super::device::ExtraOps::ethtool).
+pub(crate) struct EthtoolTable<T: EthtoolOps>(PhantomData<T>);
 
 impl<T: EthtoolOps> EthtoolTable<T> {
-    /// The table; install it with [`ExtraOps::ethtool`](super::device::ExtraOps).
-    pub const OPS: bindings::ethtool_ops = {
+    /// The table, in read-only data.
+    pub(crate) const TABLE: &'static bindings::ethtool_ops = &Self::OPS;
+
+    const OPS: bindings::ethtool_ops = {
         let mut ops: bindings::ethtool_ops = pin_init::zeroed();
         ops.supported_ring_params = T::SUPPORTED_RING_PARAMS;
         ops.supported_coalesce_params = T::SUPPORTED_COALESCE_PARAMS;
@@ -753,10 +761,12 @@ impl<T: EthtoolOps> EthtoolTable<T> {
         kring: *mut bindings::kernel_ethtool_ringparam,
         extack: *mut bindings::netlink_ext_ack,
     ) -> crate::ffi::c_int {
-        // SAFETY: As in `get_ringparam`; `extack` is null or the request's.
+        // SAFETY: The ethtool core calls with a live device of the driver, ops locked (see
+        // `Registration`), so under its instance lock; `ring` and `kring` are valid for
+        // the call, `extack` is null or the request's.
         let (dev, ring, kring, ack) = unsafe {
             (
-                NetDevice::from_raw(dev),
+                LockedNetDevice::assume_locked(NetDevice::from_raw(dev)),
                 &*ring,
                 &*kring,
                 ExtAck::from_raw(extack),
@@ -791,8 +801,15 @@ impl<T: EthtoolOps> EthtoolTable<T> {
         dev: *mut bindings::net_device,
         ch: *mut bindings::ethtool_channels,
     ) -> crate::ffi::c_int {
-        // SAFETY: As in `get_ringparam`; the core only reads `ch` back after the call.
-        let (dev, ch) = unsafe { (NetDevice::from_raw(dev), &*ch) };
+        // SAFETY: The ethtool core calls with a live device of the driver, ops locked (see
+        // `Registration`), so under its instance lock; the core only reads `ch` back after
+        // the call.
+        let (dev, ch) = unsafe {
+            (
+                LockedNetDevice::assume_locked(NetDevice::from_raw(dev)),
+                &*ch,
+            )
+        };
         // SAFETY: As above.
         match T::set_channels(unsafe { dev.data::<T>() }, dev, ch) {
             Ok(()) => 0,

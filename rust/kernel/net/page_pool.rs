@@ -210,7 +210,7 @@ impl OwnedPagePool {
 /// A buffer taken from a page pool with [`OwnedPagePool::alloc_netmem`]: given back to
 /// its pool when dropped (C `page_pool_put_full_netmem`, not from the pool's NAPI
 /// context), or handed to an skb with
-/// [`SkBuff::add_rx_frag`](super::device::SkBuff::add_rx_frag).
+/// [`SkBuff::push_rx_frag`](super::skbuff::SkBuff::push_rx_frag).
 ///
 /// # Invariants
 ///

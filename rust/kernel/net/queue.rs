@@ -93,16 +93,19 @@ pub trait QueueMgmtOps: Operations {
     fn stop(data: &Self::Data, dev: &NetDevice, idx: u32) -> Result<Self::QueueMem>;
 }
 
-/// The C table of `T`'s queue-management ops.
-pub struct QueueMgmtTable<T: QueueMgmtOps>(PhantomData<T>);
+/// The C table of `T`'s queue-management ops, installed by
+/// [`ExtraOps::queue_mgmt`](super::device::ExtraOps::queue_mgmt).
+pub(crate) struct QueueMgmtTable<T: QueueMgmtOps>(PhantomData<T>);
 
 // The per-queue memory the core allocates (zeroed) holds a pointer to a boxed
 // `T::QueueMem`, or null.
 type Slot = *mut c_void;
 
 impl<T: QueueMgmtOps> QueueMgmtTable<T> {
-    /// The table; install it with [`ExtraOps::queue_mgmt`](super::device::ExtraOps).
-    pub const OPS: bindings::netdev_queue_mgmt_ops = bindings::netdev_queue_mgmt_ops {
+    /// The table, in read-only data.
+    pub(crate) const TABLE: &'static bindings::netdev_queue_mgmt_ops = &Self::OPS;
+
+    const OPS: bindings::netdev_queue_mgmt_ops = bindings::netdev_queue_mgmt_ops {
         ndo_queue_mem_size: core::mem::size_of::<Slot>(),
         ndo_queue_mem_alloc: Some(Self::mem_alloc),
         ndo_queue_mem_free: Some(Self::mem_free),
@@ -276,12 +279,15 @@ pub trait QueueStatsOps: Operations {
     }
 }
 
-/// The C table of `T`'s per-queue statistics callbacks.
-pub struct QueueStatsTable<T: QueueStatsOps>(PhantomData<T>);
+/// The C table of `T`'s per-queue statistics callbacks, installed by
+/// [`ExtraOps::queue_stats`](super::device::ExtraOps::queue_stats).
+pub(crate) struct QueueStatsTable<T: QueueStatsOps>(PhantomData<T>);
 
 impl<T: QueueStatsOps> QueueStatsTable<T> {
-    /// The table; install it with [`ExtraOps::stats`](super::device::ExtraOps).
-    pub const OPS: bindings::netdev_stat_ops = bindings::netdev_stat_ops {
+    /// The table, in read-only data.
+    pub(crate) const TABLE: &'static bindings::netdev_stat_ops = &Self::OPS;
+
+    const OPS: bindings::netdev_stat_ops = bindings::netdev_stat_ops {
         get_queue_stats_rx: if T::HAS_GET_QUEUE_STATS_RX {
             Some(Self::get_queue_stats_rx)
         } else {

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Transmitting socket buffers: what the stack asks of the NIC for a packet (checksum and
-//! segmentation offload) and the streaming DMA mapping of its data.
+//! Transmitting socket buffers: the streaming DMA mapping of a packet's data. What the
+//! stack asks of the NIC for it (checksum and segmentation offload) is read from the
+//! [`SkBuff`].
 //!
 //! A driver's `start_xmit` turns the [`SkBuff`] into a [`TxPacket`] with [`TxPacket::map`],
 //! writes one descriptor per [`Segment`] and keeps the packet in its ring until the NIC is
@@ -10,125 +11,26 @@
 //!
 //! Frags that are `net_iov`s of a devmem TX binding (`netmem_tx`, see
 //! [`Features`](super::device::Features) and
-//! [`ExtraOps::netmem_tx`](super::device::ExtraOps)) are not mapped here: the binding mapped
+//! [`ExtraOps::netmem_tx`](super::device::ExtraOps::netmem_tx)) are not mapped here: the binding mapped
 //! its dma-buf for the device when it was made, and their segments carry that address.
 //!
 //! C headers: [`include/linux/skbuff.h`](srctree/include/linux/skbuff.h),
 //! [`include/linux/dma-mapping.h`](srctree/include/linux/dma-mapping.h)
 
 use crate::{
-    bindings, device::Device, dma::DmaAddress, error::to_result, net::device::SkBuff, prelude::*,
+    bindings,
+    device::Device,
+    dma::DmaAddress,
+    net::{
+        napi::PollContext,
+        skbuff::SkBuff, //
+    },
+    prelude::*,
     sync::aref::ARef,
 };
 
 /// The most buffers an skb has: its linear part and `MAX_SKB_FRAGS` frags.
 pub const MAX_SEGMENTS: usize = bindings::MAX_SKB_FRAGS as usize + 1;
-
-/// A segmentation offload the stack asks for (`skb_shinfo(skb)->gso_*`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Gso {
-    /// The payload bytes per segment (the MSS).
-    pub size: u16,
-    /// How many segments the packet makes.
-    pub segs: u16,
-    /// TCP over IPv4 (`SKB_GSO_TCPV4`), else over IPv6 (`SKB_GSO_TCPV6`), or neither.
-    pub kind: GsoKind,
-}
-
-/// The protocols of a [`Gso`] packet.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum GsoKind {
-    /// TCP over IPv4.
-    Tcp4,
-    /// TCP over IPv6.
-    Tcp6,
-    /// Anything else (the C `gso_type` bits), which a NIC offering only TSO never gets.
-    Other(u32),
-}
-
-/// Transmit-side accessors.
-impl SkBuff {
-    /// The skb's shared info (C `skb_shinfo`).
-    pub(crate) fn shinfo(&self) -> *mut bindings::skb_shared_info {
-        // SAFETY: Valid skb (type invariant); the shared info lives at its end pointer.
-        unsafe { bindings::skb_end_pointer(self.as_raw()).cast() }
-    }
-
-    /// The number of frags.
-    pub fn nr_frags(&self) -> u32 {
-        // SAFETY: The shared info of a valid skb.
-        u32::from(unsafe { (*self.shinfo()).nr_frags })
-    }
-
-    /// For a packet whose L4 checksum the stack left to the device (`CHECKSUM_PARTIAL`):
-    /// where the checksummed bytes start, from the start of the data, and the offset of
-    /// the checksum field from there (`csum_start`, `csum_offset`).
-    pub fn csum_partial(&self) -> Option<(u32, u32)> {
-        let raw = self.as_raw();
-        // SAFETY: Valid skb; `csum_start` and `csum_offset` are meaningful when
-        // `ip_summed` is `CHECKSUM_PARTIAL`.
-        unsafe {
-            if u32::from(bindings::skb_ip_summed(raw)) != bindings::CHECKSUM_PARTIAL {
-                return None;
-            }
-            let off = bindings::skb_csum_offset(raw);
-            let start = bindings::skb_checksum_start_offset(raw);
-            Some((u32::try_from(start).ok()?, u32::from(off)))
-        }
-    }
-
-    /// The offset of the network header from the start of the data.
-    pub fn network_offset(&self) -> u32 {
-        // SAFETY: Valid skb.
-        unsafe { bindings::skb_network_offset(self.as_raw()) as u32 }
-    }
-
-    /// The offset of the transport header from the start of the data.
-    pub fn transport_offset(&self) -> u32 {
-        // SAFETY: Valid skb.
-        unsafe { bindings::skb_transport_offset(self.as_raw()) as u32 }
-    }
-
-    /// The segmentation offload the stack asks for, if any.
-    pub fn gso(&self) -> Option<Gso> {
-        // SAFETY: The shared info of a valid skb.
-        let (size, segs, ty) = unsafe {
-            let s = self.shinfo();
-            ((*s).gso_size, (*s).gso_segs, (*s).gso_type)
-        };
-        if size == 0 {
-            return None;
-        }
-        let kind = if ty & bindings::SKB_GSO_TCPV4 as u32 != 0 {
-            GsoKind::Tcp4
-        } else if ty & bindings::SKB_GSO_TCPV6 as u32 != 0 {
-            GsoKind::Tcp6
-        } else {
-            GsoKind::Other(ty)
-        };
-        Some(Gso { size, segs, kind })
-    }
-
-    /// Computes the checksum the stack left to the device in software (C
-    /// `skb_checksum_help`), for a packet the device cannot checksum.
-    pub fn checksum_help(&mut self) -> Result {
-        // SAFETY: Valid skb, owned.
-        to_result(unsafe { bindings::skb_checksum_help(self.as_raw()) })
-    }
-
-    /// The first `len` bytes of the linear part, writable: a header the skb shares with a
-    /// clone is copied first (C `skb_cow_head`). `EINVAL` when the linear part is shorter.
-    pub fn header_mut(&mut self, len: u32) -> Result<&mut [u8]> {
-        // SAFETY: Valid skb, owned.
-        to_result(unsafe { bindings::skb_cow_head(self.as_raw(), 0) })?;
-        if self.headlen() < len {
-            return Err(EINVAL);
-        }
-        // SAFETY: `data` points to `headlen >= len` bytes of the skb's own (no longer
-        // shared) header, which `&mut self` lets nobody else reach for the borrow.
-        Ok(unsafe { core::slice::from_raw_parts_mut((*self.as_raw()).data, len as usize) })
-    }
-}
 
 /// How a [`Segment`] is unmapped.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -291,11 +193,14 @@ impl TxPacket {
         &self.skb
     }
 
-    /// The device finished: unmaps the buffers and consumes the skb from a NAPI poll with
-    /// `budget` (0 outside NAPI; C `napi_consume_skb`).
-    pub fn complete(self, budget: i32) {
+    /// The device finished: unmaps the buffers and frees the skb, through the softirq's
+    /// cache when called from a NAPI poll (`ctx`), else from any context.
+    pub fn complete(self, ctx: Option<&PollContext<'_>>) {
         let Self { map, skb } = self;
         drop(map);
-        skb.napi_consume(budget);
+        match ctx {
+            Some(ctx) => ctx.consume_skb(skb),
+            None => skb.consume_any(),
+        }
     }
 }

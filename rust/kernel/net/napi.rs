@@ -1,0 +1,303 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! NAPI: the polling of a device's queues in softirq context (C `struct napi_struct`).
+//!
+//! A driver embeds a [`Napi`] in the state of the queues it serves and implements
+//! [`NapiPoll`] for that state with [`impl_napi_poll!`](crate::impl_napi_poll).
+//! [`Napi::start`] adds and enables the context under the device's instance lock and keeps
+//! the state alive until [`Napi::stop`]. The poll gets a [`PollContext`], which exists only
+//! for the poll: the calls valid only there (GRO, skb allocation, completion) cannot be made
+//! anywhere else. [`Napi::schedule`] is harmless before the start and after the stop.
+//!
+//! C header: [`include/linux/netdevice.h`](srctree/include/linux/netdevice.h)
+
+use crate::{
+    alloc::Flags,
+    bindings,
+    ffi::c_int,
+    net::{
+        device::{
+            LockedNetDevice,
+            NetDevice, //
+        },
+        skbuff::SkBuff,
+    },
+    prelude::*,
+    sync::Arc,
+    types::Opaque,
+};
+use core::{
+    marker::PhantomData,
+    sync::atomic::{
+        AtomicBool,
+        AtomicU32,
+        Ordering, //
+    },
+};
+
+/// Allocation flags for rx buffers in NAPI context.
+pub const NAPI_GFP: Flags = GFP_ATOMIC;
+
+/// A NAPI context serving the queues of a `P`, embedded (pinned) in that `P`.
+///
+/// # Invariants
+///
+/// While `started` is false, the context is not added to a device and its C state has
+/// `NAPI_STATE_SCHED` set, so that scheduling it does nothing. While `started` is true, it
+/// is added to a device and enabled, and one reference of an `Arc<P>` holding it was given
+/// up with `Arc::into_raw` (released by [`Napi::stop`]).
+#[pin_data]
+pub struct Napi<P: NapiPoll> {
+    #[pin]
+    inner: Opaque<bindings::napi_struct>,
+    started: AtomicBool,
+    /// The rx and tx queue linked to the context while it is started.
+    queue: AtomicU32,
+    _p: PhantomData<P>,
+}
+
+// SAFETY: NAPI's C API may be used from any thread; `started` is atomic.
+unsafe impl<P: NapiPoll> Sync for Napi<P> {}
+// SAFETY: As above.
+unsafe impl<P: NapiPoll> Send for Napi<P> {}
+
+/// The state a [`Napi`] polls: the queues it serves.
+///
+/// Implement it with [`impl_napi_poll!`](crate::impl_napi_poll), which finds the state
+/// from its `Napi` field.
+///
+/// # Safety
+///
+/// [`NapiPoll::napi`] returns a field of `self`, and [`NapiPoll::from_napi`] returns the
+/// `Self` whose field that is.
+pub unsafe trait NapiPoll: Send + Sync + Sized + 'static {
+    /// Polls for up to `budget` rx packets; returns how many were processed. Completion
+    /// (and re-enabling the interrupt) is the driver's, with [`PollContext::complete_done`].
+    fn poll(&self, ctx: PollContext<'_>, budget: i32) -> i32;
+
+    /// The NAPI context of `self`.
+    fn napi(&self) -> &Napi<Self>;
+
+    /// The state whose field is the C context at `napi`.
+    ///
+    /// # Safety
+    ///
+    /// `napi` is the context of the [`Napi`] field of a live `Self`.
+    unsafe fn from_napi<'a>(napi: *mut bindings::napi_struct) -> &'a Self;
+}
+
+/// Implements [`NapiPoll`] for a type with a [`Napi`] field, forwarding `poll` to a
+/// method `fn(&self, PollContext<'_>, i32) -> i32`.
+///
+/// ```ignore
+/// kernel::impl_napi_poll!(QueuePair, napi, poll_queues);
+/// ```
+#[macro_export]
+macro_rules! impl_napi_poll {
+    ($type:ty, $field:ident, $poll:ident) => {
+        // SAFETY: `napi` returns the `$field` field; `from_napi` is its `container_of`
+        // (`Napi` starts with the C context).
+        unsafe impl $crate::net::napi::NapiPoll for $type {
+            fn poll(&self, ctx: $crate::net::napi::PollContext<'_>, budget: i32) -> i32 {
+                self.$poll(ctx, budget)
+            }
+
+            fn napi(&self) -> &$crate::net::napi::Napi<Self> {
+                &self.$field
+            }
+
+            unsafe fn from_napi<'a>(napi: *mut $crate::bindings::napi_struct) -> &'a Self {
+                let napi = $crate::net::napi::Napi::<Self>::from_inner(napi);
+                // SAFETY: `napi` is the `$field` of a live `$type` (caller).
+                unsafe { &*$crate::container_of!(napi, $type, $field) }
+            }
+        }
+    };
+}
+
+impl<P: NapiPoll> Napi<P> {
+    /// A context that is not started; scheduling it does nothing.
+    pub fn new() -> impl PinInit<Self> {
+        pin_init!(Self {
+            inner <- Opaque::ffi_init(|slot: *mut bindings::napi_struct| {
+                // SAFETY: `slot` is valid for writes of a `napi_struct`.
+                unsafe {
+                    core::ptr::write_bytes(slot, 0, 1);
+                    // INVARIANT: what `netif_napi_add` sets, so that `napi_schedule_prep`
+                    // refuses until `napi_enable`.
+                    (*slot).state = bindings::NAPIF_STATE_SCHED as crate::ffi::c_ulong;
+                }
+            }),
+            started: AtomicBool::new(false),
+            queue: AtomicU32::new(0),
+            _p: PhantomData,
+        })
+    }
+
+    fn as_raw(&self) -> *mut bindings::napi_struct {
+        self.inner.get()
+    }
+
+    /// The `Napi` whose C context is at `napi`, for [`impl_napi_poll!`]; no dereference.
+    #[doc(hidden)]
+    pub fn from_inner(napi: *mut bindings::napi_struct) -> *mut Self {
+        napi.wrapping_byte_sub(core::mem::offset_of!(Self, inner))
+            .cast()
+    }
+
+    /// Adds the context of `owner` to `dev`, enables it and links rx and tx queue `queue`
+    /// to it (C `netif_napi_add_locked`, `napi_enable_locked`, `netif_queue_set_napi`).
+    /// `owner` stays alive until [`Napi::stop`]. `EBUSY` when already started, `EINVAL`
+    /// for a queue the device does not have.
+    pub fn start(owner: &Arc<P>, dev: &LockedNetDevice, queue: u32) -> Result {
+        if queue >= dev.real_num_rx_queues() || queue >= dev.real_num_tx_queues() {
+            return Err(EINVAL);
+        }
+        let napi = owner.napi();
+        if napi
+            .started
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return Err(EBUSY);
+        }
+        let raw = napi.as_raw();
+        // INVARIANT: one reference kept for the started context, given back by `stop`.
+        let _ = Arc::into_raw(owner.clone());
+        // SAFETY: The instance lock of `dev` is held (`LockedNetDevice`); the context was
+        // not started (`started` was false), so it is on no device; `poll_trampoline::<P>`
+        // finds `owner`, which the reference kept above keeps alive and pinned (`Arc`)
+        // until `stop`; `queue` is an rx and a tx queue of `dev` (checked above).
+        unsafe {
+            bindings::netif_napi_add_weight_locked(
+                dev.as_raw(),
+                raw,
+                Some(poll_trampoline::<P>),
+                bindings::NAPI_POLL_WEIGHT as c_int,
+            );
+            bindings::napi_enable_locked(raw);
+            for ty in [
+                bindings::netdev_queue_type_NETDEV_QUEUE_TYPE_RX,
+                bindings::netdev_queue_type_NETDEV_QUEUE_TYPE_TX,
+            ] {
+                bindings::netif_queue_set_napi(dev.as_raw(), queue, ty, raw);
+            }
+        }
+        napi.queue.store(queue, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Stops a context started by [`Napi::start`]: unlinks its queues, disables it (waiting
+    /// for a running poll) and removes it, then releases the reference to `owner` that
+    /// `start` kept. Nothing to do for a context that is not started; `EINVAL` when it was
+    /// started on a device other than `dev`.
+    pub fn stop(owner: &Arc<P>, dev: &LockedNetDevice) -> Result {
+        let napi = owner.napi();
+        let raw = napi.as_raw();
+        if !napi.started.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        // SAFETY: Started: added to a device, whose pointer `dev` stays set until removal.
+        if unsafe { (*raw).dev } != dev.as_raw() {
+            return Err(EINVAL);
+        }
+        // SAFETY: Started on `dev`, whose instance lock is held (`LockedNetDevice`), which
+        // also keeps a concurrent `start` or `stop` out; the queue it linked is unlinked
+        // before the context goes.
+        unsafe {
+            let q = napi.queue.load(Ordering::Relaxed);
+            for ty in [
+                bindings::netdev_queue_type_NETDEV_QUEUE_TYPE_RX,
+                bindings::netdev_queue_type_NETDEV_QUEUE_TYPE_TX,
+            ] {
+                if q < dev.real_num_rx_queues() && q < dev.real_num_tx_queues() {
+                    bindings::netif_queue_set_napi(dev.as_raw(), q, ty, core::ptr::null_mut());
+                }
+            }
+            bindings::napi_disable_locked(raw);
+            bindings::netif_napi_del_locked(raw);
+        }
+        // INVARIANT: removed (and `napi_disable` left `NAPI_STATE_SCHED` set).
+        napi.started.store(false, Ordering::Release);
+        // SAFETY: The reference `start` gave up for this context, of the `Arc` `owner` is
+        // one of (`napi` is a field of `*owner`); the caller's `owner` keeps `P` alive.
+        drop(unsafe { Arc::from_raw(Arc::as_ptr(owner)) });
+        Ok(())
+    }
+
+    /// Schedules a poll (C `napi_schedule`), from the interrupt handler. Does nothing for a
+    /// context that is not started, or already scheduled.
+    pub fn schedule(&self) -> bool {
+        // SAFETY: Started, or with `NAPI_STATE_SCHED` set so that the call only tests it
+        // (type invariant).
+        unsafe { bindings::napi_schedule(self.as_raw()) }
+    }
+}
+
+/// What a NAPI poll may do, for the poll's duration.
+///
+/// # Invariants
+///
+/// `napi` is the added, enabled context whose poll is running on this CPU, in softirq
+/// context, for `'a`.
+pub struct PollContext<'a> {
+    napi: *mut bindings::napi_struct,
+    _p: PhantomData<&'a NetDevice>,
+}
+
+impl<'a> PollContext<'a> {
+    /// The device the context is added to.
+    pub fn dev(&self) -> &'a NetDevice {
+        // SAFETY: An added context points to its live device (`napi->dev`), which outlives
+        // the poll (type invariant).
+        unsafe { NetDevice::from_raw((*self.napi).dev) }
+    }
+
+    /// Allocates an skb with `len` bytes of linear room for rx (C `napi_alloc_skb`).
+    pub fn alloc_skb(&self, len: u32) -> Option<SkBuff> {
+        // SAFETY: In the context's poll (type invariant).
+        let skb = unsafe { bindings::napi_alloc_skb(self.napi, len) };
+        // SAFETY: A new skb, ours, unless null.
+        (!skb.is_null()).then(|| unsafe { SkBuff::from_raw(skb) })
+    }
+
+    /// Hands a received packet to GRO (C `napi_gro_receive`).
+    pub fn gro_receive(&self, skb: SkBuff) {
+        // SAFETY: In the context's poll (type invariant); the skb's reference is given to
+        // the stack.
+        unsafe { bindings::napi_gro_receive(self.napi, skb.into_raw()) };
+    }
+
+    /// Frees a transmitted skb through the softirq's cache (C `napi_consume_skb`).
+    pub fn consume_skb(&self, skb: SkBuff) {
+        // SAFETY: In softirq context (type invariant), so a non-zero budget is allowed;
+        // the skb's reference is given up.
+        unsafe { bindings::napi_consume_skb(skb.into_raw(), 1) }
+    }
+
+    /// Completes a poll that did `work` packets (C `napi_complete_done`), which ends what
+    /// the poll may do with the context; `true` when the driver should re-enable its
+    /// interrupt.
+    pub fn complete_done(self, work: i32) -> bool {
+        // SAFETY: In the context's poll (type invariant), once: `self` is consumed.
+        unsafe { bindings::napi_complete_done(self.napi, work) }
+    }
+}
+
+/// # Safety
+///
+/// Called by NAPI for a context that [`Napi::start`] added with this function.
+unsafe extern "C" fn poll_trampoline<P: NapiPoll>(
+    napi: *mut bindings::napi_struct,
+    budget: c_int,
+) -> c_int {
+    // SAFETY: `start` added this context of a `Napi` field of a `P`, which the reference it
+    // kept holds alive until `stop` removes the context, and removal waits for the poll.
+    let owner = unsafe { P::from_napi(napi) };
+    // INVARIANT: NAPI runs this poll in softirq context on an added, enabled context.
+    let ctx = PollContext {
+        napi,
+        _p: PhantomData,
+    };
+    owner.poll(ctx, budget)
+}
