@@ -20,7 +20,8 @@ impl Pair {
 }
 
 fn case(parent: &Device, pair: &Arc<Pair>) -> Result {
-    let reg = Registration::<A>::new(parent, 1, 1, Arc::new(0, GFP_KERNEL)?, ExtraOps::new().ethtool())?;
+    let extra = ExtraOps::new().ethtool();
+    let reg = Registration::<A>::new(parent, 1, 1, Arc::new(0, GFP_KERNEL)?, extra)?;
     let dev = reg.dev().lock();
     Napi::start(pair, &dev, 0)?;
     Napi::stop(pair, &dev)?;

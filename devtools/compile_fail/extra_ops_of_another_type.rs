@@ -9,6 +9,7 @@ impl Pair {
 }
 
 fn case(parent: &Device, _pair: &Arc<Pair>) -> Result {
-    let _reg = Registration::<B>::new(parent, 1, 1, Arc::new(0, GFP_KERNEL)?, ExtraOps::<A>::new().ethtool())?;
+    let extra = ExtraOps::<A>::new().ethtool();
+    let _reg = Registration::<B>::new(parent, 1, 1, Arc::new(0, GFP_KERNEL)?, extra)?;
     Ok(())
 }

@@ -1,4 +1,4 @@
-// expect: E0277 EthtoolOps
+// expect: E0599 EthtoolOps
 // A type without ethtool ops has no ethtool table to install.
 
 impl Pair {
@@ -8,6 +8,7 @@ impl Pair {
 }
 
 fn case(parent: &Device, _pair: &Arc<Pair>) -> Result {
-    let _reg = Registration::<B>::new(parent, 1, 1, Arc::new(0, GFP_KERNEL)?, ExtraOps::new().ethtool())?;
+    let extra = ExtraOps::<B>::new().ethtool();
+    let _reg = Registration::<B>::new(parent, 1, 1, Arc::new(0, GFP_KERNEL)?, extra)?;
     Ok(())
 }

@@ -14,8 +14,11 @@ use crate::{
     error::from_err_ptr,
     prelude::*,
     scatterlist::SGTable,
-    sync::aref::{ARef, AlwaysRefCounted},
-    types::Opaque,
+    sync::aref::{
+        ARef,
+        AlwaysRefCounted, //
+    },
+    types::Opaque, //
 };
 use core::ptr::NonNull;
 
@@ -136,7 +139,7 @@ impl Mapping {
             _dev: dev.into(),
             // SAFETY: `from_err_ptr` returned a valid (non-null) pointer.
             attach: unsafe { NonNull::new_unchecked(attach) },
-            // SAFETY: As above.
+            // SAFETY: `from_err_ptr` returned a valid (non-null) pointer for the table too.
             sgt: unsafe { NonNull::new_unchecked(sgt) },
             dir,
         })

@@ -10,8 +10,12 @@
 use kernel::{
     alloc::AllocError,
     dma::DmaAddress,
-    net::netmem::{NetIov, NetIovArea, NetIovType},
-    prelude::*,
+    net::netmem::{
+        NetIov,
+        NetIovArea,
+        NetIovType, //
+    },
+    prelude::*, //
 };
 
 /// What the binding records for each contiguous DMA range.

@@ -8,17 +8,34 @@
 //! net_devmem_dmabuf_binding` has no definition in this build), so the fields C read inline
 //! in upstream's header are calls here.
 
-use crate::binding::{self, BindTarget, Binding};
+use crate::binding::{
+    self,
+    BindTarget,
+    Binding, //
+};
 use kernel::{
     bindings,
     device::Device,
     dma::DataDirection,
     dma_buf::DmaBuf,
-    error::{code::*, Error},
-    ffi::{c_int, c_uint, c_ulong, c_void},
-    net::{ext_ack::ExtAck, netmem::NetIov},
+    error::{
+        code::*,
+        Error, //
+    },
+    ffi::{
+        c_int,
+        c_uint,
+        c_ulong,
+        c_void, //
+    },
+    net::{
+        device::NetDevice,
+        ext_ack::ExtAck,
+        netmem::NetIov, //
+    },
     page::PAGE_SIZE,
     prelude::*,
+    sync::rcu, //
 };
 
 fn direction(raw: bindings::dma_data_direction) -> Option<DataDirection> {
@@ -131,13 +148,16 @@ fn unbind_owned(b: &Binding) {
         return;
     }
     // SAFETY: `hold_dev` took a reference on `dev`, so it stays allocated until the
-    // `dev_put`; its instance lock is held around the unbind, as `Binding::unbind` needs.
-    unsafe {
-        bindings::netdev_lock(dev);
-        b.unbind();
-        bindings::netdev_unlock(dev);
-        bindings::dev_put(dev);
+    // `dev_put` below.
+    let netdev = unsafe { NetDevice::from_raw(dev) };
+    {
+        let _locked = netdev.lock();
+        // SAFETY: The instance lock of the binding's device is held (`_locked`), as
+        // `Binding::unbind` needs; the owner's reference is given up here, once.
+        unsafe { b.unbind() };
     }
+    // SAFETY: The reference `hold_dev` took, given back once the device is unlocked.
+    unsafe { bindings::dev_put(dev) };
 }
 
 /// Unbinds every binding the netlink socket `priv_` made (C `netdev_nl_sock_priv_destroy`).
@@ -322,10 +342,9 @@ pub unsafe extern "C" fn net_devmem_get_binding(
 ///
 /// `sk` is a locked socket.
 unsafe fn route_dev_matches(sk: *mut bindings::sock, b: &Binding) -> Result {
-    // SAFETY: The RCU read lock is released below on every path.
-    unsafe { bindings::rcu_read_lock() };
-    // SAFETY: `sk` is locked (caller); the dst is read under RCU.
-    let res = unsafe {
+    let _rcu = rcu::read_lock();
+    // SAFETY: `sk` is locked (caller); the dst is read under RCU (`_rcu`).
+    unsafe {
         let mut dst = bindings::__sk_dst_get(sk);
         if dst.is_null() {
             // The route expired: rebuild it (C `icsk_af_ops->rebuild_header`).
@@ -346,10 +365,7 @@ unsafe fn route_dev_matches(sk: *mut bindings::sock, b: &Binding) -> Result {
                 Ok(())
             }
         }
-    };
-    // SAFETY: Taken above.
-    unsafe { bindings::rcu_read_unlock() };
-    res
+    }
 }
 
 /// The `net_iov` at byte `addr` of a tx binding, with the offset in it and the bytes left

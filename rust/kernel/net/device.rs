@@ -33,11 +33,11 @@ use crate::{
             QueueStatsOps,
             QueueStatsTable, //
         },
-        skbuff::SkBuff,
+        skbuff::SkBuff, //
     },
     prelude::*,
     sync::Arc,
-    types::Opaque,
+    types::Opaque, //
 };
 use core::{
     marker::PhantomData,
@@ -83,19 +83,20 @@ impl NetDevice {
 
     /// The MTU.
     pub fn mtu(&self) -> u32 {
-        // SAFETY: As above; a plain read of a word the stack updates under its locks.
+        // SAFETY: The device is valid (type invariant); a plain read of a word the stack
+        // updates under its locks.
         unsafe { core::ptr::read_volatile(&raw const (*self.as_raw()).mtu) }
     }
 
     /// The number of rx queues in use.
     pub fn real_num_rx_queues(&self) -> u32 {
-        // SAFETY: As above.
+        // SAFETY: The device is valid (type invariant).
         unsafe { (*self.as_raw()).real_num_rx_queues }
     }
 
     /// The number of tx queues in use.
     pub fn real_num_tx_queues(&self) -> u32 {
-        // SAFETY: As above.
+        // SAFETY: The device is valid (type invariant).
         unsafe { (*self.as_raw()).real_num_tx_queues }
     }
 
@@ -199,6 +200,22 @@ impl NetDevice {
                 .mp_ops
                 .is_null()
         }
+    }
+
+    /// The device a callback of `T`'s tables was called for, and the driver's data.
+    ///
+    /// # Safety
+    ///
+    /// `dev` is a live device made by a [`Registration<T>`], valid for `'a`: the core calls
+    /// a table's callbacks with the device it is installed on, and only the registration
+    /// installs `T`'s tables (`ExtraOps<T>`), on its own device.
+    pub(crate) unsafe fn callee<'a, T: Operations>(
+        dev: *mut bindings::net_device,
+    ) -> (&'a NetDevice, &'a T::Data) {
+        // SAFETY: Live for `'a` (the caller's promise).
+        let dev = unsafe { NetDevice::from_raw(dev) };
+        // SAFETY: Made by a `Registration<T>` (the caller's promise).
+        (dev, unsafe { dev.data::<T>() })
     }
 
     /// The driver's shared state.
@@ -685,20 +702,6 @@ impl<T: Operations> Drop for Registration<T> {
     }
 }
 
-/// Runs `f` with softirqs disabled on this CPU (C `local_bh_disable`/`local_bh_enable`).
-///
-/// Process-context code (open, stop, statistics, queue restarts) that shares a spinlock with
-/// a NAPI poll takes it inside such a section, so that the poll cannot interrupt it on the
-/// same CPU while it holds the lock.
-pub fn with_bh_disabled<R>(f: impl FnOnce() -> R) -> R {
-    // SAFETY: Always allowed in process context; paired below.
-    unsafe { bindings::local_bh_disable() };
-    let r = f();
-    // SAFETY: Disabled above.
-    unsafe { bindings::local_bh_enable() };
-    r
-}
-
 #[macros::kunit_tests(rust_net_device)]
 mod tests {
     use super::*;
@@ -720,15 +723,15 @@ mod tests {
     impl Operations for Nop {
         type Data = ();
 
-        fn open(_: &(), _: &LockedNetDevice) -> Result {
+        fn open(_data: &(), _dev: &LockedNetDevice) -> Result {
             Ok(())
         }
 
-        fn stop(_: &(), _: &LockedNetDevice) -> Result {
+        fn stop(_data: &(), _dev: &LockedNetDevice) -> Result {
             Ok(())
         }
 
-        fn start_xmit(_: &(), _: &NetDevice, _: SkBuff) -> TxResult {
+        fn start_xmit(_data: &(), _dev: &NetDevice, _skb: SkBuff) -> TxResult {
             TxResult::Ok
         }
     }

@@ -6,489 +6,60 @@
 
 use crate::{
     bindings,
-    error::VTABLE_DEFAULT_ERROR,
+    error::{
+        from_result,
+        VTABLE_DEFAULT_ERROR, //
+    },
+    ffi::c_int,
     net::{
         device::{
             LockedNetDevice,
             NetDevice,
             Operations, //
         },
-        ext_ack::ExtAck,
+        ext_ack::ExtAck, //
     },
-    prelude::*,
-    str::Formatter,
+    prelude::*, //
 };
-use core::{
-    fmt::{self, Write},
-    marker::PhantomData,
+use core::marker::PhantomData;
+
+mod ring;
+mod rss;
+mod rxnfc;
+mod strings;
+
+pub use ring::{
+    Channels,
+    Coalesce,
+    KernelRingParam,
+    RingParam,
+    TcpDataSplit,
+    COALESCE_RX_USECS,
+    RING_USE_HDS_THRS,
+    RING_USE_TCP_DATA_SPLIT, //
 };
-
-/// Ring sizes (C `struct ethtool_ringparam`).
-pub type RingParam = bindings::ethtool_ringparam;
-/// Ring settings beyond sizes: tcp-data-split, hds-thresh (C
-/// `struct kernel_ethtool_ringparam`).
-pub type KernelRingParam = bindings::kernel_ethtool_ringparam;
-/// Channel counts (C `struct ethtool_channels`).
-pub type Channels = bindings::ethtool_channels;
-
-/// Interrupt coalescing settings (C `struct ethtool_coalesce`, `ethtool -c/-C`).
-pub type Coalesce = bindings::ethtool_coalesce;
-
-/// `EthtoolOps::SUPPORTED_COALESCE_PARAMS`: the rx interrupt interval in microseconds
-/// (`rx-usecs`).
-pub const COALESCE_RX_USECS: u32 = bindings::ETHTOOL_COALESCE_RX_USECS;
-
-/// `tcp-data-split` values.
-pub mod tcp_data_split {
-    /// Not reported / left to the driver.
-    pub const UNKNOWN: u8 =
-        crate::bindings::ethtool_tcp_data_split_ETHTOOL_TCP_DATA_SPLIT_UNKNOWN as u8;
-    /// Off.
-    pub const DISABLED: u8 =
-        crate::bindings::ethtool_tcp_data_split_ETHTOOL_TCP_DATA_SPLIT_DISABLED as u8;
-    /// On.
-    pub const ENABLED: u8 =
-        crate::bindings::ethtool_tcp_data_split_ETHTOOL_TCP_DATA_SPLIT_ENABLED as u8;
-}
-
-/// `supported_ring_params`: the driver takes tcp-data-split.
-pub const RING_USE_TCP_DATA_SPLIT: u32 =
-    bindings::ethtool_supported_ring_param_ETHTOOL_RING_USE_TCP_DATA_SPLIT;
-/// `supported_ring_params`: the driver takes hds-thresh.
-pub const RING_USE_HDS_THRS: u32 = bindings::ethtool_supported_ring_param_ETHTOOL_RING_USE_HDS_THRS;
-
-/// RSS hash functions (C `ETH_RSS_HASH_*`), as `hfunc` carries them.
-pub mod rss_hash {
-    use crate::bindings;
-
-    /// On set: keep the current function. On get: unknown.
-    pub const NO_CHANGE: u8 = bindings::ETH_RSS_HASH_NO_CHANGE as u8;
-    /// Toeplitz.
-    pub const TOP: u8 = 1 << bindings::ETH_RSS_HASH_TOP_BIT;
-    /// XOR.
-    pub const XOR: u8 = 1 << bindings::ETH_RSS_HASH_XOR_BIT;
-    /// CRC32.
-    pub const CRC32: u8 = 1 << bindings::ETH_RSS_HASH_CRC32_BIT;
-}
-
-/// `input_xfrm` on set: keep the current input transformation (C `RXH_XFRM_NO_CHANGE`).
-pub const RXH_XFRM_NO_CHANGE: u8 = bindings::RXH_XFRM_NO_CHANGE as u8;
-
-/// Fills `key` with the system-wide random RSS key (C `netdev_rss_key_fill`), as drivers
-/// do for their default key. Only the first `NETDEV_RSS_KEY_LEN` bytes are filled.
-pub fn rss_key_fill(key: &mut [u8]) {
-    let len = key.len().min(bindings::NETDEV_RSS_KEY_LEN as usize);
-    // SAFETY: `key` has `len` writable bytes; `len` is at most the size of the C key,
-    // beyond which the function BUGs.
-    unsafe { bindings::netdev_rss_key_fill(key.as_mut_ptr().cast(), len) };
-}
-
-/// The RSS settings of a request (C `struct ethtool_rxfh_param`): the indirection table, the
-/// hash key, the hash function and the input transformation.
-///
-/// `get_rxfh` fills what the core asked for (the table and the key only when the core
-/// passed buffers for them); `set_rxfh` reads what is to change (a table or a key is only
-/// present when it changes).
-///
-/// # Invariants
-///
-/// `indir` is null or points to `indir_size` entries, and `key` is null or points to
-/// `key_size` bytes, valid and not accessed by anyone else for as long as the reference to
-/// the `RxfhParam` is.
-#[repr(transparent)]
-pub struct RxfhParam(bindings::ethtool_rxfh_param);
-
-impl RxfhParam {
-    /// Borrows the parameters at `ptr`.
-    ///
-    /// # Safety
-    ///
-    /// `ptr` is valid and not accessed by anyone else for `'a`, and so are the table and
-    /// the key it points to, of `indir_size` entries and `key_size` bytes.
-    unsafe fn from_raw<'a>(ptr: *mut bindings::ethtool_rxfh_param) -> &'a mut Self {
-        // SAFETY: Transparent wrapper; validity and exclusivity promised by the caller, which
-        // makes the type invariant hold.
-        unsafe { &mut *ptr.cast() }
-    }
-
-    /// The hash function (`rss_hash::*`; on set, `NO_CHANGE` keeps it).
-    pub fn hfunc(&self) -> u8 {
-        self.0.hfunc
-    }
-
-    /// Reports the hash function.
-    pub fn set_hfunc(&mut self, hfunc: u8) {
-        self.0.hfunc = hfunc;
-    }
-
-    /// The input transformation (C `RXH_XFRM_*`; on set, [`RXH_XFRM_NO_CHANGE`] keeps it).
-    pub fn input_xfrm(&self) -> u8 {
-        self.0.input_xfrm
-    }
-
-    /// The RSS context (0: the device's main table).
-    pub fn rss_context(&self) -> u32 {
-        self.0.rss_context
-    }
-
-    /// The indirection table: rx queue indices, one per entry.
-    pub fn indir(&self) -> Option<&[u32]> {
-        if self.0.indir.is_null() {
-            return None;
-        }
-        // SAFETY: A non-null table has `indir_size` entries, valid while `self` is (type
-        // invariant).
-        Some(unsafe { core::slice::from_raw_parts(self.0.indir, self.0.indir_size as usize) })
-    }
-
-    /// The indirection table, to fill.
-    pub fn indir_mut(&mut self) -> Option<&mut [u32]> {
-        if self.0.indir.is_null() {
-            return None;
-        }
-        // SAFETY: As in `indir`; nobody else accesses it while `self` is borrowed mutably.
-        Some(unsafe { core::slice::from_raw_parts_mut(self.0.indir, self.0.indir_size as usize) })
-    }
-
-    /// The hash key.
-    pub fn key(&self) -> Option<&[u8]> {
-        if self.0.key.is_null() {
-            return None;
-        }
-        // SAFETY: A non-null key has `key_size` bytes, valid while `self` is (type invariant).
-        Some(unsafe { core::slice::from_raw_parts(self.0.key, self.0.key_size as usize) })
-    }
-
-    /// The hash key, to fill.
-    pub fn key_mut(&mut self) -> Option<&mut [u8]> {
-        if self.0.key.is_null() {
-            return None;
-        }
-        // SAFETY: As in `key`; nobody else accesses it while `self` is borrowed mutably.
-        Some(unsafe { core::slice::from_raw_parts_mut(self.0.key, self.0.key_size as usize) })
-    }
-}
-
-/// Flow types of steering rules (C `*_FLOW`), in the low bits of a rule's flow type, and
-/// the flags above them.
-pub mod flow_type {
-    use crate::bindings;
-
-    /// TCP over IPv4.
-    pub const TCP_V4: u32 = bindings::TCP_V4_FLOW;
-    /// UDP over IPv4.
-    pub const UDP_V4: u32 = bindings::UDP_V4_FLOW;
-    /// SCTP over IPv4.
-    pub const SCTP_V4: u32 = bindings::SCTP_V4_FLOW;
-    /// TCP over IPv6.
-    pub const TCP_V6: u32 = bindings::TCP_V6_FLOW;
-    /// UDP over IPv6.
-    pub const UDP_V6: u32 = bindings::UDP_V6_FLOW;
-    /// SCTP over IPv6.
-    pub const SCTP_V6: u32 = bindings::SCTP_V6_FLOW;
-    /// The rule also matches the extension fields (VLAN, user-defined data).
-    pub const FLOW_EXT: u32 = bindings::FLOW_EXT;
-    /// The rule also matches the destination MAC address.
-    pub const FLOW_MAC_EXT: u32 = bindings::FLOW_MAC_EXT;
-    /// The action is an RSS context.
-    pub const FLOW_RSS: u32 = bindings::FLOW_RSS;
-    /// The flags; the rest is the flow type.
-    pub const FLAGS: u32 = FLOW_EXT | FLOW_MAC_EXT | FLOW_RSS;
-}
-
-/// Rx network flow classification commands (C `ETHTOOL_*RX*`), as [`Rxnfc::cmd`] carries
-/// them.
-pub mod rxnfc_cmd {
-    use crate::bindings;
-
-    /// Get the number of rx rings.
-    pub const GRXRINGS: u32 = bindings::ETHTOOL_GRXRINGS;
-    /// Get the number of rules and the size of the rule table.
-    pub const GRXCLSRLCNT: u32 = bindings::ETHTOOL_GRXCLSRLCNT;
-    /// Get the rule at a location.
-    pub const GRXCLSRULE: u32 = bindings::ETHTOOL_GRXCLSRULE;
-    /// Get the locations of all rules.
-    pub const GRXCLSRLALL: u32 = bindings::ETHTOOL_GRXCLSRLALL;
-    /// Delete the rule at a location.
-    pub const SRXCLSRLDEL: u32 = bindings::ETHTOOL_SRXCLSRLDEL;
-    /// Insert or replace a rule.
-    pub const SRXCLSRLINS: u32 = bindings::ETHTOOL_SRXCLSRLINS;
-}
-
-/// Rule locations: the driver picks (C `RX_CLS_LOC_*`).
-pub mod rx_cls_loc {
-    use crate::bindings;
-
-    /// Set on the special locations below. A driver that picks locations itself reports
-    /// it with its table size (`ETHTOOL_GRXCLSRLCNT`).
-    pub const SPECIAL: u32 = bindings::RX_CLS_LOC_SPECIAL;
-    /// Any free location.
-    pub const ANY: u32 = bindings::RX_CLS_LOC_ANY;
-    /// The first free location.
-    pub const FIRST: u32 = bindings::RX_CLS_LOC_FIRST;
-    /// The last free location.
-    pub const LAST: u32 = bindings::RX_CLS_LOC_LAST;
-}
-
-/// The action of a rule that drops the packets it matches (C `RX_CLS_FLOW_DISC`).
-pub const RX_CLS_FLOW_DISC: u64 = bindings::RX_CLS_FLOW_DISC as u64;
-/// The action of a rule that wakes the device (C `RX_CLS_FLOW_WAKE`).
-pub const RX_CLS_FLOW_WAKE: u64 = bindings::RX_CLS_FLOW_WAKE as u64;
-
-/// The IPv4 fields of a TCP, UDP or SCTP rule, its values or its mask (C `struct
-/// ethtool_tcpip4_spec`): addresses in network byte order, ports in host order.
-#[derive(Clone, Copy, Default, PartialEq, Eq)]
-pub struct Ip4L4 {
-    /// Source address.
-    pub src: [u8; 4],
-    /// Destination address.
-    pub dst: [u8; 4],
-    /// Source port.
-    pub sport: u16,
-    /// Destination port.
-    pub dport: u16,
-    /// Type of service.
-    pub tos: u8,
-}
-
-impl Ip4L4 {
-    fn from_spec(s: &bindings::ethtool_tcpip4_spec) -> Self {
-        Self {
-            // The addresses are big endian in memory: their bytes are in network order.
-            src: s.ip4src.to_ne_bytes(),
-            dst: s.ip4dst.to_ne_bytes(),
-            sport: u16::from_be(s.psrc),
-            dport: u16::from_be(s.pdst),
-            tos: s.tos,
-        }
-    }
-
-    fn to_spec(&self) -> bindings::ethtool_tcpip4_spec {
-        bindings::ethtool_tcpip4_spec {
-            ip4src: u32::from_ne_bytes(self.src),
-            ip4dst: u32::from_ne_bytes(self.dst),
-            psrc: self.sport.to_be(),
-            pdst: self.dport.to_be(),
-            tos: self.tos,
-        }
-    }
-}
-
-/// The IPv6 fields of a TCP, UDP or SCTP rule, its values or its mask (C `struct
-/// ethtool_tcpip6_spec`): addresses in network byte order, ports in host order.
-#[derive(Clone, Copy, Default, PartialEq, Eq)]
-pub struct Ip6L4 {
-    /// Source address.
-    pub src: [u8; 16],
-    /// Destination address.
-    pub dst: [u8; 16],
-    /// Source port.
-    pub sport: u16,
-    /// Destination port.
-    pub dport: u16,
-    /// Traffic class.
-    pub tclass: u8,
-}
-
-/// The bytes of an IPv6 address kept as four big-endian words.
-fn ip6_bytes(words: &[u32; 4]) -> [u8; 16] {
-    let mut b = [0u8; 16];
-    for (d, w) in b.chunks_exact_mut(4).zip(words) {
-        d.copy_from_slice(&w.to_ne_bytes());
-    }
-    b
-}
-
-/// The four big-endian words of an IPv6 address.
-fn ip6_words(bytes: &[u8; 16]) -> [u32; 4] {
-    let mut w = [0u32; 4];
-    for (d, b) in w.iter_mut().zip(bytes.chunks_exact(4)) {
-        *d = u32::from_ne_bytes([b[0], b[1], b[2], b[3]]);
-    }
-    w
-}
-
-impl Ip6L4 {
-    fn from_spec(s: &bindings::ethtool_tcpip6_spec) -> Self {
-        Self {
-            src: ip6_bytes(&s.ip6src),
-            dst: ip6_bytes(&s.ip6dst),
-            sport: u16::from_be(s.psrc),
-            dport: u16::from_be(s.pdst),
-            tclass: s.tclass,
-        }
-    }
-
-    fn to_spec(&self) -> bindings::ethtool_tcpip6_spec {
-        bindings::ethtool_tcpip6_spec {
-            ip6src: ip6_words(&self.src),
-            ip6dst: ip6_words(&self.dst),
-            psrc: self.sport.to_be(),
-            pdst: self.dport.to_be(),
-            tclass: self.tclass,
-        }
-    }
-}
-
-/// An rx network flow classification request (C `struct ethtool_rxnfc`): a command, its
-/// rule (`fs`: flow type, match values and masks, action, location) and counts.
-///
-/// The rule's match is read and written per flow type: [`Rxnfc::ip4_l4`] for the IPv4
-/// TCP, UDP and SCTP types, [`Rxnfc::ip6_l4`] for the IPv6 ones.
-///
-/// # Invariants
-///
-/// The object is valid and not accessed by anyone else for as long as the reference is.
-#[repr(transparent)]
-pub struct Rxnfc(bindings::ethtool_rxnfc);
-
-impl Rxnfc {
-    /// Borrows the request at `ptr`.
-    ///
-    /// # Safety
-    ///
-    /// `ptr` is valid and not accessed by anyone else for `'a`.
-    unsafe fn from_raw<'a>(ptr: *mut bindings::ethtool_rxnfc) -> &'a mut Self {
-        // SAFETY: Transparent wrapper; validity and exclusivity promised by the caller.
-        unsafe { &mut *ptr.cast() }
-    }
-
-    /// The command (`rxnfc_cmd::*`).
-    pub fn cmd(&self) -> u32 {
-        self.0.cmd
-    }
-
-    /// The command's value: the number of rings, or the size of the rule table.
-    pub fn data(&self) -> u64 {
-        self.0.data
-    }
-
-    /// Sets the command's value.
-    pub fn set_data(&mut self, data: u64) {
-        self.0.data = data;
-    }
-
-    /// The number of rules (`ETHTOOL_GRXCLSRLCNT`), or of rule locations the caller has room
-    /// for (`ETHTOOL_GRXCLSRLALL`).
-    pub fn rule_cnt(&self) -> u32 {
-        // SAFETY: Both members of the union are `u32`s, so any value is a valid `rule_cnt`.
-        unsafe { self.0.__bindgen_anon_1.rule_cnt }
-    }
-
-    /// Sets the number of rules.
-    pub fn set_rule_cnt(&mut self, n: u32) {
-        self.0.__bindgen_anon_1.rule_cnt = n;
-    }
-
-    /// The RSS context of a rule whose flow type has `FLOW_RSS`.
-    pub fn rss_context(&self) -> u32 {
-        // SAFETY: As in `rule_cnt`.
-        unsafe { self.0.__bindgen_anon_1.rss_context }
-    }
-
-    /// The rule's flow type (`flow_type::*`), with its flags.
-    pub fn flow_type(&self) -> u32 {
-        self.0.fs.flow_type
-    }
-
-    /// The rule's location in the driver's table (or `rx_cls_loc::*` on insertion).
-    pub fn location(&self) -> u32 {
-        self.0.fs.location
-    }
-
-    /// Sets the rule's location (the one the driver picked, on insertion).
-    pub fn set_location(&mut self, loc: u32) {
-        self.0.fs.location = loc;
-    }
-
-    /// The rule's action: an rx queue index (with a VF in
-    /// `ETHTOOL_RX_FLOW_SPEC_RING_VF`), or [`RX_CLS_FLOW_DISC`] / [`RX_CLS_FLOW_WAKE`].
-    pub fn ring_cookie(&self) -> u64 {
-        self.0.fs.ring_cookie
-    }
-
-    /// Sets the rule's action.
-    pub fn set_ring_cookie(&mut self, cookie: u64) {
-        self.0.fs.ring_cookie = cookie;
-    }
-
-    /// The values and mask of a TCP, UDP or SCTP over IPv4 rule. Mask bits set are bits
-    /// to match.
-    pub fn ip4_l4(&self) -> (Ip4L4, Ip4L4) {
-        // SAFETY: Every member of the unions is made of integers and arrays of them, so
-        // any bytes are a valid `ethtool_tcpip4_spec`.
-        let (h, m) = unsafe { (&self.0.fs.h_u.tcp_ip4_spec, &self.0.fs.m_u.tcp_ip4_spec) };
-        (Ip4L4::from_spec(h), Ip4L4::from_spec(m))
-    }
-
-    /// The values and mask of a TCP, UDP or SCTP over IPv6 rule.
-    pub fn ip6_l4(&self) -> (Ip6L4, Ip6L4) {
-        // SAFETY: As in `ip4_l4`.
-        let (h, m) = unsafe { (&self.0.fs.h_u.tcp_ip6_spec, &self.0.fs.m_u.tcp_ip6_spec) };
-        (Ip6L4::from_spec(h), Ip6L4::from_spec(m))
-    }
-
-    /// Describes a TCP, UDP or SCTP over IPv4 rule of `flow_type`; no extension fields.
-    pub fn set_ip4_l4(&mut self, flow_type: u32, value: &Ip4L4, mask: &Ip4L4) {
-        self.clear_match(flow_type);
-        self.0.fs.h_u.tcp_ip4_spec = value.to_spec();
-        self.0.fs.m_u.tcp_ip4_spec = mask.to_spec();
-    }
-
-    /// Describes a TCP, UDP or SCTP over IPv6 rule of `flow_type`; no extension fields.
-    pub fn set_ip6_l4(&mut self, flow_type: u32, value: &Ip6L4, mask: &Ip6L4) {
-        self.clear_match(flow_type);
-        self.0.fs.h_u.tcp_ip6_spec = value.to_spec();
-        self.0.fs.m_u.tcp_ip6_spec = mask.to_spec();
-    }
-
-    fn clear_match(&mut self, flow_type: u32) {
-        let fs = &mut self.0.fs;
-        fs.flow_type = flow_type;
-        // The bindings' defaults are all zeroes.
-        fs.h_u = Default::default();
-        fs.m_u = Default::default();
-        fs.h_ext = Default::default();
-        fs.m_ext = Default::default();
-    }
-}
-
-/// String sets (C `enum ethtool_stringset`).
-pub mod string_set {
-    use crate::bindings;
-
-    /// The names of the driver's statistics (`ethtool -S`).
-    pub const STATS: u32 = bindings::ethtool_stringset_ETH_SS_STATS;
-}
-
-/// The size of an ethtool string, with its NUL (C `ETH_GSTRING_LEN`).
-pub const ETH_GSTRING_LEN: usize = bindings::ETH_GSTRING_LEN as usize;
-
-/// The strings of a string set, written in order into the core's buffer (`get_strings`).
-pub struct Strings<'a> {
-    /// The room left: whole strings of `ETH_GSTRING_LEN` bytes.
-    buf: &'a mut [u8],
-}
-
-impl<'a> Strings<'a> {
-    fn new(buf: &'a mut [u8]) -> Self {
-        Self { buf }
-    }
-
-    /// Writes the next string: `args`, cut to `ETH_GSTRING_LEN - 1` bytes and padded with
-    /// NULs. Strings beyond the count the driver reported are dropped.
-    pub fn push(&mut self, args: fmt::Arguments<'_>) {
-        if self.buf.len() < ETH_GSTRING_LEN {
-            return;
-        }
-        let (slot, rest) = core::mem::take(&mut self.buf).split_at_mut(ETH_GSTRING_LEN);
-        slot.fill(0);
-        // The formatter writes at most the bytes before the last one, which stays NUL; a
-        // string that does not fit is cut.
-        let _ = Formatter::new(&mut slot[..ETH_GSTRING_LEN - 1]).write_fmt(args);
-        self.buf = rest;
-    }
-}
+pub use rss::{
+    rss_key_fill,
+    HashFunction,
+    RxfhParam,
+    RXH_XFRM_NO_CHANGE, //
+};
+pub use rxnfc::{
+    FlowFlags,
+    FlowKind,
+    Ip4L4,
+    Ip6L4,
+    RuleLocation,
+    Rxnfc,
+    RxnfcCommand,
+    RX_CLS_FLOW_DISC,
+    RX_CLS_FLOW_WAKE, //
+};
+pub use strings::{
+    StringSet,
+    Strings,
+    ETH_GSTRING_LEN, //
+};
 
 /// The ethtool callbacks of a driver, on top of its netdev [`Operations`].
 #[vtable]
@@ -608,22 +179,22 @@ pub trait EthtoolOps: Operations {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
-    /// The number of strings of string set `sset` (`string_set::*`), or `EOPNOTSUPP` for a
-    /// set the driver has none of. For `string_set::STATS` it is the number of statistics.
+    /// The number of strings of string set `sset`, or `EOPNOTSUPP` for a set the driver
+    /// has none of. For [`StringSet::Stats`] it is the number of statistics.
     ///
     /// The core sizes the buffer it then passes to `get_strings` with this count, under the
     /// same lock (RTNL or the instance lock): the count must not change in between.
-    fn get_sset_count(_data: &Self::Data, _dev: &NetDevice, _sset: u32) -> Result<u32> {
+    fn get_sset_count(_data: &Self::Data, _dev: &NetDevice, _sset: StringSet) -> Result<u32> {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
     /// Writes the strings of string set `sset`, as many as `get_sset_count` counts.
-    fn get_strings(_data: &Self::Data, _dev: &NetDevice, _sset: u32, _out: &mut Strings<'_>) {
+    fn get_strings(_data: &Self::Data, _dev: &NetDevice, _sset: StringSet, _out: &mut Strings<'_>) {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
     /// Writes the values of the statistics (`ethtool -S`), in the order of their names;
-    /// `stats` has room for `get_sset_count(string_set::STATS)` of them.
+    /// `stats` has room for `get_sset_count(StringSet::Stats)` of them.
     fn get_ethtool_stats(_data: &Self::Data, _dev: &NetDevice, _stats: &mut [u64]) {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
@@ -697,172 +268,170 @@ impl<T: EthtoolOps> EthtoolTable<T> {
         ops
     };
 
+    /// As [`NetDevice::callee`], for the callbacks the core makes under the device's instance
+    /// lock (set operations, which the ethtool core runs between `ethnl_ops_begin` and
+    /// `ethnl_ops_complete`, or under `netdev_lock_ops` for the ioctl).
+    ///
     /// # Safety
     ///
-    /// Called by the networking core through the ops table built here, with the live
-    /// objects the C prototype names, on a device (or NAPI context) of the driver.
+    /// As for [`NetDevice::callee`], and the instance lock is held for `'a`: devices made by
+    /// `Registration` are ops locked.
+    unsafe fn locked_callee<'a>(
+        dev: *mut bindings::net_device,
+    ) -> (&'a LockedNetDevice, &'a T::Data) {
+        // SAFETY: The caller's promises.
+        let (dev, data) = unsafe { NetDevice::callee::<T>(dev) };
+        // SAFETY: The lock is held for `'a` (the caller's promise).
+        (unsafe { LockedNetDevice::assume_locked(dev) }, data)
+    }
+
+    /// # Safety
+    ///
+    /// Called by the ethtool core through this table (see [`NetDevice::callee`]), with `ec`
+    /// valid for writes for the call.
     unsafe extern "C" fn get_coalesce(
         dev: *mut bindings::net_device,
         ec: *mut bindings::ethtool_coalesce,
         _kec: *mut bindings::kernel_ethtool_coalesce,
         _extack: *mut bindings::netlink_ext_ack,
-    ) -> crate::ffi::c_int {
-        // SAFETY: The core calls with a live device of `T` and a valid, exclusive struct.
-        let (dev, ec) = unsafe { (NetDevice::from_raw(dev), &mut *ec) };
-        // SAFETY: As above.
-        match T::get_coalesce(unsafe { dev.data::<T>() }, dev, ec) {
-            Ok(()) => 0,
-            Err(e) => e.to_errno(),
-        }
+    ) -> c_int {
+        // SAFETY: `dev` as `callee` requires (this function's contract); `ec` is the
+        // core's reply buffer, ours for the call.
+        let ((dev, data), ec) = unsafe { (NetDevice::callee::<T>(dev), &mut *ec) };
+        from_result(|| T::get_coalesce(data, dev, ec).map(|()| 0))
     }
 
     /// # Safety
     ///
-    /// Called by the networking core through the ops table built here, with the live
-    /// objects the C prototype names, on a device (or NAPI context) of the driver.
+    /// Called by the ethtool core through this table (see [`NetDevice::callee`]), with `ec`
+    /// valid for reads and `extack` null or the request's, for the call.
     unsafe extern "C" fn set_coalesce(
         dev: *mut bindings::net_device,
         ec: *mut bindings::ethtool_coalesce,
         _kec: *mut bindings::kernel_ethtool_coalesce,
         extack: *mut bindings::netlink_ext_ack,
-    ) -> crate::ffi::c_int {
-        // SAFETY: As in `get_coalesce`; `extack` is null or the request's.
-        let (dev, ec, ack) = unsafe { (NetDevice::from_raw(dev), &*ec, ExtAck::from_raw(extack)) };
-        // SAFETY: As above.
-        match T::set_coalesce(unsafe { dev.data::<T>() }, dev, ec, ack) {
-            Ok(()) => 0,
-            Err(e) => e.to_errno(),
-        }
+    ) -> c_int {
+        // SAFETY: `dev` as `callee` requires (this function's contract); `ec` holds the
+        // requested settings, which the core does not change during the call; `extack` is
+        // null or the request's.
+        let ((dev, data), ec, ack) =
+            unsafe { (NetDevice::callee::<T>(dev), &*ec, ExtAck::from_raw(extack)) };
+        from_result(|| T::set_coalesce(data, dev, ec, ack).map(|()| 0))
     }
 
     /// # Safety
     ///
-    /// Called by the networking core through the ops table built here, with the live
-    /// objects the C prototype names, on a device (or NAPI context) of the driver.
+    /// Called by the ethtool core through this table (see [`NetDevice::callee`]), with `ring`
+    /// and `kring` valid for writes for the call.
     unsafe extern "C" fn get_ringparam(
         dev: *mut bindings::net_device,
         ring: *mut bindings::ethtool_ringparam,
         kring: *mut bindings::kernel_ethtool_ringparam,
         _extack: *mut bindings::netlink_ext_ack,
     ) {
-        // SAFETY: The core calls with a live device of `T` and valid, exclusive structs.
-        let (dev, ring, kring) = unsafe { (NetDevice::from_raw(dev), &mut *ring, &mut *kring) };
-        // SAFETY: As above.
-        T::get_ringparam(unsafe { dev.data::<T>() }, dev, ring, kring);
+        // SAFETY: `dev` as `callee` requires (this function's contract); `ring` and `kring`
+        // are two distinct reply structs of the core, ours for the call.
+        let ((dev, data), ring, kring) = unsafe {
+            (
+                NetDevice::callee::<T>(dev),
+                &mut *ring,
+                KernelRingParam::from_raw(kring),
+            )
+        };
+        T::get_ringparam(data, dev, ring, kring);
     }
 
     /// # Safety
     ///
-    /// Called by the networking core through the ops table built here, with the live
-    /// objects the C prototype names, on a device (or NAPI context) of the driver.
+    /// Called by the ethtool core through this table under the instance lock (see
+    /// [`Self::locked_callee`]), with `ring` and `kring` valid for reads and `extack` null
+    /// or the request's, for the call.
     unsafe extern "C" fn set_ringparam(
         dev: *mut bindings::net_device,
         ring: *mut bindings::ethtool_ringparam,
         kring: *mut bindings::kernel_ethtool_ringparam,
         extack: *mut bindings::netlink_ext_ack,
-    ) -> crate::ffi::c_int {
-        // SAFETY: The ethtool core calls with a live device of the driver, ops locked (see
-        // `Registration`), so under its instance lock; `ring` and `kring` are valid for
-        // the call, `extack` is null or the request's.
-        let (dev, ring, kring, ack) = unsafe {
+    ) -> c_int {
+        // SAFETY: `dev` as `locked_callee` requires (this function's contract); `ring` and
+        // `kring` hold the requested settings, unchanged during the call; `extack` is null
+        // or the request's.
+        let ((dev, data), ring, kring, ack) = unsafe {
             (
-                LockedNetDevice::assume_locked(NetDevice::from_raw(dev)),
+                Self::locked_callee(dev),
                 &*ring,
-                &*kring,
+                &*KernelRingParam::from_raw(kring),
                 ExtAck::from_raw(extack),
             )
         };
-        // SAFETY: As above.
-        match T::set_ringparam(unsafe { dev.data::<T>() }, dev, ring, kring, ack) {
-            Ok(()) => 0,
-            Err(e) => e.to_errno(),
-        }
+        from_result(|| T::set_ringparam(data, dev, ring, kring, ack).map(|()| 0))
     }
 
     /// # Safety
     ///
-    /// Called by the networking core through the ops table built here, with the live
-    /// objects the C prototype names, on a device (or NAPI context) of the driver.
+    /// Called by the ethtool core through this table (see [`NetDevice::callee`]), with `ch`
+    /// valid for writes for the call.
     unsafe extern "C" fn get_channels(
         dev: *mut bindings::net_device,
         ch: *mut bindings::ethtool_channels,
     ) {
-        // SAFETY: As in `get_ringparam`.
-        let (dev, ch) = unsafe { (NetDevice::from_raw(dev), &mut *ch) };
-        // SAFETY: As above.
-        T::get_channels(unsafe { dev.data::<T>() }, dev, ch);
+        // SAFETY: `dev` as `callee` requires (this function's contract); `ch` is the core's
+        // reply struct, ours for the call.
+        let ((dev, data), ch) = unsafe { (NetDevice::callee::<T>(dev), &mut *ch) };
+        T::get_channels(data, dev, ch);
     }
 
     /// # Safety
     ///
-    /// Called by the networking core through the ops table built here, with the live
-    /// objects the C prototype names, on a device (or NAPI context) of the driver.
+    /// Called by the ethtool core through this table under the instance lock (see
+    /// [`Self::locked_callee`]), with `ch` valid for reads for the call.
     unsafe extern "C" fn set_channels(
         dev: *mut bindings::net_device,
         ch: *mut bindings::ethtool_channels,
-    ) -> crate::ffi::c_int {
-        // SAFETY: The ethtool core calls with a live device of the driver, ops locked (see
-        // `Registration`), so under its instance lock; the core only reads `ch` back after
-        // the call.
-        let (dev, ch) = unsafe {
-            (
-                LockedNetDevice::assume_locked(NetDevice::from_raw(dev)),
-                &*ch,
-            )
-        };
-        // SAFETY: As above.
-        match T::set_channels(unsafe { dev.data::<T>() }, dev, ch) {
-            Ok(()) => 0,
-            Err(e) => e.to_errno(),
-        }
+    ) -> c_int {
+        // SAFETY: `dev` as `locked_callee` requires (this function's contract); the core
+        // reads `ch` back only after the call.
+        let ((dev, data), ch) = unsafe { (Self::locked_callee(dev), &*ch) };
+        from_result(|| T::set_channels(data, dev, ch).map(|()| 0))
     }
 
     /// # Safety
     ///
-    /// Called by the networking core through the ops table built here, with the live
-    /// objects the C prototype names, on a device (or NAPI context) of the driver.
+    /// Called by the ethtool core through this table (see [`NetDevice::callee`]).
     unsafe extern "C" fn get_rx_ring_count(dev: *mut bindings::net_device) -> u32 {
-        // SAFETY: As in `get_ringparam`.
-        let dev = unsafe { NetDevice::from_raw(dev) };
-        // SAFETY: As above.
-        T::get_rx_ring_count(unsafe { dev.data::<T>() }, dev)
+        // SAFETY: `dev` as `callee` requires (this function's contract).
+        let (dev, data) = unsafe { NetDevice::callee::<T>(dev) };
+        T::get_rx_ring_count(data, dev)
     }
 
     /// # Safety
     ///
-    /// Called by the networking core through the ops table built here, with the live
-    /// objects the C prototype names, on a device (or NAPI context) of the driver.
+    /// Called by the ethtool core through this table (see [`NetDevice::callee`]).
     unsafe extern "C" fn get_rxfh_key_size(dev: *mut bindings::net_device) -> u32 {
-        // SAFETY: As in `get_ringparam`.
-        let dev = unsafe { NetDevice::from_raw(dev) };
-        // SAFETY: As above.
-        T::get_rxfh_key_size(unsafe { dev.data::<T>() }, dev)
+        // SAFETY: `dev` as `callee` requires (this function's contract).
+        let (dev, data) = unsafe { NetDevice::callee::<T>(dev) };
+        T::get_rxfh_key_size(data, dev)
     }
 
     /// # Safety
     ///
-    /// Called by the networking core through the ops table built here, with the live
-    /// objects the C prototype names, on a device (or NAPI context) of the driver.
+    /// Called by the ethtool core through this table (see [`NetDevice::callee`]).
     unsafe extern "C" fn get_rxfh_indir_size(dev: *mut bindings::net_device) -> u32 {
-        // SAFETY: As in `get_ringparam`.
-        let dev = unsafe { NetDevice::from_raw(dev) };
-        // SAFETY: As above.
-        T::get_rxfh_indir_size(unsafe { dev.data::<T>() }, dev)
+        // SAFETY: `dev` as `callee` requires (this function's contract).
+        let (dev, data) = unsafe { NetDevice::callee::<T>(dev) };
+        T::get_rxfh_indir_size(data, dev)
     }
 
     /// # Safety
     ///
-    /// Called by the networking core through the ops table built here, with the live
-    /// objects the C prototype names, on a device (or NAPI context) of the driver.
+    /// Called by the ethtool core through this table (see [`NetDevice::callee`]), with `rxfh`
+    /// valid for reads and writes for the call, its table and key null or allocated by the
+    /// core with the sizes the driver reports.
     unsafe extern "C" fn get_rxfh(
         dev: *mut bindings::net_device,
         rxfh: *mut bindings::ethtool_rxfh_param,
-    ) -> crate::ffi::c_int {
-        // SAFETY: As in `get_ringparam`.
-        let (dev, data) = unsafe {
-            let dev = NetDevice::from_raw(dev);
-            (dev, dev.data::<T>())
-        };
+    ) -> c_int {
+        // SAFETY: `dev` as `callee` requires (this function's contract).
+        let (dev, data) = unsafe { NetDevice::callee::<T>(dev) };
         // On get, the core's buffers have the sizes the driver reports
         // (`get_rxfh_indir_size`, `get_rxfh_key_size`). Most callers say so in `indir_size`
         // and `key_size`; some leave them 0 (`ethtool_get_max_rxfh_channel`): fill those in
@@ -880,109 +449,93 @@ impl<T: EthtoolOps> EthtoolTable<T> {
         // the core allocated them with the sizes the driver reports, which do not change
         // (the contract of `get_rxfh_indir_size` and `get_rxfh_key_size`).
         let rxfh = unsafe { RxfhParam::from_raw(rxfh) };
-        match T::get_rxfh(data, dev, rxfh) {
-            Ok(()) => 0,
-            Err(e) => e.to_errno(),
-        }
+        from_result(|| T::get_rxfh(data, dev, rxfh).map(|()| 0))
     }
 
     /// # Safety
     ///
-    /// Called by the networking core through the ops table built here, with the live
-    /// objects the C prototype names, on a device (or NAPI context) of the driver.
+    /// Called by the ethtool core through this table (see [`NetDevice::callee`]), with `rxfh`
+    /// valid for the call and its table and key null or of the sizes it states, and
+    /// `extack` null or the request's.
     unsafe extern "C" fn set_rxfh(
         dev: *mut bindings::net_device,
         rxfh: *mut bindings::ethtool_rxfh_param,
         extack: *mut bindings::netlink_ext_ack,
-    ) -> crate::ffi::c_int {
-        // SAFETY: As in `get_rxfh`; `extack` is null or the request's.
-        let (dev, rxfh, ack) = unsafe {
+    ) -> c_int {
+        // SAFETY: `dev` as `callee` requires (this function's contract); on set, the core
+        // fills `indir_size` and `key_size` for the buffers it passes (`ethnl_set_rss`,
+        // `ethtool_set_rxfh`), which `RxfhParam::from_raw` requires; `extack` is null or the
+        // request's.
+        let ((dev, data), rxfh, ack) = unsafe {
             (
-                NetDevice::from_raw(dev),
+                NetDevice::callee::<T>(dev),
                 RxfhParam::from_raw(rxfh),
                 ExtAck::from_raw(extack),
             )
         };
-        // SAFETY: As above.
-        match T::set_rxfh(unsafe { dev.data::<T>() }, dev, rxfh, ack) {
-            Ok(()) => 0,
-            Err(e) => e.to_errno(),
-        }
+        from_result(|| T::set_rxfh(data, dev, rxfh, ack).map(|()| 0))
     }
 
     /// # Safety
     ///
-    /// Called by the networking core through the ops table built here, with the live
-    /// objects the C prototype names, on a device (or NAPI context) of the driver.
+    /// Called by the ethtool core through this table (see [`NetDevice::callee`]), with `info`
+    /// valid for the call and `rule_locs` null or an array of `info->rule_cnt` entries for
+    /// `ETHTOOL_GRXCLSRLALL`.
     unsafe extern "C" fn get_rxnfc(
         dev: *mut bindings::net_device,
         info: *mut bindings::ethtool_rxnfc,
         rule_locs: *mut u32,
-    ) -> crate::ffi::c_int {
-        // SAFETY: As in `get_ringparam`; `info` is the core's copy of the request.
-        let (dev, info) = unsafe { (NetDevice::from_raw(dev), Rxnfc::from_raw(info)) };
-        let locs = if info.cmd() == rxnfc_cmd::GRXCLSRLALL && !rule_locs.is_null() {
+    ) -> c_int {
+        // SAFETY: `dev` as `callee` requires (this function's contract); `info` is the
+        // core's copy of the request, ours for the call.
+        let ((dev, data), info) = unsafe { (NetDevice::callee::<T>(dev), Rxnfc::from_raw(info)) };
+        let locs = if info.cmd() == RxnfcCommand::GetAllRules && !rule_locs.is_null() {
             // SAFETY: For `ETHTOOL_GRXCLSRLALL` the core passes an array of `rule_cnt`
             // entries (null when `rule_cnt` is 0), its own for the call.
             Some(unsafe { core::slice::from_raw_parts_mut(rule_locs, info.rule_cnt() as usize) })
         } else {
             None
         };
-        // SAFETY: As above.
-        match T::get_rxnfc(unsafe { dev.data::<T>() }, dev, info, locs) {
-            Ok(()) => 0,
-            Err(e) => e.to_errno(),
-        }
+        from_result(|| T::get_rxnfc(data, dev, info, locs).map(|()| 0))
     }
 
     /// # Safety
     ///
-    /// Called by the networking core through the ops table built here, with the live
-    /// objects the C prototype names, on a device (or NAPI context) of the driver.
+    /// Called by the ethtool core through this table (see [`NetDevice::callee`]), with `info`
+    /// valid for the call.
     unsafe extern "C" fn set_rxnfc(
         dev: *mut bindings::net_device,
         info: *mut bindings::ethtool_rxnfc,
-    ) -> crate::ffi::c_int {
-        // SAFETY: As in `get_rxnfc`.
-        let (dev, info) = unsafe { (NetDevice::from_raw(dev), Rxnfc::from_raw(info)) };
-        // SAFETY: As above.
-        match T::set_rxnfc(unsafe { dev.data::<T>() }, dev, info) {
-            Ok(()) => 0,
-            Err(e) => e.to_errno(),
-        }
+    ) -> c_int {
+        // SAFETY: `dev` as `callee` requires (this function's contract); `info` is the
+        // core's copy of the request, ours for the call.
+        let ((dev, data), info) = unsafe { (NetDevice::callee::<T>(dev), Rxnfc::from_raw(info)) };
+        from_result(|| T::set_rxnfc(data, dev, info).map(|()| 0))
     }
 
     /// # Safety
     ///
-    /// Called by the networking core through the ops table built here, with the live
-    /// objects the C prototype names, on a device (or NAPI context) of the driver.
-    unsafe extern "C" fn get_sset_count(
-        dev: *mut bindings::net_device,
-        sset: crate::ffi::c_int,
-    ) -> crate::ffi::c_int {
-        // SAFETY: As in `get_ringparam`.
-        let dev = unsafe { NetDevice::from_raw(dev) };
-        let Ok(sset) = u32::try_from(sset) else {
-            return EOPNOTSUPP.to_errno();
-        };
-        // SAFETY: As above.
-        match T::get_sset_count(unsafe { dev.data::<T>() }, dev, sset) {
-            Ok(n) => crate::ffi::c_int::try_from(n).unwrap_or(EOVERFLOW.to_errno()),
-            Err(e) => e.to_errno(),
-        }
+    /// Called by the ethtool core through this table (see [`NetDevice::callee`]).
+    unsafe extern "C" fn get_sset_count(dev: *mut bindings::net_device, sset: c_int) -> c_int {
+        // SAFETY: `dev` as `callee` requires (this function's contract).
+        let (dev, data) = unsafe { NetDevice::callee::<T>(dev) };
+        from_result(|| {
+            let sset = StringSet::from_raw(u32::try_from(sset).map_err(|_| EOPNOTSUPP)?);
+            c_int::try_from(T::get_sset_count(data, dev, sset)?).map_err(|_| EOVERFLOW)
+        })
     }
 
     /// # Safety
     ///
-    /// Called by the networking core through the ops table built here, with the live
-    /// objects the C prototype names, on a device (or NAPI context) of the driver.
+    /// Called by the ethtool core through this table (see [`NetDevice::callee`]), with `data`
+    /// null or room for `ETH_GSTRING_LEN` bytes per string of the count `get_sset_count`
+    /// reports for `sset`.
     unsafe extern "C" fn get_strings(dev: *mut bindings::net_device, sset: u32, data: *mut u8) {
-        // SAFETY: As in `get_ringparam`.
-        let dev = unsafe { NetDevice::from_raw(dev) };
-        // SAFETY: As above.
-        let d = unsafe { dev.data::<T>() };
+        // SAFETY: `dev` as `callee` requires (this function's contract).
+        let (dev, d) = unsafe { NetDevice::callee::<T>(dev) };
         // The core allocated `data` for the count the driver reports (which it must not
         // change meanwhile, see `EthtoolOps::get_sset_count`).
+        let sset = StringSet::from_raw(sset);
         let Some(len) = T::get_sset_count(d, dev, sset)
             .ok()
             .and_then(|n| (n as usize).checked_mul(ETH_GSTRING_LEN))
@@ -992,28 +545,30 @@ impl<T: EthtoolOps> EthtoolTable<T> {
         if data.is_null() || len == 0 {
             return;
         }
-        // SAFETY: `data` has room for `len` bytes, the core's buffer for the call.
+        // SAFETY: `data` has room for `len` bytes (this function's contract), the core's
+        // buffer for the call.
         let buf = unsafe { core::slice::from_raw_parts_mut(data, len) };
         T::get_strings(d, dev, sset, &mut Strings::new(buf));
     }
 
     /// # Safety
     ///
-    /// Called by the networking core through the ops table built here, with the live
-    /// objects the C prototype names, on a device (or NAPI context) of the driver.
+    /// Called by the ethtool core through this table (see [`NetDevice::callee`]), with `stats`
+    /// the request's header and `data` null or room for its `n_stats` values.
     unsafe extern "C" fn get_ethtool_stats(
         dev: *mut bindings::net_device,
         stats: *mut bindings::ethtool_stats,
         data: *mut u64,
     ) {
-        // SAFETY: As in `get_ringparam`; `stats` is the core's header of the request.
-        let (dev, n) = unsafe { (NetDevice::from_raw(dev), (*stats).n_stats as usize) };
+        // SAFETY: `dev` as `callee` requires (this function's contract); `stats` is valid
+        // for reads for the call.
+        let ((dev, d), n) = unsafe { (NetDevice::callee::<T>(dev), (*stats).n_stats as usize) };
         if data.is_null() || n == 0 {
             return;
         }
-        // SAFETY: `data` has room for `n_stats` values, the core's buffer for the call.
+        // SAFETY: `data` has room for `n_stats` values (this function's contract), the
+        // core's buffer for the call.
         let vals = unsafe { core::slice::from_raw_parts_mut(data, n) };
-        // SAFETY: As above.
-        T::get_ethtool_stats(unsafe { dev.data::<T>() }, dev, vals);
+        T::get_ethtool_stats(d, dev, vals);
     }
 }

@@ -6,8 +6,16 @@
 //!
 //! C header: [`include/linux/netlink.h`](srctree/include/linux/netlink.h)
 
-use crate::{bindings, prelude::*, str::Formatter, types::Opaque};
-use core::fmt::{self, Write};
+use crate::{
+    bindings,
+    prelude::*,
+    str::Formatter,
+    types::Opaque, //
+};
+use core::fmt::{
+    self,
+    Write, //
+};
 
 /// The extended acknowledgement of a netlink request (C `struct netlink_ext_ack`).
 ///
@@ -58,7 +66,8 @@ impl ExtAck {
             f.bytes_written().min(len - 1)
         };
         buf[written] = 0;
-        // SAFETY: As above; the message now points into the acknowledgement itself.
+        // SAFETY: The object is valid and ours to write (type invariant); the message now
+        // points into the acknowledgement itself, which outlives it.
         unsafe { (*ack)._msg = (*ack)._msg_buf.as_ptr() };
     }
 

@@ -20,11 +20,11 @@ use crate::{
             LockedNetDevice,
             NetDevice, //
         },
-        skbuff::SkBuff,
+        skbuff::SkBuff, //
     },
     prelude::*,
     sync::Arc,
-    types::Opaque,
+    types::Opaque, //
 };
 use core::{
     marker::PhantomData,
@@ -32,7 +32,7 @@ use core::{
         AtomicBool,
         AtomicU32,
         Ordering, //
-    },
+    }, //
 };
 
 /// Allocation flags for rx buffers in NAPI context.
@@ -58,7 +58,8 @@ pub struct Napi<P: NapiPoll> {
 
 // SAFETY: NAPI's C API may be used from any thread; `started` is atomic.
 unsafe impl<P: NapiPoll> Sync for Napi<P> {}
-// SAFETY: As above.
+// SAFETY: A NAPI context may be started, stopped and dropped from any thread; `started` is
+// atomic.
 unsafe impl<P: NapiPoll> Send for Napi<P> {}
 
 /// The state a [`Napi`] polls: the queues it serves.

@@ -8,7 +8,13 @@
 //!
 //! C header: [`include/net/netmem.h`](srctree/include/net/netmem.h)
 
-use crate::{alloc::Flags, dma::DmaAddress, error::code::EOVERFLOW, prelude::*, types::Opaque};
+use crate::{
+    alloc::Flags,
+    dma::DmaAddress,
+    error::code::EOVERFLOW,
+    prelude::*,
+    types::Opaque, //
+};
 use core::marker::PhantomPinned;
 
 /// The kind of memory provider a [`NetIov`] belongs to (C `enum net_iov_type`).

@@ -16,13 +16,22 @@
 
 use crate::{
     bindings,
-    error::{from_result, VTABLE_DEFAULT_ERROR},
-    ffi::{c_int, c_void},
-    net::{
-        device::{NetDevice, Operations},
-        ext_ack::ExtAck,
+    error::{
+        from_result,
+        VTABLE_DEFAULT_ERROR, //
     },
-    prelude::*,
+    ffi::{
+        c_int,
+        c_void, //
+    },
+    net::{
+        device::{
+            NetDevice,
+            Operations, //
+        },
+        ext_ack::ExtAck, //
+    },
+    prelude::*, //
 };
 use core::marker::PhantomData;
 
@@ -32,7 +41,7 @@ use core::marker::PhantomData;
 pub type QueueConfig = bindings::netdev_queue_config;
 
 /// [`QueueMgmtOps::SUPPORTED_PARAMS`]: the driver honours `rx_page_size`.
-pub const QCFG_RX_PAGE_SIZE: u32 = bindings::QCFG_RX_PAGE_SIZE as u32;
+pub const QCFG_RX_PAGE_SIZE: u32 = bindings::QCFG_RX_PAGE_SIZE;
 
 impl NetDevice {
     /// The configuration rx queue `q` runs with (C `netdev_queue_config`): the driver's
@@ -122,22 +131,24 @@ impl<T: QueueMgmtOps> QueueMgmtTable<T> {
 
     /// # Safety
     ///
-    /// Called by the networking core through the ops table built here, with the live
-    /// objects the C prototype names, on a device (or NAPI context) of the driver.
+    /// Called by the core through this table (see [`NetDevice::callee`]) under the
+    /// instance lock, with `qcfg` valid for reads and `extack` null or the request's.
     unsafe extern "C" fn validate_qcfg(
         dev: *mut bindings::net_device,
         qcfg: *mut bindings::netdev_queue_config,
         extack: *mut bindings::netlink_ext_ack,
     ) -> c_int {
-        // SAFETY: The core calls with a live device of `T`, a valid config and a null or
-        // valid extack.
-        let (dev, qcfg, ack) =
-            unsafe { (NetDevice::from_raw(dev), &*qcfg, ExtAck::from_raw(extack)) };
-        // SAFETY: As above.
-        match T::validate_qcfg(unsafe { dev.data::<T>() }, dev, qcfg, ack) {
-            Ok(()) => 0,
-            Err(e) => e.to_errno(),
-        }
+        // SAFETY: `dev` as `callee` requires (this function's contract); `qcfg` is the
+        // configuration being checked, unchanged during the call; `extack` is null or the
+        // request's.
+        let ((dev, data), qcfg, ack) = unsafe {
+            (
+                NetDevice::callee::<T>(dev),
+                &*qcfg,
+                ExtAck::from_raw(extack),
+            )
+        };
+        from_result(|| T::validate_qcfg(data, dev, qcfg, ack).map(|()| 0))
     }
 
     /// # Safety
@@ -145,38 +156,40 @@ impl<T: QueueMgmtOps> QueueMgmtTable<T> {
     /// `mem` is a per-queue slot of the core (valid, aligned for a pointer).
     unsafe fn put(mem: *mut c_void, m: T::QueueMem) -> Result {
         let b = KBox::new(m, GFP_KERNEL)?;
-        // SAFETY: As promised by the caller.
+        // SAFETY: `mem` is valid and aligned for a pointer (the caller's promise).
         unsafe { mem.cast::<Slot>().write(KBox::into_raw(b).cast()) };
         Ok(())
     }
 
     /// # Safety
     ///
-    /// As for `put`; a non-null slot was written by `put`.
+    /// `mem` is a per-queue slot of the core (valid, aligned for a pointer), null or
+    /// written by `put`.
     unsafe fn take(mem: *mut c_void) -> Option<T::QueueMem> {
-        // SAFETY: As promised by the caller.
+        // SAFETY: `mem` is valid and aligned for a pointer (the caller's promise).
         let p = unsafe { mem.cast::<Slot>().replace(core::ptr::null_mut()) };
-        // SAFETY: A non-null slot holds a box made by `put`.
+        // SAFETY: A non-null slot holds a box made by `put` (the caller's promise), taken
+        // out of the slot above, so once.
         (!p.is_null()).then(|| KBox::into_inner(unsafe { KBox::from_raw(p.cast::<T::QueueMem>()) }))
     }
 
     /// # Safety
     ///
-    /// Called by the networking core through the ops table built here, with the live
-    /// objects the C prototype names, on a device (or NAPI context) of the driver.
+    /// Called by the core through this table (see [`NetDevice::callee`]) under the
+    /// instance lock, with `qcfg` the queue's new configuration and `mem` a zeroed slot of
+    /// `ndo_queue_mem_size` bytes.
     unsafe extern "C" fn mem_alloc(
         dev: *mut bindings::net_device,
         qcfg: *mut bindings::netdev_queue_config,
         mem: *mut c_void,
         idx: c_int,
     ) -> c_int {
+        // SAFETY: `dev` as `callee` requires (this function's contract); `qcfg` is valid
+        // for reads for the call.
+        let ((dev, data), qcfg) = unsafe { (NetDevice::callee::<T>(dev), &*qcfg) };
         from_result(|| {
-            // SAFETY: The core calls with a live device of `T` under its instance lock and
-            // the queue's new configuration.
-            let (dev, qcfg) = unsafe { (NetDevice::from_raw(dev), &*qcfg) };
-            // SAFETY: As above.
-            let m = T::mem_alloc(unsafe { dev.data::<T>() }, dev, idx as u32, qcfg)?;
-            // SAFETY: `mem` is the core's zeroed per-queue slot.
+            let m = T::mem_alloc(data, dev, idx as u32, qcfg)?;
+            // SAFETY: `mem` is the core's zeroed per-queue slot (this function's contract).
             unsafe { Self::put(mem, m)? };
             Ok(0)
         })
@@ -184,34 +197,34 @@ impl<T: QueueMgmtOps> QueueMgmtTable<T> {
 
     /// # Safety
     ///
-    /// Called by the networking core through the ops table built here, with the live
-    /// objects the C prototype names, on a device (or NAPI context) of the driver.
+    /// Called by the core through this table with `mem` a slot that `mem_alloc` or `stop`
+    /// filled, or zeroed.
     unsafe extern "C" fn mem_free(_dev: *mut bindings::net_device, mem: *mut c_void) {
-        // SAFETY: `mem` is a slot of this table, written by `put` or empty.
+        // SAFETY: `mem` is a slot of this table, written by `put` or empty (this
+        // function's contract).
         drop(unsafe { Self::take(mem) });
     }
 
     /// # Safety
     ///
-    /// Called by the networking core through the ops table built here, with the live
-    /// objects the C prototype names, on a device (or NAPI context) of the driver.
+    /// Called by the core through this table (see [`NetDevice::callee`]) under the
+    /// instance lock, with `mem` a slot that `mem_alloc` filled.
     unsafe extern "C" fn start(
         dev: *mut bindings::net_device,
         _qcfg: *mut bindings::netdev_queue_config,
         mem: *mut c_void,
         idx: c_int,
     ) -> c_int {
-        // SAFETY: As in `mem_alloc`.
-        let dev = unsafe { NetDevice::from_raw(dev) };
-        // SAFETY: `mem` is a slot of this table.
+        // SAFETY: `dev` as `callee` requires (this function's contract).
+        let (dev, data) = unsafe { NetDevice::callee::<T>(dev) };
+        // SAFETY: `mem` is a slot of this table, filled by `put` (this function's contract).
         let Some(m) = (unsafe { Self::take(mem) }) else {
             return EINVAL.to_errno();
         };
-        // SAFETY: As in `mem_alloc`.
-        match <T as QueueMgmtOps>::start(unsafe { dev.data::<T>() }, dev, idx as u32, m) {
+        match <T as QueueMgmtOps>::start(data, dev, idx as u32, m) {
             Ok(()) => 0,
             Err((e, m)) => {
-                // SAFETY: `mem` is a slot of this table, now empty.
+                // SAFETY: `mem` is a slot of this table, emptied by `take` above.
                 if unsafe { Self::put(mem, m) }.is_err() {
                     pr_err!("queue memory lost after a failed start\n");
                 }
@@ -222,19 +235,18 @@ impl<T: QueueMgmtOps> QueueMgmtTable<T> {
 
     /// # Safety
     ///
-    /// Called by the networking core through the ops table built here, with the live
-    /// objects the C prototype names, on a device (or NAPI context) of the driver.
+    /// Called by the core through this table (see [`NetDevice::callee`]) under the
+    /// instance lock, with `mem` a zeroed slot of `ndo_queue_mem_size` bytes.
     unsafe extern "C" fn stop(
         dev: *mut bindings::net_device,
         mem: *mut c_void,
         idx: c_int,
     ) -> c_int {
+        // SAFETY: `dev` as `callee` requires (this function's contract).
+        let (dev, data) = unsafe { NetDevice::callee::<T>(dev) };
         from_result(|| {
-            // SAFETY: As in `mem_alloc`.
-            let dev = unsafe { NetDevice::from_raw(dev) };
-            // SAFETY: As above.
-            let m = <T as QueueMgmtOps>::stop(unsafe { dev.data::<T>() }, dev, idx as u32)?;
-            // SAFETY: `mem` is the core's zeroed per-queue slot.
+            let m = <T as QueueMgmtOps>::stop(data, dev, idx as u32)?;
+            // SAFETY: `mem` is the core's zeroed per-queue slot (this function's contract).
             unsafe { Self::put(mem, m)? };
             Ok(0)
         })
@@ -307,52 +319,50 @@ impl<T: QueueStatsOps> QueueStatsTable<T> {
 
     /// # Safety
     ///
-    /// Called by the networking core through the ops table built here, with the live
-    /// objects the C prototype names, on a device (or NAPI context) of the driver.
+    /// Called by the core through this table (see [`NetDevice::callee`]), with `rx` valid
+    /// for writes for the call.
     unsafe extern "C" fn get_queue_stats_rx(
         dev: *mut bindings::net_device,
         idx: c_int,
         rx: *mut bindings::netdev_queue_stats_rx,
     ) {
-        // SAFETY: The core calls with a live device of `T` and its own, exclusive struct.
-        let (dev, rx) = unsafe { (NetDevice::from_raw(dev), &mut *rx) };
-        let Ok(idx) = u32::try_from(idx) else {
-            return;
-        };
-        // SAFETY: As above.
-        T::get_queue_stats_rx(unsafe { dev.data::<T>() }, dev, idx, rx);
+        // SAFETY: `dev` as `callee` requires (this function's contract); `rx` is the
+        // core's reply struct, ours for the call.
+        let ((dev, data), rx) = unsafe { (NetDevice::callee::<T>(dev), &mut *rx) };
+        if let Ok(idx) = u32::try_from(idx) {
+            T::get_queue_stats_rx(data, dev, idx, rx);
+        }
     }
 
     /// # Safety
     ///
-    /// Called by the networking core through the ops table built here, with the live
-    /// objects the C prototype names, on a device (or NAPI context) of the driver.
+    /// Called by the core through this table (see [`NetDevice::callee`]), with `tx` valid
+    /// for writes for the call.
     unsafe extern "C" fn get_queue_stats_tx(
         dev: *mut bindings::net_device,
         idx: c_int,
         tx: *mut bindings::netdev_queue_stats_tx,
     ) {
-        // SAFETY: As in `get_queue_stats_rx`.
-        let (dev, tx) = unsafe { (NetDevice::from_raw(dev), &mut *tx) };
-        let Ok(idx) = u32::try_from(idx) else {
-            return;
-        };
-        // SAFETY: As above.
-        T::get_queue_stats_tx(unsafe { dev.data::<T>() }, dev, idx, tx);
+        // SAFETY: `dev` as `callee` requires (this function's contract); `tx` is the
+        // core's reply struct, ours for the call.
+        let ((dev, data), tx) = unsafe { (NetDevice::callee::<T>(dev), &mut *tx) };
+        if let Ok(idx) = u32::try_from(idx) {
+            T::get_queue_stats_tx(data, dev, idx, tx);
+        }
     }
 
     /// # Safety
     ///
-    /// Called by the networking core through the ops table built here, with the live
-    /// objects the C prototype names, on a device (or NAPI context) of the driver.
+    /// Called by the core through this table (see [`NetDevice::callee`]), with `rx` and
+    /// `tx` two distinct structs valid for writes for the call.
     unsafe extern "C" fn get_base_stats(
         dev: *mut bindings::net_device,
         rx: *mut bindings::netdev_queue_stats_rx,
         tx: *mut bindings::netdev_queue_stats_tx,
     ) {
-        // SAFETY: As in `get_queue_stats_rx`; the two structs are distinct.
-        let (dev, rx, tx) = unsafe { (NetDevice::from_raw(dev), &mut *rx, &mut *tx) };
-        // SAFETY: As above.
-        T::get_base_stats(unsafe { dev.data::<T>() }, dev, rx, tx);
+        // SAFETY: `dev` as `callee` requires (this function's contract); `rx` and `tx` are
+        // the core's two reply structs, ours for the call.
+        let ((dev, data), rx, tx) = unsafe { (NetDevice::callee::<T>(dev), &mut *rx, &mut *tx) };
+        T::get_base_stats(data, dev, rx, tx);
     }
 }

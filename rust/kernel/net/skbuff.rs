@@ -13,7 +13,7 @@ use crate::{
         device::NetDevice,
         page_pool::PoolNetmem, //
     },
-    prelude::*,
+    prelude::*, //
 };
 use core::ptr::NonNull;
 
@@ -175,11 +175,9 @@ impl SkBuff {
     /// an skb with linear data, no frags or unreadable frags.
     pub fn pull_headers(&mut self, dev: &NetDevice, max: u32) -> Result {
         let raw = self.as_raw();
-        // SAFETY: Valid skb.
-        if self.headlen() != 0
-            || self.nr_frags() == 0
-            || !unsafe { bindings::skb_frags_readable(raw) }
-        {
+        // SAFETY: Valid skb (type invariant).
+        let readable = unsafe { bindings::skb_frags_readable(raw) };
+        if self.headlen() != 0 || self.nr_frags() == 0 || !readable {
             return Err(EINVAL);
         }
         // SAFETY: Frag 0 exists (`nr_frags > 0`) and is a readable page of the skb: its

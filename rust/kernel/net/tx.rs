@@ -9,10 +9,10 @@
 //! done with it; [`TxPacket::complete`] then unmaps it and frees the skb. Dropping a
 //! `TxPacket` does the same from any context (ring teardown).
 //!
-//! Frags that are `net_iov`s of a devmem TX binding (`netmem_tx`, see
-//! [`Features`](super::device::Features) and
-//! [`ExtraOps::netmem_tx`](super::device::ExtraOps::netmem_tx)) are not mapped here: the binding mapped
-//! its dma-buf for the device when it was made, and their segments carry that address.
+//! Frags that are `net_iov`s of a devmem TX binding (see
+//! [`ExtraOps::netmem_tx`](super::device::ExtraOps::netmem_tx)) are not mapped here: the
+//! binding mapped its dma-buf for the device when it was made, and their segments carry
+//! that address.
 //!
 //! C headers: [`include/linux/skbuff.h`](srctree/include/linux/skbuff.h),
 //! [`include/linux/dma-mapping.h`](srctree/include/linux/dma-mapping.h)
@@ -26,7 +26,7 @@ use crate::{
         skbuff::SkBuff, //
     },
     prelude::*,
-    sync::aref::ARef,
+    sync::aref::ARef, //
 };
 
 /// The most buffers an skb has: its linear part and `MAX_SKB_FRAGS` frags.
@@ -159,14 +159,14 @@ impl TxPacket {
         for i in 0..skb.nr_frags() as usize {
             // SAFETY: `i < nr_frags <= MAX_SKB_FRAGS`: a frag of the skb.
             let frag = unsafe { core::ptr::addr_of!((*shinfo).frags[i]) };
-            // SAFETY: As above.
+            // SAFETY: `frag` points to frag `i` of the skb, in its shared info (above).
             let (netmem, len) = unsafe { ((*frag).netmem, (*frag).len) };
             let niov = netmem & bindings::NET_IOV as usize != 0;
             // SAFETY: A frag of the skb; a page frag gets mapped for `dev`, a `net_iov`
             // gives the address its binding mapped.
             let addr =
                 unsafe { bindings::__skb_frag_dma_map(dev.as_raw(), frag, 0, len as usize, dir) };
-            // SAFETY: As above.
+            // SAFETY: `addr` was just returned by the mapping call for `dev`.
             if !niov && unsafe { bindings::dma_mapping_error(dev.as_raw(), addr) } != 0 {
                 // `map` unmaps the segments mapped so far.
                 drop(map);

@@ -1,0 +1,268 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The netdev, queue-management and per-queue statistics callbacks, and the state they share.
+
+use crate::regs::*;
+use crate::{
+    driver::MAX_FRAME,
+    hw::Hw,
+    queue::QueuePair,
+    rss::Rss,
+    rx::{
+        pkt_buf_size,
+        RxRing, //
+    },
+    stats::{
+        RxStats,
+        TxStats, //
+    },
+    tx::TxRing, //
+};
+use core::sync::atomic::{
+    AtomicBool,
+    AtomicU32,
+    AtomicU64,
+    Ordering, //
+};
+use kernel::{
+    device,
+    net::{
+        device::{
+            LinkStats64,
+            LockedNetDevice,
+            NetDevice,
+            Operations,
+            TxResult, //
+        },
+        ext_ack::ExtAck,
+        napi::Napi,
+        queue::{
+            QueueConfig,
+            QueueMgmtOps,
+            QueueStatsOps,
+            QueueStatsRx,
+            QueueStatsTx,
+            QCFG_RX_PAGE_SIZE, //
+        },
+        skbuff::SkBuff, //
+    },
+    prelude::*,
+    sync::{
+        aref::ARef,
+        Arc,
+        Mutex, //
+    }, //
+};
+
+/// What the netdev callbacks share.
+#[pin_data]
+pub(crate) struct Adapter {
+    pub(crate) hw: Arc<Hw>,
+    pub(crate) dev: ARef<device::Device>,
+    pub(crate) pairs: KVec<Arc<QueuePair>>,
+    /// How many of `pairs`, from the first, are in use (`ethtool -L`). Changed with the
+    /// device stopped, under the RTNL and the instance lock (`set_channels`); read by the
+    /// callbacks, which run under those locks or while the device runs.
+    pub(crate) active: AtomicU32,
+    /// The rings, vectors and NAPI contexts of the pairs in use are set up: from the end
+    /// of `open` to the start of `stop`, under the instance lock.
+    pub(crate) up: AtomicBool,
+    /// Rx header split (`ethtool -G tcp-data-split`), for the rings made from now on;
+    /// changed under the instance lock.
+    pub(crate) split: AtomicBool,
+    /// The least time between two interrupts of a queue pair's vector, in microseconds
+    /// (`ethtool -C rx-usecs`; EITR); 0: an interrupt for every write-back.
+    pub(crate) rx_usecs: AtomicU32,
+    /// The RSS key, redirection table (`ethtool -X`) and flow steering rules (`ethtool
+    /// -N`), programmed at open and when they change.
+    #[pin]
+    pub(crate) rss: Mutex<Rss>,
+    /// The NIC's undersize and oversize frame counters (RUC, ROC), which clear on read,
+    /// summed.
+    pub(crate) rx_undersize: AtomicU64,
+    pub(crate) rx_oversize: AtomicU64,
+}
+
+impl Adapter {
+    pub(crate) fn split(&self) -> bool {
+        self.split.load(Ordering::Relaxed)
+    }
+
+    /// The queue pairs in use.
+    pub(crate) fn active(&self) -> &[Arc<QueuePair>] {
+        let n = self.active.load(Ordering::Relaxed) as usize;
+        &self.pairs[..n.min(self.pairs.len())]
+    }
+
+    /// The pairs not in use: their counters are kept, as the base of the queue stats.
+    pub(crate) fn inactive(&self) -> &[Arc<QueuePair>] {
+        &self.pairs[self.active().len()..]
+    }
+}
+
+pub(crate) struct IgbOps;
+
+#[vtable]
+impl Operations for IgbOps {
+    type Data = Adapter;
+
+    fn open(a: &Adapter, dev: &LockedNetDevice) -> Result {
+        // Every ring first: on failure nothing is installed and nothing needs undoing.
+        let mut rings = KVec::with_capacity(a.active().len(), GFP_KERNEL)?;
+        for p in a.active() {
+            rings.push(
+                (
+                    RxRing::new(&a.dev, dev, p.index, a.split(), &dev.queue_config(p.index)?)?,
+                    TxRing::new()?,
+                ),
+                GFP_KERNEL,
+            )?;
+        }
+        for (p, (rx, tx)) in a.active().iter().zip(rings) {
+            p.rx.lock().ring = Some(rx);
+            p.tx.lock().ring = Some(tx);
+        }
+        a.configure();
+        let mut started = Ok(());
+        for p in a.active() {
+            a.start_queue(p);
+            started = started.and(Napi::start(p, dev, p.index));
+        }
+        if let Err(e) = started {
+            // What did start is stopped with the rest.
+            a.up.store(true, Ordering::Relaxed);
+            <Self as Operations>::stop(a, dev)?;
+            return Err(e);
+        }
+        let hw = &*a.hw;
+        hw.wr(RLPML, MAX_FRAME);
+        hw.wr(RCTL, RCTL_EN | RCTL_BAM | RCTL_SECRC | RCTL_LPE);
+        hw.wr(TCTL, TCTL_EN | TCTL_PSP);
+        hw.wr(EIMS, a.irq_mask());
+        hw.wr(IMS, ICR_LSC);
+        // The model brings the link up only after an autonegotiation restart; LSC follows.
+        hw.wr(MDIC, MDIC_PHY_AUTONEG_RESTART);
+        if hw.rd(STATUS) & STATUS_LU != 0 {
+            dev.carrier_on();
+        }
+        dev.tx_start_all();
+        a.up.store(true, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn stop(a: &Adapter, dev: &LockedNetDevice) -> Result {
+        // Not running: a channel change whose `open` failed left nothing to stop.
+        if !a.up.swap(false, Ordering::Relaxed) {
+            return Ok(());
+        }
+        dev.tx_disable();
+        dev.carrier_off();
+        let hw = &*a.hw;
+        hw.wr(IMC, !0);
+        hw.wr(EIMC, !0);
+        hw.wr(RCTL, 0);
+        hw.wr(TCTL, 0);
+        for p in a.active() {
+            a.stop_queue(p);
+            // Started by `open` on this device: cannot fail.
+            let _ = Napi::stop(p, dev);
+            // Dropped outside the locks: destroying a page pool sleeps.
+            let (rx, _tx) = (p.rx.lock().ring.take(), p.tx.lock().ring.take());
+            drop(rx);
+        }
+        Ok(())
+    }
+
+    fn start_xmit(a: &Adapter, dev: &NetDevice, skb: SkBuff) -> TxResult {
+        let pairs = a.active();
+        let q = usize::from(skb.queue_mapping())
+            .checked_rem(pairs.len())
+            .unwrap_or(0);
+        match pairs.get(q) {
+            Some(p) => p.xmit(dev, &a.dev, skb),
+            None => TxResult::Ok,
+        }
+    }
+
+    fn get_stats64(a: &Adapter, _dev: &NetDevice, s: &mut LinkStats64) {
+        a.add_stats(s);
+    }
+}
+
+#[vtable]
+impl QueueMgmtOps for IgbOps {
+    type QueueMem = RxRing;
+    const SUPPORTED_PARAMS: u32 = QCFG_RX_PAGE_SIZE;
+
+    fn validate_qcfg(
+        _a: &Adapter,
+        _dev: &NetDevice,
+        qcfg: &QueueConfig,
+        ack: Option<&mut ExtAck>,
+    ) -> Result {
+        pkt_buf_size(qcfg).map(|_| ()).inspect_err(|_| {
+            if let Some(ack) = ack {
+                ack.set_msg(c"igb_rs: rx-page-size must be a power of two from 4 KiB to 64 KiB");
+            }
+        })
+    }
+
+    fn mem_alloc(a: &Adapter, dev: &NetDevice, idx: u32, qcfg: &QueueConfig) -> Result<RxRing> {
+        // Administratively up but without rings (a channel change whose `open` failed):
+        // refused before the core stops anything.
+        if !a.up.load(Ordering::Relaxed) {
+            return Err(ENETDOWN);
+        }
+        a.active().get(idx as usize).ok_or(EINVAL)?;
+        RxRing::new(&a.dev, dev, idx, a.split(), qcfg)
+    }
+
+    fn start(
+        a: &Adapter,
+        _dev: &NetDevice,
+        idx: u32,
+        mem: RxRing,
+    ) -> core::result::Result<(), (Error, RxRing)> {
+        let Some(p) = a.active().get(idx as usize) else {
+            return Err((EINVAL, mem));
+        };
+        p.rx.lock().ring = Some(mem);
+        a.start_rx(p);
+        Ok(())
+    }
+
+    fn stop(a: &Adapter, _dev: &NetDevice, idx: u32) -> Result<RxRing> {
+        let p = a.active().get(idx as usize).ok_or(EINVAL)?;
+        // The model stops writing a disabled queue at once; the poll sees no ring after this.
+        a.hw.wr(rxdctl(idx as usize), 0);
+        p.rx.lock().ring.take().ok_or(EINVAL)
+    }
+}
+
+#[vtable]
+impl QueueStatsOps for IgbOps {
+    fn get_queue_stats_rx(a: &Adapter, _dev: &NetDevice, idx: u32, rx: &mut QueueStatsRx) {
+        if let Some(p) = a.active().get(idx as usize) {
+            p.stats().0.fill_qstats(rx);
+        }
+    }
+
+    fn get_queue_stats_tx(a: &Adapter, _dev: &NetDevice, idx: u32, tx: &mut QueueStatsTx) {
+        if let Some(p) = a.active().get(idx as usize) {
+            p.stats().1.fill_qstats(tx);
+        }
+    }
+
+    fn get_base_stats(a: &Adapter, _dev: &NetDevice, rx: &mut QueueStatsRx, tx: &mut QueueStatsTx) {
+        // The counters of a queue pair cover its whole life (they outlive the rings): the
+        // base is what the pairs out of use (`ethtool -L`) counted.
+        let (mut r, mut t) = (RxStats::default(), TxStats::default());
+        for p in a.inactive() {
+            let (pr, pt) = p.stats();
+            r.add(&pr);
+            t.add(&pt);
+        }
+        r.fill_qstats(rx);
+        t.fill_qstats(tx);
+    }
+}

@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Queue pairs: an rx and a tx ring sharing an MSI-X vector and a NAPI context, and the
+//! interrupt handlers.
+
+use crate::regs::*;
+use crate::{
+    hw::Hw,
+    rx::RxQueue,
+    stats::{
+        RxStats,
+        TxStats, //
+    },
+    tx::TxQueue, //
+};
+use core::sync::atomic::Ordering;
+use kernel::{
+    device::{
+        self,
+        Bound, //
+    },
+    dma::Coherent,
+    io::{
+        io_read,
+        io_write, //
+    },
+    irq::{
+        self,
+        IrqReturn, //
+    },
+    net::{
+        device::{
+            NetDevice,
+            TxQueue as NetTxQueue, //
+        },
+        napi::{
+            Napi,
+            PollContext, //
+        }, //
+    },
+    prelude::*,
+    sync::{
+        lock::spinlock_bh::SpinLockBh,
+        Arc, //
+    }, //
+};
+
+/// Descriptors per ring.
+pub(crate) const RING_SIZE: u32 = 256;
+
+/// An rx/tx queue pair and the NAPI context that serves it.
+#[pin_data]
+pub(crate) struct QueuePair {
+    #[pin]
+    pub(crate) napi: Napi<QueuePair>,
+    pub(crate) index: u32,
+    pub(crate) hw: Arc<Hw>,
+    pub(crate) rx_desc: Coherent<[u64]>,
+    pub(crate) tx_desc: Coherent<[u64]>,
+    // Taken by NAPI (softirq) and xmit (softirqs off), and by process context (open,
+    // stop, stats, queue restarts) with softirqs off, so that NAPI cannot take them on the
+    // same CPU meanwhile.
+    #[pin]
+    pub(crate) rx: SpinLockBh<RxQueue>,
+    #[pin]
+    pub(crate) tx: SpinLockBh<TxQueue>,
+}
+
+kernel::impl_napi_poll!(QueuePair, napi, napi_poll);
+
+/// Writes descriptor `i` of a ring: two little-endian quadwords.
+pub(crate) fn desc_write(ring: &Coherent<[u64]>, i: u32, lo: u64, hi: u64) -> Result {
+    let i = 2 * i as usize;
+    io_write!(ring, [try: i], lo);
+    io_write!(ring, [try: i + 1], hi);
+    Ok(())
+}
+
+/// Reads descriptor `i` of a ring.
+pub(crate) fn desc_read(ring: &Coherent<[u64]>, i: u32) -> Result<(u64, u64)> {
+    let i = 2 * i as usize;
+    let lo: u64 = io_read!(ring, [try: i]);
+    let hi: u64 = io_read!(ring, [try: i + 1]);
+    Ok((lo, hi))
+}
+
+impl QueuePair {
+    pub(crate) fn new(
+        dev: &device::Device<Bound>,
+        index: u32,
+        hw: Arc<Hw>,
+    ) -> Result<impl PinInit<Self, Error>> {
+        let rx_desc = Coherent::<u64>::zeroed_slice(dev, 2 * RING_SIZE as usize, GFP_KERNEL)?;
+        let tx_desc = Coherent::<u64>::zeroed_slice(dev, 2 * RING_SIZE as usize, GFP_KERNEL)?;
+        Ok(try_pin_init!(Self {
+            napi <- Napi::new(),
+            index,
+            hw,
+            rx_desc,
+            tx_desc,
+            rx <- kernel::new_spinlock_bh!(RxQueue::default()),
+            tx <- kernel::new_spinlock_bh!(TxQueue::default()),
+        }? Error))
+    }
+
+    /// A snapshot of the queue pair's counters, from process context.
+    pub(crate) fn stats(&self) -> (RxStats, TxStats) {
+        (self.rx.lock().stats, self.tx.lock().stats)
+    }
+
+    pub(crate) fn vector_bit(&self) -> u32 {
+        1u32.checked_shl(self.index).unwrap_or(0)
+    }
+
+    /// The device's tx queue of this pair.
+    pub(crate) fn txq<'a>(&self, dev: &'a NetDevice) -> Option<NetTxQueue<'a>> {
+        dev.tx_queue(self.index)
+    }
+
+    pub(crate) fn napi_poll(&self, ctx: PollContext<'_>, budget: i32) -> i32 {
+        let dev = ctx.dev();
+        if self.index == 0 && self.hw.link_event.swap(false, Ordering::Relaxed) {
+            if self.hw.rd(STATUS) & STATUS_LU != 0 {
+                dev.carrier_on();
+            } else {
+                dev.carrier_off();
+            }
+        }
+        {
+            let mut guard = self.tx.lock();
+            let TxQueue { ring, stats } = &mut *guard;
+            if let Some(tx) = ring.as_mut() {
+                tx.clean(&self.tx_desc, Some(&ctx));
+                if let Some(txq) = self.txq(dev) {
+                    if txq.is_stopped() && tx.free_slots() > RING_SIZE / 4 {
+                        txq.wake();
+                        stats.wakes += 1;
+                    }
+                }
+            }
+        }
+        let work = self.rx_poll(&ctx, dev, budget);
+        if work < budget && ctx.complete_done(work) {
+            self.hw.wr(EIMS, self.vector_bit());
+        }
+        work.min(budget)
+    }
+}
+
+/// The EICR/EIMS bits of the first `n` MSI-X vectors.
+pub(crate) fn vector_mask(n: u32) -> u32 {
+    1u32.checked_shl(n).unwrap_or(0).wrapping_sub(1)
+}
+
+/// The interrupt handler of a queue pair's vector.
+#[pin_data]
+pub(crate) struct QueueIrq {
+    pub(crate) pair: Arc<QueuePair>,
+}
+
+impl irq::Handler for QueueIrq {
+    fn handle(&self) -> IrqReturn {
+        self.pair.hw.wr(EIMC, self.pair.vector_bit());
+        self.pair.napi.schedule();
+        IrqReturn::Handled
+    }
+}
+
+/// The interrupt handler of the link ("other") vector.
+#[pin_data]
+pub(crate) struct OtherIrq {
+    pub(crate) pair0: Arc<QueuePair>,
+}
+
+impl irq::Handler for OtherIrq {
+    fn handle(&self) -> IrqReturn {
+        let hw = &self.pair0.hw;
+        // Reading ICR clears it (GPIE.NSICR).
+        if hw.rd(ICR) & ICR_LSC != 0 {
+            hw.link_event.store(true, Ordering::Relaxed);
+            self.pair0.napi.schedule();
+        }
+        IrqReturn::Handled
+    }
+}

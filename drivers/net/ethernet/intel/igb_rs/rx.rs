@@ -1,0 +1,316 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The rx rings: buffers from a header and a payload page pool, and the receive poll.
+
+use crate::regs::*;
+use crate::{
+    queue::{
+        desc_read,
+        desc_write,
+        QueuePair,
+        RING_SIZE, //
+    },
+    stats::RxStats, //
+};
+use kernel::{
+    device,
+    dma::{
+        Coherent,
+        DataDirection, //
+    },
+    net::{
+        device::{
+            Features,
+            NetDevice, //
+        },
+        napi::PollContext,
+        page_pool::{
+            OwnedPagePool,
+            Params,
+            PoolNetmem, //
+        },
+        queue::QueueConfig,
+        skbuff::SkBuff, //
+    },
+    page::PAGE_SIZE,
+    prelude::*,
+    sync::barrier::{
+        dma_mb,
+        Read,
+        Write, //
+    }, //
+};
+
+/// The header buffer size programmed in SRRCTL.BSIZEHDR (a multiple of 64, at most 960).
+pub(crate) const HDR_BUF: u32 = 256;
+
+/// Without header split: the most header bytes pulled into an skb's linear part.
+pub(crate) const RX_PULL: u32 = 256;
+
+/// Payload buffer: one page, unless a memory provider asks for larger ones
+/// (`rx-page-size`), up to the largest power of two SRRCTL.BSIZEPACKET holds (127 KiB).
+pub(crate) const PKT_BUF: u32 = PAGE_SIZE as u32;
+
+pub(crate) const MAX_PKT_BUF: u32 = 64 * 1024;
+
+/// The buffers of an rx ring, from its two page pools; made when the queue starts.
+pub(crate) struct RxRing {
+    /// The buffers posted on each descriptor, given back to their pools when dropped
+    /// (before the pools, which are declared after them).
+    pub(crate) hdr: KVec<Option<PoolNetmem>>,
+    pub(crate) pkt: KVec<Option<PoolNetmem>>,
+    /// The skb of a packet spanning several descriptors, until its last one.
+    pub(crate) partial: Option<SkBuff>,
+    pub(crate) hdr_pool: OwnedPagePool,
+    pub(crate) pkt_pool: OwnedPagePool,
+    /// The next descriptor the NIC writes back.
+    pub(crate) ntc: u32,
+    /// The tail: the next descriptor to post buffers on.
+    pub(crate) ntu: u32,
+    /// Dropping the descriptors of a packet until its last one.
+    pub(crate) discard: bool,
+    /// The payload pool hands out `net_iov`s of a memory provider: the CPU cannot read the
+    /// payload buffers, so only split packets are delivered.
+    pub(crate) devmem: bool,
+    /// Header split (`ethtool -G tcp-data-split`); off, each frame lands whole in its
+    /// payload buffers and its headers are pulled into the linear part.
+    pub(crate) split: bool,
+    /// The size of a payload buffer (the queue's `rx_page_size`).
+    pub(crate) buf_size: u32,
+}
+
+/// The payload buffer size for a queue configuration: `rx_page_size`, or a page.
+pub(crate) fn pkt_buf_size(qcfg: &QueueConfig) -> Result<u32> {
+    match qcfg.rx_page_size {
+        0 => Ok(PKT_BUF),
+        n if n.is_power_of_two() && (PKT_BUF..=MAX_PKT_BUF).contains(&n) => Ok(n),
+        _ => Err(EINVAL),
+    }
+}
+
+/// An rx queue: its ring while it runs, and its counters, which outlive rings (queue
+/// restarts, close and open), so the statistics cover the device's whole life.
+#[derive(Default)]
+pub(crate) struct RxQueue {
+    pub(crate) ring: Option<RxRing>,
+    pub(crate) stats: RxStats,
+}
+
+impl RxRing {
+    pub(crate) fn new(
+        dev: &device::Device,
+        net: &NetDevice,
+        q: u32,
+        split: bool,
+        qcfg: &QueueConfig,
+    ) -> Result<Self> {
+        let buf_size = pkt_buf_size(qcfg)?;
+        // A power of two from PKT_BUF on (`pkt_buf_size`): its page order, without the
+        // panicking `ilog2`.
+        let order = (buf_size / PKT_BUF).trailing_zeros();
+        let hdr_params = Params::new(dev, 0, RING_SIZE, DataDirection::FromDevice, HDR_BUF);
+        let mut pkt_params =
+            Params::new(dev, order, RING_SIZE, DataDirection::FromDevice, buf_size);
+        let devmem = net.rx_queue_has_provider(q);
+        if devmem {
+            // SAFETY: `net` has queue `q` and outlives the pool (the ring is dropped in
+            // `stop` or the queue restart before the device goes); the instance lock is
+            // held by `open` and the queue-management callbacks that create rings.
+            pkt_params = unsafe { pkt_params.unreadable(net, q) };
+        }
+        let hdr_pool = OwnedPagePool::new(&hdr_params)?;
+        let pkt_pool = OwnedPagePool::new(&pkt_params)?;
+        let mut hdr = KVec::with_capacity(RING_SIZE as usize, GFP_KERNEL)?;
+        let mut pkt = KVec::with_capacity(RING_SIZE as usize, GFP_KERNEL)?;
+        for _ in 0..RING_SIZE {
+            hdr.push(None, GFP_KERNEL)?;
+            pkt.push(None, GFP_KERNEL)?;
+        }
+        Ok(Self {
+            hdr_pool,
+            pkt_pool,
+            hdr,
+            pkt,
+            ntc: 0,
+            ntu: 0,
+            partial: None,
+            discard: false,
+            devmem,
+            // The core refuses a memory provider without tcp-data-split, and turning it
+            // off with one bound.
+            split: split || devmem,
+            buf_size,
+        })
+    }
+
+    /// Posts buffers on descriptor `i`; false when a pool is empty (counted in `stats`).
+    pub(crate) fn post(&mut self, desc: &Coherent<[u64]>, i: u32, stats: &mut RxStats) -> bool {
+        let s = i as usize;
+        if self.hdr[s].is_none() {
+            self.hdr[s] = self.hdr_pool.alloc_netmem(GFP_ATOMIC);
+            if self.hdr[s].is_none() {
+                stats.alloc_fail += 1;
+            }
+        }
+        if self.pkt[s].is_none() {
+            self.pkt[s] = self.pkt_pool.alloc_netmem(GFP_ATOMIC);
+            if self.pkt[s].is_none() {
+                stats.alloc_fail += 1;
+            }
+        }
+        match (&self.hdr[s], &self.pkt[s]) {
+            (Some(h), Some(p)) => desc_write(desc, i, p.dma_addr(), h.dma_addr()).is_ok(),
+            _ => false,
+        }
+    }
+
+    /// Posts buffers from the tail up to the descriptor before the next one the NIC
+    /// writes back (one slot stays empty); returns the new tail.
+    pub(crate) fn refill(&mut self, desc: &Coherent<[u64]>, stats: &mut RxStats) -> u32 {
+        while (self.ntu + 1) % RING_SIZE != self.ntc {
+            if !self.post(desc, self.ntu, stats) {
+                break;
+            }
+            self.ntu = (self.ntu + 1) % RING_SIZE;
+        }
+        self.ntu
+    }
+}
+
+impl QueuePair {
+    pub(crate) fn rx_poll(&self, ctx: &PollContext<'_>, dev: &NetDevice, budget: i32) -> i32 {
+        let mut guard = self.rx.lock();
+        let RxQueue { ring, stats } = &mut *guard;
+        let Some(rx) = ring.as_mut() else {
+            return 0;
+        };
+        let q = self.index as usize;
+        let features = dev.features();
+        let mut done = 0;
+        let mut used = 0;
+        while done < budget && used < RING_SIZE - 1 {
+            let i = rx.ntc;
+            let Ok((_, hi)) = desc_read(&self.rx_desc, i) else {
+                break;
+            };
+            if hi as u32 & RXD_STAT_DD == 0 {
+                break;
+            }
+            // Read the rest of the write-back only after seeing DD.
+            dma_mb(Read);
+            let Ok((lo, hi)) = desc_read(&self.rx_desc, i) else {
+                break;
+            };
+            let status = hi as u32;
+            let len = ((hi >> 32) & 0xFFFF) as u32;
+            let hdr_info = lo as u32;
+            rx.ntc = (rx.ntc + 1) % RING_SIZE;
+            used += 1;
+            let s = i as usize;
+
+            if rx.discard {
+                // The buffers of a dropped packet stay on their descriptors for reuse.
+                rx.discard = status & RXD_STAT_EOP == 0;
+                continue;
+            }
+            // A devmem queue runs in plain header-split mode, in which the model puts a
+            // packet it does not split (not TCP/UDP over IP, or headers longer than the
+            // header buffer) whole into the payload buffer, which the CPU cannot read.
+            let split = hdr_info & RXD_SPH != 0 && status & RXD_STAT_HBO == 0;
+            if rx.partial.is_none() && rx.devmem && !split {
+                stats.drops += 1;
+                rx.discard = status & RXD_STAT_EOP == 0;
+                continue;
+            }
+
+            if rx.partial.is_none() && !rx.split {
+                // One buffer: the frame is in the payload buffers; the header buffer stays
+                // posted, unused.
+                let Some(skb) = ctx.alloc_skb(RX_PULL) else {
+                    stats.drops += 1;
+                    rx.discard = status & RXD_STAT_EOP == 0;
+                    continue;
+                };
+                rx.partial = Some(skb);
+            }
+            if rx.partial.is_none() {
+                let hlen = if status & RXD_STAT_HBO != 0 {
+                    HDR_BUF
+                } else {
+                    ((hdr_info >> RXD_HDR_LEN_SHIFT) & RXD_HDR_LEN_MASK).min(HDR_BUF)
+                };
+                let Some(h) = rx.hdr[s].take() else {
+                    stats.drops += 1;
+                    continue;
+                };
+                rx.hdr_pool.sync_for_cpu(&h, hlen);
+                let skb = ctx.alloc_skb(hlen.max(64)).map(|mut skb| {
+                    if let Some(b) = rx.hdr_pool.page_bytes(&h, hlen as usize) {
+                        skb.put_data(b);
+                    }
+                    skb
+                });
+                // Its bytes were copied: back to the pool.
+                drop(h);
+                let Some(skb) = skb else {
+                    stats.drops += 1;
+                    continue;
+                };
+                rx.partial = Some(skb);
+            }
+            if len > 0 {
+                if let (Some(p), Some(skb)) = (rx.pkt[s].take(), rx.partial.as_mut()) {
+                    rx.pkt_pool.sync_for_cpu(&p, len);
+                    if skb.push_rx_frag(p, 0, len, rx.buf_size).is_err() {
+                        // More buffers than an skb has frags: the frame goes (and the
+                        // refused buffer back to its pool).
+                        stats.drops += 1;
+                        rx.partial = None;
+                        rx.discard = status & RXD_STAT_EOP == 0;
+                        continue;
+                    }
+                }
+            }
+            if status & RXD_STAT_EOP == 0 {
+                continue;
+            }
+            let Some(mut skb) = rx.partial.take() else {
+                continue;
+            };
+            skb.mark_for_recycle();
+            if !rx.split && skb.pull_headers(dev, RX_PULL).is_err() {
+                stats.drops += 1;
+                continue;
+            }
+            if skb.len() < 14 {
+                stats.drops += 1;
+                continue;
+            }
+            stats.packets += 1;
+            stats.bytes += u64::from(skb.len());
+            skb.eth_type_trans(dev);
+            let csum_bad = status & (RXD_ERR_TCPE | RXD_ERR_IPE) != 0;
+            if csum_bad {
+                stats.csum_err += 1;
+            }
+            let csum_ok = status & (RXD_STAT_TCPCS | RXD_STAT_IPCS) != 0 && !csum_bad;
+            if csum_ok && status & RXD_STAT_TCPCS != 0 && features.contains(Features::RXCSUM) {
+                skb.set_csum_unnecessary();
+                stats.csum_unnecessary += 1;
+            }
+            if features.contains(Features::RXHASH) {
+                skb.set_hash_l4((lo >> 32) as u32);
+            }
+            skb.record_rx_queue(self.index as u16);
+            ctx.gro_receive(skb);
+            done += 1;
+        }
+        if used > 0 {
+            let tail = rx.refill(&self.rx_desc, stats);
+            dma_mb(Write);
+            // The tail is the last posted descriptor plus one.
+            self.hw.wr(rdt(q), tail);
+        }
+        done
+    }
+}

@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The tx rings and transmit: offloads, descriptors and completion.
+
+use crate::regs::*;
+use crate::{
+    queue::{
+        desc_read,
+        desc_write,
+        QueuePair,
+        RING_SIZE, //
+    },
+    stats::TxStats,
+    txdesc::{
+        Offload,
+        MAX_PER_DESC, //
+    }, //
+};
+use kernel::{
+    device,
+    dma::{
+        Coherent,
+        DmaAddress, //
+    },
+    net::{
+        device::{
+            NetDevice,
+            TxResult, //
+        },
+        napi::PollContext,
+        skbuff::{
+            GsoKind,
+            SkBuff, //
+        },
+        tx::{
+            TxPacket,
+            MAX_SEGMENTS, //
+        }, //
+    },
+    prelude::*,
+    sync::barrier::{
+        dma_mb,
+        Write, //
+    }, //
+};
+
+/// The most descriptors a packet takes: a context descriptor, and for each of its
+/// buffers as many as its length needs (a linear part of up to 64 KiB, frags of up to 32
+/// KiB). The queue stops while fewer are free.
+pub(crate) const TX_DESC_MAX: u32 = 1 + 2 + (MAX_SEGMENTS as u32 - 1);
+
+/// The state of a tx ring: the packets in it, mapped for the device, until it sent them.
+pub(crate) struct TxRing {
+    /// The next free descriptor.
+    pub(crate) ntu: u32,
+    /// The first descriptor of the oldest packet not yet reclaimed.
+    pub(crate) ntc: u32,
+    /// The packet whose first descriptor is `i`, and its last descriptor (EOP and RS:
+    /// the one the NIC writes DD back into).
+    pub(crate) pkts: KVVec<Option<(TxPacket, u32)>>,
+}
+
+/// A tx queue: its ring while the device is up, and its counters.
+#[derive(Default)]
+pub(crate) struct TxQueue {
+    pub(crate) ring: Option<TxRing>,
+    pub(crate) stats: TxStats,
+}
+
+impl TxRing {
+    pub(crate) fn new() -> Result<Self> {
+        let mut pkts = KVVec::with_capacity(RING_SIZE as usize, GFP_KERNEL)?;
+        for _ in 0..RING_SIZE {
+            pkts.push(None, GFP_KERNEL)?;
+        }
+        Ok(Self {
+            ntu: 0,
+            ntc: 0,
+            pkts,
+        })
+    }
+
+    pub(crate) fn free_slots(&self) -> u32 {
+        (self.ntc + RING_SIZE - self.ntu - 1) % RING_SIZE
+    }
+
+    /// Reclaims the packets the NIC sent: unmaps them and frees their skbs, from a NAPI
+    /// poll (`ctx`) or elsewhere.
+    pub(crate) fn clean(&mut self, desc: &Coherent<[u64]>, ctx: Option<&PollContext<'_>>) {
+        while self.ntc != self.ntu {
+            let Some(last) = self.pkts[self.ntc as usize].as_ref().map(|(_, l)| *l) else {
+                // Not the start of a packet: cannot happen; resynchronise on the tail.
+                self.ntc = self.ntu;
+                break;
+            };
+            let Ok((_, hi)) = desc_read(desc, last) else {
+                break;
+            };
+            // DD: bit 0 of the upper half of the second quadword (olinfo_status).
+            if (hi >> 32) as u32 & TXD_STAT_DD == 0 {
+                break;
+            }
+            if let Some((pkt, _)) = self.pkts[self.ntc as usize].take() {
+                pkt.complete(ctx);
+            }
+            self.ntc = (last + 1) % RING_SIZE;
+        }
+    }
+}
+
+impl QueuePair {
+    /// What `skb` asks of the NIC; a checksum the NIC cannot do is computed here, and a
+    /// TSO packet's headers are prepared. `Err` drops the packet.
+    pub(crate) fn tx_offload(skb: &mut SkBuff, stats: &mut TxStats) -> Result<Offload> {
+        let Some((start, csum_offset)) = skb.csum_partial() else {
+            return Ok(Offload::None);
+        };
+        let network = skb.network_offset();
+        if let Some(gso) = skb.gso() {
+            let ipv4 = match gso.kind {
+                GsoKind::Tcp4 => true,
+                GsoKind::Tcp6 => false,
+                // Only TSO and TSO6 are offered.
+                GsoKind::Other(_) => return Err(EINVAL),
+            };
+            let transport = skb.transport_offset();
+            let doff = *skb
+                .header_mut(transport + 13)?
+                .get(transport as usize + 12)
+                .ok_or(EINVAL)?;
+            let o = crate::txdesc::tso_offload(network, transport, doff, u32::from(gso.size), ipv4)
+                .ok_or(EINVAL)?;
+            let paylen = skb.len() - transport;
+            if !crate::txdesc::tso_fix_headers(skb.header_mut(o.tso_hdrlen())?, &o, paylen) {
+                return Err(EINVAL);
+            }
+            stats.tso += 1;
+            return Ok(o);
+        }
+        match crate::txdesc::csum_offload(network, start, csum_offset) {
+            Some(o) => {
+                stats.csum_offload += 1;
+                Ok(o)
+            }
+            None => {
+                skb.checksum_help()?;
+                stats.csum_sw += 1;
+                Ok(Offload::None)
+            }
+        }
+    }
+
+    pub(crate) fn xmit(&self, dev: &NetDevice, ddev: &device::Device, skb: SkBuff) -> TxResult {
+        let mut guard = self.tx.lock();
+        let TxQueue { ring, stats } = &mut *guard;
+        let Some(tx) = ring.as_mut() else {
+            stats.drops += 1;
+            return TxResult::Ok;
+        };
+        if tx.free_slots() < TX_DESC_MAX {
+            tx.clean(&self.tx_desc, None);
+            if tx.free_slots() < TX_DESC_MAX {
+                // Stopped after the previous packet when this could happen: not expected.
+                if let Some(txq) = self.txq(dev) {
+                    txq.stop();
+                }
+                stats.stops += 1;
+                return TxResult::Busy(skb);
+            }
+        }
+        // The NIC pads short frames (TCTL.PSP) from 17 bytes on. Padding in software would
+        // count in the length the checksum offload uses.
+        let Ok(mut skb) = skb.pad_to(17) else {
+            stats.drops += 1;
+            return TxResult::Ok;
+        };
+        let offload = match Self::tx_offload(&mut skb, stats) {
+            Ok(o) => o,
+            Err(_) => {
+                stats.drops += 1;
+                return TxResult::Ok;
+            }
+        };
+        let total = skb.len();
+        let pkt = match TxPacket::map(ddev, skb) {
+            Ok(p) => p,
+            Err(_) => {
+                stats.drops += 1;
+                return TxResult::Ok;
+            }
+        };
+        let first = tx.ntu;
+        let mut i = first;
+        if let Some((q0, q1)) = crate::txdesc::context_desc(&offload) {
+            let _ = desc_write(&self.tx_desc, i, q0, q1);
+            i = (i + 1) % RING_SIZE;
+        }
+        // The data descriptors: every non-empty buffer, in pieces of at most MAX_PER_DESC.
+        let mut pieces = pkt
+            .segments()
+            .iter()
+            .filter(|s| !s.is_empty())
+            .flat_map(|s| {
+                (0..crate::txdesc::descs_for(s.len())).map(move |k| {
+                    let off = k * MAX_PER_DESC;
+                    (
+                        s.addr() + DmaAddress::from(off),
+                        (s.len() - off).min(MAX_PER_DESC),
+                    )
+                })
+            });
+        let mut next = pieces.next();
+        let mut is_first = true;
+        let mut last = i;
+        while let Some((addr, len)) = next {
+            next = pieces.next();
+            let hi = crate::txdesc::data_desc(&offload, len, total, is_first, next.is_none());
+            let _ = desc_write(&self.tx_desc, i, addr, hi);
+            is_first = false;
+            last = i;
+            i = (i + 1) % RING_SIZE;
+        }
+        if is_first {
+            // No bytes at all: nothing was written.
+            stats.drops += 1;
+            return TxResult::Ok;
+        }
+        tx.pkts[first as usize] = Some((pkt, last));
+        tx.ntu = i;
+        stats.packets += 1;
+        stats.bytes += u64::from(total);
+        // The descriptors are in memory before the NIC is told of them.
+        dma_mb(Write);
+        self.hw.wr(tdt(self.index as usize), tx.ntu);
+        if tx.free_slots() < TX_DESC_MAX {
+            if let Some(txq) = self.txq(dev) {
+                txq.stop();
+            }
+            stats.stops += 1;
+        }
+        TxResult::Ok
+    }
+}
