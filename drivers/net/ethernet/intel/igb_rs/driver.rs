@@ -108,8 +108,8 @@ impl pci::Driver for IgbDriver {
             },
             GFP_KERNEL,
         )?;
-        Adapter::reset(&hw);
-        let mac = Adapter::mac(&hw);
+        Adapter::reset(&hw)?;
+        let mac = Adapter::mac(&hw)?;
 
         let vectors = KBox::pin(
             pdev.alloc_irq_vectors(

@@ -26,6 +26,10 @@ use crate::{
 };
 use core::sync::atomic::Ordering;
 use kernel::{
+    io::{
+        register::Array,
+        Io, //
+    },
     net::{
         device::{
             LockedNetDevice,
@@ -82,9 +86,13 @@ impl EthtoolOps for IgbOps {
         a.rx_usecs.store(ec.rx_coalesce_usecs, Ordering::Relaxed);
         // Called under the instance lock, as `open` and `stop` are.
         if a.up.load(Ordering::Relaxed) {
-            for p in a.active() {
-                a.hw.wr(eitr(p.index as usize), a.eitr_val());
-            }
+            let eitr = a.eitr();
+            a.hw.try_io(|io| {
+                for p in a.active() {
+                    io.write(EITR::try_at(p.index as usize).ok_or(EINVAL)?, eitr);
+                }
+                Ok(())
+            })?;
         }
         Ok(())
     }
@@ -339,8 +347,7 @@ impl EthtoolOps for IgbOps {
         if let Some(table) = &indir {
             cfg.set_indir(table);
         }
-        a.program_rss(&cfg);
-        Ok(())
+        a.program_rss(&cfg)
     }
 
     fn get_rxnfc(
@@ -414,12 +421,12 @@ impl EthtoolOps for IgbOps {
                         return Err(EINVAL);
                     }
                 }
-                a.program_rss(&cfg);
+                a.program_rss(&cfg)?;
             }
             RxnfcCommand::DeleteRule => {
                 let mut cfg = a.rss.lock();
                 cfg.remove(info.location() as usize).map_err(|_| ENOENT)?;
-                a.program_rss(&cfg);
+                a.program_rss(&cfg)?;
             }
             _ => return Err(EOPNOTSUPP),
         }

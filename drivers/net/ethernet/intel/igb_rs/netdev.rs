@@ -26,6 +26,10 @@ use core::sync::atomic::{
 };
 use kernel::{
     device,
+    io::{
+        register::Array,
+        Io, //
+    },
     net::{
         device::{
             LinkStats64,
@@ -102,6 +106,39 @@ impl Adapter {
 
 pub(crate) struct IgbOps;
 
+impl IgbOps {
+    /// Programs the device for the rings installed by `open`, starts the queues and their
+    /// NAPI contexts, enables rx, tx and interrupts, and asks for the link.
+    fn bring_up(a: &Adapter, dev: &LockedNetDevice) -> Result {
+        a.configure()?;
+        for p in a.active() {
+            a.start_queue(p)?;
+            Napi::start(p, dev, p.index)?;
+        }
+        let link = a.hw.try_io(|io| {
+            io.write_reg(RLPML::from_raw(0).try_with_len(MAX_FRAME)?);
+            io.write_reg(
+                RCTL::from_raw(0)
+                    .with_en(true)
+                    .with_bam(true)
+                    .with_secrc(true)
+                    .with_lpe(true),
+            );
+            io.write_reg(TCTL::from_raw(0).with_en(true).with_psp(true));
+            io.write_reg(EIMS::from_raw(0).try_with_vectors(a.irq_mask())?);
+            io.write_reg(IMS::from_raw(0).with_lsc(true));
+            // The model brings the link up only after an autonegotiation restart; LSC
+            // follows.
+            io.write_reg(MDIC_PHY_AUTONEG_RESTART);
+            Ok(io.read(STATUS).lu())
+        })?;
+        if link {
+            dev.carrier_on();
+        }
+        Ok(())
+    }
+}
+
 #[vtable]
 impl Operations for IgbOps {
     type Data = Adapter;
@@ -122,28 +159,11 @@ impl Operations for IgbOps {
             p.rx.lock().ring = Some(rx);
             p.tx.lock().ring = Some(tx);
         }
-        a.configure();
-        let mut started = Ok(());
-        for p in a.active() {
-            a.start_queue(p);
-            started = started.and(Napi::start(p, dev, p.index));
-        }
-        if let Err(e) = started {
-            // What did start is stopped with the rest.
+        if let Err(e) = Self::bring_up(a, dev) {
+            // What did start (rings, NAPI contexts) is stopped with the rest.
             a.up.store(true, Ordering::Relaxed);
             <Self as Operations>::stop(a, dev)?;
             return Err(e);
-        }
-        let hw = &*a.hw;
-        hw.wr(RLPML, MAX_FRAME);
-        hw.wr(RCTL, RCTL_EN | RCTL_BAM | RCTL_SECRC | RCTL_LPE);
-        hw.wr(TCTL, TCTL_EN | TCTL_PSP);
-        hw.wr(EIMS, a.irq_mask());
-        hw.wr(IMS, ICR_LSC);
-        // The model brings the link up only after an autonegotiation restart; LSC follows.
-        hw.wr(MDIC, MDIC_PHY_AUTONEG_RESTART);
-        if hw.rd(STATUS) & STATUS_LU != 0 {
-            dev.carrier_on();
         }
         dev.tx_start_all();
         a.up.store(true, Ordering::Relaxed);
@@ -157,11 +177,13 @@ impl Operations for IgbOps {
         }
         dev.tx_disable();
         dev.carrier_off();
-        let hw = &*a.hw;
-        hw.wr(IMC, !0);
-        hw.wr(EIMC, !0);
-        hw.wr(RCTL, 0);
-        hw.wr(TCTL, 0);
+        // Nothing to quiesce on a device that is gone.
+        let _ = a.hw.io(|io| {
+            io.write_reg(IMC::from_raw(!0));
+            io.write_reg(EIMC::from_raw(!0));
+            io.write_reg(RCTL::from_raw(0));
+            io.write_reg(TCTL::from_raw(0));
+        });
         for p in a.active() {
             a.stop_queue(p);
             // Started by `open` on this device: cannot fail.
@@ -227,14 +249,24 @@ impl QueueMgmtOps for IgbOps {
             return Err((EINVAL, mem));
         };
         p.rx.lock().ring = Some(mem);
-        a.start_rx(p);
-        Ok(())
+        match a.start_rx(p) {
+            Ok(()) => Ok(()),
+            // `start_rx` leaves the ring in place: it is there to hand back.
+            Err(e) => p.rx.lock().ring.take().map_or(Ok(()), |mem| Err((e, mem))),
+        }
     }
 
     fn stop(a: &Adapter, _dev: &NetDevice, idx: u32) -> Result<RxRing> {
         let p = a.active().get(idx as usize).ok_or(EINVAL)?;
         // The model stops writing a disabled queue at once; the poll sees no ring after this.
-        a.hw.wr(rxdctl(idx as usize), 0);
+        // A device that is gone writes nothing either.
+        let _ = a.hw.try_io(|io| {
+            io.write(
+                RXDCTL::try_at(idx as usize).ok_or(EINVAL)?,
+                RXDCTL::from_raw(0),
+            );
+            Ok(())
+        });
         p.rx.lock().ring.take().ok_or(EINVAL)
     }
 }

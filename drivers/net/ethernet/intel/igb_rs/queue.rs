@@ -22,7 +22,8 @@ use kernel::{
     dma::Coherent,
     io::{
         io_read,
-        io_write, //
+        io_write,
+        Io, //
     },
     irq::{
         self,
@@ -120,10 +121,11 @@ impl QueuePair {
     pub(crate) fn napi_poll(&self, ctx: PollContext<'_>, budget: i32) -> i32 {
         let dev = ctx.dev();
         if self.index == 0 && self.hw.link_event.swap(false, Ordering::Relaxed) {
-            if self.hw.rd(STATUS) & STATUS_LU != 0 {
-                dev.carrier_on();
-            } else {
-                dev.carrier_off();
+            // A device that is gone reports no link change.
+            match self.hw.io(|io| io.read(STATUS).lu()) {
+                Ok(true) => dev.carrier_on(),
+                Ok(false) => dev.carrier_off(),
+                Err(_) => {}
             }
         }
         {
@@ -141,7 +143,10 @@ impl QueuePair {
         }
         let work = self.rx_poll(&ctx, dev, budget);
         if work < budget && ctx.complete_done(work) {
-            self.hw.wr(EIMS, self.vector_bit());
+            // Re-enables the vector; nothing to re-enable on a device that is gone.
+            let _ = self
+                .hw
+                .io(|io| io.write_reg(EIMS::from_raw(self.vector_bit())));
         }
         work.min(budget)
     }
@@ -160,8 +165,17 @@ pub(crate) struct QueueIrq {
 
 impl irq::Handler for QueueIrq {
     fn handle(&self) -> IrqReturn {
-        self.pair.hw.wr(EIMC, self.pair.vector_bit());
-        self.pair.napi.schedule();
+        let pair = &self.pair;
+        // Masked until the poll is done with it; an interrupt from a device that is gone
+        // is not ours.
+        if pair
+            .hw
+            .io(|io| io.write_reg(EIMC::from_raw(pair.vector_bit())))
+            .is_err()
+        {
+            return IrqReturn::None;
+        }
+        pair.napi.schedule();
         IrqReturn::Handled
     }
 }
@@ -176,10 +190,14 @@ impl irq::Handler for OtherIrq {
     fn handle(&self) -> IrqReturn {
         let hw = &self.pair0.hw;
         // Reading ICR clears it (GPIE.NSICR).
-        if hw.rd(ICR) & ICR_LSC != 0 {
-            hw.link_event.store(true, Ordering::Relaxed);
-            self.pair0.napi.schedule();
+        match hw.io(|io| io.read(ICR).lsc()) {
+            Ok(true) => {
+                hw.link_event.store(true, Ordering::Relaxed);
+                self.pair0.napi.schedule();
+                IrqReturn::Handled
+            }
+            Ok(false) => IrqReturn::Handled,
+            Err(_) => IrqReturn::None,
         }
-        IrqReturn::Handled
     }
 }

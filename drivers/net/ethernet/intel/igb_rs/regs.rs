@@ -5,105 +5,261 @@
 //! Offsets are in bytes from BAR 0. The per-queue registers use the 82576 layout at
 //! 0xC000 (rx) and 0xE000 (tx), 0x40 bytes apart, which covers all 16 queues.
 
+use kernel::io::register;
+
 /// The size of BAR 0 (MMIO).
 pub(crate) const BAR_SIZE: usize = 0x20000;
 
-pub(crate) const CTRL: usize = 0x0000;
-pub(crate) const STATUS: usize = 0x0008;
-pub(crate) const MDIC: usize = 0x0020;
-pub(crate) const ICR: usize = 0x00C0;
-pub(crate) const IMS: usize = 0x00D0;
-pub(crate) const IMC: usize = 0x00D8;
-pub(crate) const RCTL: usize = 0x0100;
-pub(crate) const TCTL: usize = 0x0400;
-pub(crate) const GPIE: usize = 0x1514;
-pub(crate) const EIMS: usize = 0x1524;
-pub(crate) const EIMC: usize = 0x1528;
-pub(crate) const EIAC: usize = 0x152C;
-pub(crate) const IVAR_MISC: usize = 0x1740;
-pub(crate) const RXCSUM: usize = 0x5000;
-pub(crate) const RLPML: usize = 0x5004;
-/// Statistics, cleared on read: receive undersize and oversize count.
-pub(crate) const RUC: usize = 0x40A4;
-pub(crate) const ROC: usize = 0x40AC;
-pub(crate) const MTA: usize = 0x5200;
-pub(crate) const RAL0: usize = 0x5400;
-pub(crate) const RAH0: usize = 0x5404;
-pub(crate) const MRQC: usize = 0x5818;
+register! {
+    /// Device control.
+    pub(crate) CTRL(u32) @ 0x0000 {
+        /// Device reset; self-clearing.
+        26:26 rst => bool;
+    }
 
-/// EITR: the interval field (bits 14:2, in microseconds) and "counter ignore".
-pub(crate) const EITR_INTERVAL: u32 = 0x7FFC;
-pub(crate) const EITR_CNT_IGNR: u32 = 1 << 31;
-pub(crate) const fn eitr(n: usize) -> usize {
-    0x1680 + 4 * n
-}
-pub(crate) const fn ivar(n: usize) -> usize {
-    0x1700 + 4 * n
-}
-pub(crate) const fn reta(n: usize) -> usize {
-    0x5C00 + 4 * n
-}
-pub(crate) const fn rssrk(n: usize) -> usize {
-    0x5C80 + 4 * n
-}
-pub(crate) const fn rdbal(q: usize) -> usize {
-    0xC000 + 0x40 * q
-}
-pub(crate) const fn srrctl(q: usize) -> usize {
-    0xC00C + 0x40 * q
-}
-pub(crate) const fn rdt(q: usize) -> usize {
-    0xC018 + 0x40 * q
-}
-pub(crate) const fn rxdctl(q: usize) -> usize {
-    0xC028 + 0x40 * q
-}
-pub(crate) const fn tdbal(q: usize) -> usize {
-    0xE000 + 0x40 * q
-}
-pub(crate) const fn tdt(q: usize) -> usize {
-    0xE018 + 0x40 * q
-}
-pub(crate) const fn txdctl(q: usize) -> usize {
-    0xE028 + 0x40 * q
+    /// Device status.
+    pub(crate) STATUS(u32) @ 0x0008 {
+        /// Link up.
+        1:1 lu => bool;
+    }
+
+    /// MDI control: a read or write of a PHY register.
+    pub(crate) MDIC(u32) @ 0x0020 {
+        /// 1: write, 2: read.
+        27:26 op;
+        /// The PHY address.
+        25:21 phy;
+        /// The PHY register.
+        20:16 reg;
+        /// The value written or read.
+        15:0 data;
+    }
+
+    /// Interrupt cause read; clears on read (GPIE.NSICR).
+    pub(crate) ICR(u32) @ 0x00C0 {
+        /// Link status change.
+        2:2 lsc => bool;
+    }
+
+    /// Interrupt mask set.
+    pub(crate) IMS(u32) @ 0x00D0 {
+        /// Link status change.
+        2:2 lsc => bool;
+    }
+
+    /// Interrupt mask clear.
+    pub(crate) IMC(u32) @ 0x00D8 {
+        31:0 causes;
+    }
+
+    /// Receive control.
+    pub(crate) RCTL(u32) @ 0x0100 {
+        /// Strip the Ethernet CRC.
+        26:26 secrc => bool;
+        /// Accept broadcast frames.
+        15:15 bam => bool;
+        /// Long packets (up to RLPML).
+        5:5 lpe => bool;
+        /// Receiver enable.
+        1:1 en => bool;
+    }
+
+    /// Transmit control.
+    pub(crate) TCTL(u32) @ 0x0400 {
+        /// Pad short packets.
+        3:3 psp => bool;
+        /// Transmitter enable.
+        1:1 en => bool;
+    }
+
+    /// Receive undersize count; clears on read.
+    pub(crate) RUC(u32) @ 0x40A4 {
+        31:0 count;
+    }
+
+    /// Receive oversize count; clears on read.
+    pub(crate) ROC(u32) @ 0x40AC {
+        31:0 count;
+    }
+
+    /// General purpose interrupt enable.
+    pub(crate) GPIE(u32) @ 0x1514 {
+        /// MSI-X mode.
+        4:4 msix_mode => bool;
+        /// Non-selective interrupt clear on read of ICR.
+        0:0 nsicr => bool;
+    }
+
+    /// Extended interrupt mask set, one bit per MSI-X vector.
+    pub(crate) EIMS(u32) @ 0x1524 {
+        24:0 vectors;
+    }
+
+    /// Extended interrupt mask clear.
+    pub(crate) EIMC(u32) @ 0x1528 {
+        24:0 vectors;
+    }
+
+    /// Extended interrupt auto clear.
+    pub(crate) EIAC(u32) @ 0x152C {
+        24:0 vectors;
+    }
+
+    /// Extended interrupt throttle, per MSI-X vector.
+    pub(crate) EITR(u32)[25] @ 0x1680 {
+        /// Writing does not restart the running interval.
+        31:31 cnt_ignr => bool;
+        /// The least interval between interrupts, in microseconds.
+        14:2 interval;
+    }
+
+    /// Interrupt vector allocation: the rx and tx causes of queues `n` and `n + 8`, a byte
+    /// each (vector and valid bit).
+    pub(crate) IVAR(u32)[8] @ 0x1700 {
+        31:0 value;
+    }
+
+    /// The vector of the "other" causes (link).
+    pub(crate) IVAR_MISC(u32) @ 0x1740 {
+        15:15 valid => bool;
+        12:8 vector;
+    }
+
+    /// Receive checksum control.
+    pub(crate) RXCSUM(u32) @ 0x5000 {
+        /// Packet checksum disable: the descriptor carries the RSS hash instead.
+        13:13 pcsd => bool;
+        /// TCP/UDP checksum offload.
+        9:9 tuofld => bool;
+        /// IP checksum offload.
+        8:8 ipofld => bool;
+    }
+
+    /// Receive long packet maximum length.
+    pub(crate) RLPML(u32) @ 0x5004 {
+        13:0 len;
+    }
+
+    /// Multicast table.
+    pub(crate) MTA(u32)[128] @ 0x5200 {
+        31:0 value;
+    }
+
+    /// Receive address 0, low: the first four bytes of the MAC address.
+    pub(crate) RAL0(u32) @ 0x5400 {
+        31:0 value;
+    }
+
+    /// Receive address 0, high: its last two bytes.
+    pub(crate) RAH0(u32) @ 0x5404 {
+        15:0 value;
+    }
+
+    /// Multiple receive queues command.
+    pub(crate) MRQC(u32) @ 0x5818 {
+        /// Hash IPv6 headers.
+        20:20 hash_ipv6 => bool;
+        /// Hash TCP over IPv6 with extension headers.
+        18:18 hash_tcp_ipv6_ex => bool;
+        /// Hash IPv4 headers.
+        17:17 hash_ipv4 => bool;
+        /// Hash TCP over IPv4.
+        16:16 hash_tcp_ipv4 => bool;
+        /// 2: RSS.
+        2:0 mode;
+    }
+
+    /// Redirection table: four 8-bit entries per register.
+    pub(crate) RETA(u32)[32] @ 0x5C00 {
+        31:0 value;
+    }
+
+    /// RSS random key.
+    pub(crate) RSSRK(u32)[10] @ 0x5C80 {
+        31:0 value;
+    }
+
+    /// Rx ring base address, low and high; length in bytes; head; tail.
+    pub(crate) RDBAL(u32)[16, stride = 0x40] @ 0xC000 {
+        31:0 value;
+    }
+
+    pub(crate) RDBAH(u32)[16, stride = 0x40] @ 0xC004 {
+        31:0 value;
+    }
+
+    pub(crate) RDLEN(u32)[16, stride = 0x40] @ 0xC008 {
+        31:0 value;
+    }
+
+    /// Split and replication receive control.
+    pub(crate) SRRCTL(u32)[16, stride = 0x40] @ 0xC00C {
+        /// Descriptor type: 1 advanced one buffer, 2 advanced header split, 5 header split
+        /// always.
+        27:25 desctype;
+        /// Header buffer size in 64-byte units.
+        11:8 bsizeheader;
+        /// Packet buffer size in KiB.
+        6:0 bsizepacket;
+    }
+
+    pub(crate) RDH(u32)[16, stride = 0x40] @ 0xC010 {
+        31:0 value;
+    }
+
+    pub(crate) RDT(u32)[16, stride = 0x40] @ 0xC018 {
+        31:0 value;
+    }
+
+    /// Rx descriptor control.
+    pub(crate) RXDCTL(u32)[16, stride = 0x40] @ 0xC028 {
+        25:25 enable => bool;
+    }
+
+    /// Tx ring base address, low and high; length in bytes; head; tail.
+    pub(crate) TDBAL(u32)[16, stride = 0x40] @ 0xE000 {
+        31:0 value;
+    }
+
+    pub(crate) TDBAH(u32)[16, stride = 0x40] @ 0xE004 {
+        31:0 value;
+    }
+
+    pub(crate) TDLEN(u32)[16, stride = 0x40] @ 0xE008 {
+        31:0 value;
+    }
+
+    pub(crate) TDH(u32)[16, stride = 0x40] @ 0xE010 {
+        31:0 value;
+    }
+
+    pub(crate) TDT(u32)[16, stride = 0x40] @ 0xE018 {
+        31:0 value;
+    }
+
+    /// Tx descriptor control.
+    pub(crate) TXDCTL(u32)[16, stride = 0x40] @ 0xE028 {
+        25:25 enable => bool;
+    }
 }
 
-/// Offsets from a ring's base (RDBAL or TDBAL): rx and tx rings have the same layout.
-pub(crate) const RING_BAL: usize = 0x00;
-pub(crate) const RING_BAH: usize = 0x04;
-pub(crate) const RING_LEN: usize = 0x08;
-pub(crate) const RING_HEAD: usize = 0x10;
-pub(crate) const RING_TAIL: usize = 0x18;
-pub(crate) const RING_CTL: usize = 0x28;
+/// SRRCTL descriptor types: advanced one buffer (the whole frame in the packet buffer),
+/// header split (TCP/UDP over IP; anything else whole in the packet buffer), header split
+/// always.
+pub(crate) const DESCTYPE_ONE_BUF: u32 = 1;
+pub(crate) const DESCTYPE_HDR_SPLIT: u32 = 2;
+pub(crate) const DESCTYPE_HDR_SPLIT_ALWAYS: u32 = 5;
 
-pub(crate) const CTRL_RST: u32 = 1 << 26;
-pub(crate) const STATUS_LU: u32 = 1 << 1;
-/// MDIC write of PHY 1 register 0 (BMCR) with AUTOEN | ANRESTART: the model brings the
-/// link up only after an autonegotiation restart.
-pub(crate) const MDIC_PHY_AUTONEG_RESTART: u32 = 0x0420_1200;
-pub(crate) const ICR_LSC: u32 = 1 << 2;
-pub(crate) const RCTL_EN: u32 = 1 << 1;
-pub(crate) const RCTL_LPE: u32 = 1 << 5;
-pub(crate) const RCTL_BAM: u32 = 1 << 15;
-pub(crate) const RCTL_SECRC: u32 = 1 << 26;
-pub(crate) const TCTL_EN: u32 = 1 << 1;
-pub(crate) const TCTL_PSP: u32 = 1 << 3;
-pub(crate) const GPIE_NSICR: u32 = 1 << 0;
-pub(crate) const GPIE_MSIX_MODE: u32 = 1 << 4;
+/// IVAR: the valid bit of a cause's vector byte.
 pub(crate) const IVAR_VALID: u32 = 0x80;
-pub(crate) const RXCSUM_PCSD: u32 = 1 << 13;
-pub(crate) const RXCSUM_IPOFLD: u32 = 1 << 8;
-pub(crate) const RXCSUM_TUOFLD: u32 = 1 << 9;
-pub(crate) const XDCTL_ENABLE: u32 = 1 << 25;
-/// SRRCTL descriptor type: advanced, header split (TCP/UDP over IP; anything else whole in
-/// the packet buffer).
-pub(crate) const SRRCTL_DESCTYPE_HDR_SPLIT: u32 = 0x0400_0000;
-/// SRRCTL descriptor type: advanced, one buffer (the whole frame in the packet buffer).
-pub(crate) const SRRCTL_DESCTYPE_ONE_BUF: u32 = 0x0200_0000;
-/// SRRCTL descriptor type: advanced, header split always.
-pub(crate) const SRRCTL_DESCTYPE_HDR_SPLIT_ALWAYS: u32 = 0x0A00_0000;
-/// MRQC: RSS on, hashing TCP/IPv4, IPv4, TCP/IPv6, IPv6.
-pub(crate) const MRQC_RSS: u32 = 0x2 | 0x1_0000 | 0x2_0000 | 0x4_0000 | 0x10_0000;
+
+/// The MDIC write that restarts autonegotiation: PHY 1, register 0 (BMCR), AUTOEN and
+/// ANRESTART. The model brings the link up only after it.
+pub(crate) const MDIC_PHY_AUTONEG_RESTART: MDIC = MDIC::from_raw(0)
+    .with_const_op::<1>()
+    .with_const_phy::<1>()
+    .with_const_reg::<0>()
+    .with_const_data::<0x1200>();
 
 /// Rx write-back status bits (advanced descriptor, dword 2).
 pub(crate) const RXD_STAT_DD: u32 = 1 << 0;

@@ -18,6 +18,10 @@ use kernel::{
         Coherent,
         DataDirection, //
     },
+    io::{
+        register::Array,
+        Io, //
+    },
     net::{
         device::{
             Features,
@@ -308,8 +312,12 @@ impl QueuePair {
         if used > 0 {
             let tail = rx.refill(&self.rx_desc, stats);
             dma_mb(Write);
-            // The tail is the last posted descriptor plus one.
-            self.hw.wr(rdt(q), tail);
+            // The tail is the last posted descriptor plus one; a device that is gone takes
+            // no buffers.
+            let _ = self.hw.try_io(|io| {
+                io.write(RDT::try_at(q).ok_or(EINVAL)?, RDT::from_raw(tail));
+                Ok(())
+            });
         }
         done
     }

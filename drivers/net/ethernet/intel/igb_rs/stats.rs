@@ -6,6 +6,7 @@ use crate::netdev::Adapter;
 use crate::regs::*;
 use core::sync::atomic::Ordering;
 use kernel::{
+    io::Io,
     net::{
         device::LinkStats64,
         queue::{
@@ -115,8 +116,11 @@ impl Adapter {
     /// The frames the NIC counted as too short (and padded) and too long (and dropped),
     /// since probe.
     pub(crate) fn length_errors(&self) -> (u64, u64) {
-        let ruc = u64::from(self.hw.rd(RUC));
-        let roc = u64::from(self.hw.rd(ROC));
+        // A device that is gone adds nothing to what it counted before.
+        let (ruc, roc) = self
+            .hw
+            .io(|io| (io.read(RUC).count().get(), io.read(ROC).count().get()))
+            .map_or((0, 0), |(u, o)| (u64::from(u), u64::from(o)));
         (
             self.rx_undersize.fetch_add(ruc, Ordering::Relaxed) + ruc,
             self.rx_oversize.fetch_add(roc, Ordering::Relaxed) + roc,

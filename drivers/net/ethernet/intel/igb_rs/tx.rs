@@ -22,6 +22,10 @@ use kernel::{
         Coherent,
         DmaAddress, //
     },
+    io::{
+        register::Array,
+        Io, //
+    },
     net::{
         device::{
             NetDevice,
@@ -231,7 +235,13 @@ impl QueuePair {
         stats.bytes += u64::from(total);
         // The descriptors are in memory before the NIC is told of them.
         dma_mb(Write);
-        self.hw.wr(tdt(self.index as usize), tx.ntu);
+        // A device that is gone sends nothing: the packet stays on the ring until it is
+        // torn down.
+        let q = self.index as usize;
+        let _ = self.hw.try_io(|io| {
+            io.write(TDT::try_at(q).ok_or(EINVAL)?, TDT::from_raw(tx.ntu));
+            Ok(())
+        });
         if tx.free_slots() < TX_DESC_MAX {
             if let Some(txq) = self.txq(dev) {
                 txq.stop();
