@@ -10,6 +10,7 @@ pub mod binding;
 pub mod chunks;
 #[cfg(CONFIG_NET_DEVMEM_RUST)]
 pub mod ffi;
+pub mod provider;
 
 use kernel::prelude::*;
 
@@ -26,9 +27,7 @@ pub struct DevmemRs;
 
 impl kernel::Module for DevmemRs {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        // SAFETY: Module init runs once, before netlink requests or KUnit suites can reach
-        // the registry.
-        unsafe { binding::init() };
+        binding::init()?;
         Ok(DevmemRs)
     }
 }

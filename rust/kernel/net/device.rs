@@ -288,7 +288,7 @@ impl LockedNetDevice {
     /// # Safety
     ///
     /// The caller holds `dev`'s instance lock for `'a`.
-    pub(crate) unsafe fn assume_locked<'a>(dev: &'a NetDevice) -> &'a Self {
+    pub unsafe fn assume_locked<'a>(dev: &'a NetDevice) -> &'a Self {
         // SAFETY: Transparent wrapper.
         // INVARIANT: the lock is held for `'a` (caller).
         unsafe { &*core::ptr::from_ref(dev).cast() }
@@ -329,6 +329,50 @@ impl Drop for NetDeviceGuard<'_> {
         unsafe { bindings::netdev_unlock(self.dev.as_raw()) }
     }
 }
+
+/// A reference on a registered network device (C `dev_hold`, `dev_put`): the `net_device`
+/// stays allocated until it is dropped, registered or not.
+///
+/// # Invariants
+///
+/// The reference holds one count of the device's refcount.
+pub struct NetDeviceRef(NonNull<NetDevice>);
+
+impl NetDeviceRef {
+    /// Takes a reference on `dev`.
+    ///
+    /// # Safety
+    ///
+    /// `dev` has been registered: `free_netdev` frees a device that never was at once,
+    /// whatever its refcount, while unregistering waits for every reference to go.
+    pub unsafe fn hold(dev: &NetDevice) -> Self {
+        // SAFETY: `dev` is valid (type invariant of `NetDevice`).
+        unsafe { bindings::dev_hold(dev.as_raw()) };
+        // INVARIANT: held above.
+        Self(NonNull::from(dev))
+    }
+}
+
+impl Deref for NetDeviceRef {
+    type Target = NetDevice;
+
+    fn deref(&self) -> &NetDevice {
+        // SAFETY: The count held (type invariant) keeps the device allocated.
+        unsafe { self.0.as_ref() }
+    }
+}
+
+impl Drop for NetDeviceRef {
+    fn drop(&mut self) {
+        // SAFETY: Gives back the count taken by `hold` (type invariant).
+        unsafe { bindings::dev_put(self.0.as_ptr().cast()) };
+    }
+}
+
+// SAFETY: A device reference may be dropped on any thread, and `NetDevice` is `Sync`.
+unsafe impl Send for NetDeviceRef {}
+// SAFETY: Shared use only reads through `&NetDevice`, which is `Sync`.
+unsafe impl Sync for NetDeviceRef {}
 
 impl Deref for LockedNetDevice {
     type Target = NetDevice;

@@ -40,6 +40,11 @@ impl ExtAck {
         unsafe { ptr.cast::<Self>().as_mut() }
     }
 
+    /// Returns the pointer to the C object, for a C call that may write the message.
+    pub fn as_raw(&mut self) -> *mut bindings::netlink_ext_ack {
+        self.0.get()
+    }
+
     /// Sets the message to a constant string (C `NL_SET_ERR_MSG`).
     pub fn set_msg(&mut self, msg: &'static CStr) {
         // SAFETY: The object is valid and ours to write (type invariant); `msg` lives for

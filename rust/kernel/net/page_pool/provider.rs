@@ -17,9 +17,14 @@ use crate::{
         to_result,
         VTABLE_DEFAULT_ERROR, //
     },
-    net::netmem::{
-        NetIov,
-        NetmemRef, //
+    net::{
+        device::LockedNetDevice,
+        ext_ack::ExtAck,
+        netlink::NlMsg,
+        netmem::{
+            NetIov,
+            NetmemRef, //
+        }, //
     },
     prelude::*,
     types::Opaque, //
@@ -182,6 +187,25 @@ impl AllocCache<'_> {
         };
         Ok(())
     }
+
+    /// Pushes the buffers `next` gives, until the cache is full, `max` were pushed or
+    /// `next` has none left; returns how many were pushed.
+    pub fn refill<'b>(
+        &mut self,
+        max: usize,
+        mut next: impl FnMut() -> Option<&'b NetIov>,
+    ) -> usize {
+        let mut pushed = 0;
+        while pushed < max.min(self.space()) {
+            let Some(niov) = next() else {
+                break;
+            };
+            // There is room: `space()` was checked above.
+            let _ = self.push(niov);
+            pushed += 1;
+        }
+        pushed
+    }
 }
 
 /// An rx queue of a network device (C `struct netdev_rx_queue`), as a provider sees it.
@@ -209,23 +233,15 @@ impl RxQueue {
     pub fn as_raw(&self) -> *mut bindings::netdev_rx_queue {
         self.0.get()
     }
-}
 
-/// A netlink message being filled with a provider's attributes.
-pub struct NlMsg<'a> {
-    skb: *mut bindings::sk_buff,
-    _p: PhantomData<&'a mut bindings::sk_buff>,
-}
-
-impl NlMsg<'_> {
-    /// Adds a `u32` attribute (C `nla_put_u32`); fails with `EMSGSIZE` when it does not fit.
-    #[inline]
-    pub fn put_u32(&mut self, attr: u32, value: u32) -> Result {
-        // CAST: netlink attribute types are 16-bit numbers; the C API takes an int.
-        let attr = attr as c_int;
-        // SAFETY: `skb` is the message being built by the caller of `nl_fill`, valid for
-        // `'a`; `&mut self` makes this the only writer.
-        to_result(unsafe { bindings::nla_put_u32(self.skb, attr, value) })
+    /// The queue's index in its device (C `get_netdev_rx_queue_index`).
+    pub fn index(&self) -> u32 {
+        let rxq = self.as_raw();
+        // SAFETY: The queue is alive (type invariant), so its `dev` is its device, whose
+        // array `_rx` holds the queue: both pointers are into the same allocation.
+        let index = unsafe { rxq.offset_from((*(*rxq).dev)._rx) };
+        // CAST: an index into `_rx` is below `num_rx_queues`, a `u32`.
+        index as u32
     }
 }
 
@@ -260,7 +276,7 @@ pub trait MemoryProvider: 'static {
 
     /// Adds the provider's attributes to a netlink reply about `rxq`, or about a page pool
     /// when `rxq` is `None`.
-    fn nl_fill(mp: &Self::Priv, msg: &mut NlMsg<'_>, rxq: Option<&RxQueue>) -> Result;
+    fn nl_fill(mp: &Self::Priv, msg: &mut NlMsg, rxq: Option<&RxQueue>) -> Result;
 
     /// Called when `rxq` goes away (its device is unregistered) while still bound.
     fn uninstall(_mp: &Self::Priv, _rxq: &RxQueue) {
@@ -274,9 +290,9 @@ pub trait MemoryProvider: 'static {
 /// read-only data, as `page_pool_init` requires:
 ///
 /// ```
-/// use kernel::net::netmem::NetmemRef;
+/// use kernel::net::{netlink::NlMsg, netmem::NetmemRef};
 /// use kernel::net::page_pool::provider::{
-///     AllocCache, MemoryProvider, MemoryProviderOps, NlMsg, PagePool, PoolInit, RxQueue,
+///     AllocCache, MemoryProvider, MemoryProviderOps, PagePool, PoolInit, RxQueue,
 /// };
 ///
 /// struct Empty;
@@ -294,7 +310,7 @@ pub trait MemoryProvider: 'static {
 ///     fn release_netmem(_mp: &(), _: &PagePool, _: NetmemRef) -> bool {
 ///         false
 ///     }
-///     fn nl_fill(_mp: &(), _: &mut NlMsg<'_>, _: Option<&RxQueue>) -> Result {
+///     fn nl_fill(_mp: &(), _: &mut NlMsg, _: Option<&RxQueue>) -> Result {
 ///         Ok(())
 ///     }
 /// }
@@ -342,6 +358,55 @@ impl<T: MemoryProvider> MemoryProviderOps<T> {
     #[inline]
     pub fn as_raw(&'static self) -> *const bindings::memory_provider_ops {
         &self.0
+    }
+
+    fn params(
+        &'static self,
+        mp: &T::Priv,
+        rx_page_size: u32,
+    ) -> bindings::pp_memory_provider_params {
+        bindings::pp_memory_provider_params {
+            mp_priv: core::ptr::from_ref(mp).cast_mut().cast(),
+            mp_ops: self.as_raw(),
+            rx_page_size,
+        }
+    }
+
+    /// Binds the provider `mp` to rx queue `index` of `dev` and restarts the queue on it
+    /// (C `netif_mp_open_rxq`). An `rx_page_size` of 0 keeps the device's.
+    ///
+    /// # Safety
+    ///
+    /// `mp` stays alive until the queue is closed with [`Self::close_rxq`] or goes away
+    /// with its device (which calls `uninstall`).
+    pub unsafe fn open_rxq(
+        &'static self,
+        dev: &LockedNetDevice,
+        index: u32,
+        mp: &T::Priv,
+        rx_page_size: u32,
+        ack: Option<&mut ExtAck>,
+    ) -> Result {
+        let params = self.params(mp, rx_page_size);
+        let ack = ack.map_or(core::ptr::null_mut(), ExtAck::as_raw);
+        // SAFETY: `dev` is locked (type invariant of `LockedNetDevice`); `params` names this
+        // static table and an `mp` that outlives the binding (caller); `ack` is null or valid.
+        to_result(unsafe { bindings::netif_mp_open_rxq(dev.as_raw(), index, &params, ack) })
+    }
+
+    /// Restarts rx queue `index` of `dev` without the provider `mp`, which
+    /// [`Self::open_rxq`] bound with `rx_page_size` (C `netif_mp_close_rxq`).
+    pub fn close_rxq(
+        &'static self,
+        dev: &LockedNetDevice,
+        index: u32,
+        mp: &T::Priv,
+        rx_page_size: u32,
+    ) {
+        let params = self.params(mp, rx_page_size);
+        // SAFETY: `dev` is locked (type invariant of `LockedNetDevice`); C checks the index
+        // and that `params` are the queue's before it closes anything.
+        unsafe { bindings::netif_mp_close_rxq(dev.as_raw(), index, &params) };
     }
 
     /// Whether the table is in kernel read-only data, where `page_pool_init` requires it.
@@ -444,14 +509,12 @@ impl<T: MemoryProvider> Adapter<T> {
     ) -> c_int {
         // SAFETY: `mp_priv` is a `T::Priv` installed with this provider's ops.
         let mp = unsafe { &*mp_priv.cast::<T::Priv>() };
-        let mut msg = NlMsg {
-            skb: rsp,
-            _p: PhantomData,
-        };
+        // SAFETY: `rsp` is the message netlink is building, which only this call writes.
+        let msg = unsafe { NlMsg::from_raw(rsp) };
         // SAFETY: A non-null `rxq` is alive for the call.
         let rxq = (!rxq.is_null()).then(|| unsafe { RxQueue::from_raw(rxq) });
         from_result(|| {
-            T::nl_fill(mp, &mut msg, rxq)?;
+            T::nl_fill(mp, msg, rxq)?;
             Ok(0)
         })
     }
@@ -486,7 +549,7 @@ mod tests {
         fn release_netmem(_mp: &(), _: &PagePool, _: NetmemRef) -> bool {
             false
         }
-        fn nl_fill(_mp: &(), _: &mut NlMsg<'_>, _: Option<&RxQueue>) -> Result {
+        fn nl_fill(_mp: &(), _: &mut NlMsg, _: Option<&RxQueue>) -> Result {
             Ok(())
         }
         fn uninstall(_mp: &(), _: &RxQueue) {}
