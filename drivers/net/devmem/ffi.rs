@@ -120,14 +120,11 @@ extern "C" fn net_devmem_unbind_id(
     id: u32,
     mut ack: Option<&mut ExtAck>,
 ) -> c_int {
-    let Some(b) = binding::lookup(id) else {
+    // Another socket's id is answered as one that does not exist: ids cannot be probed.
+    let Some(b) = binding::lookup(id).filter(|b| b.owner == Owner(priv_)) else {
         kernel::ext_ack_fmt!(ack, "no dma-buf binding with this id");
         return ENOENT.to_errno();
     };
-    if b.owner != Owner(priv_) {
-        kernel::ext_ack_fmt!(ack, "dma-buf binding belongs to another netlink socket");
-        return EPERM.to_errno();
-    }
     b.unbind_locked();
     0
 }

@@ -125,16 +125,28 @@ def main():
         return "a second binding of a bound queue succeeded"
     check("bind_rx_queue_already_bound", rebind_same_queue)
 
+    def unbind_answer(sock, id_):
+        try:
+            sock.do("unbind", {"id": id_})
+        except NlError as e:
+            return -e.nl_msg.error, (e.nl_msg.extack or {}).get("msg")
+        return 0, None
+
     def unbind_other_socket():
+        # Another socket's id is answered as an id that does not exist, so that ids cannot
+        # be probed: the same errno and the same extack.
         other = YnlFamily(SPEC)
         try:
-            other.do("unbind", {"id": dbid})
-        except NlError as e:
-            return None if -e.nl_msg.error == errno.EPERM else f"errno {-e.nl_msg.error}"
+            theirs = unbind_answer(other, dbid)
+            unknown = unbind_answer(other, 0x7ffffff0)
         finally:
             other.sock.close()
-        return "another socket unbound the binding"
-    check("unbind_by_other_socket_refused", unbind_other_socket)
+        if theirs[0] == 0:
+            return "another socket unbound the binding"
+        if theirs != unknown or unknown[0] != errno.ENOENT:
+            return f"other socket's id answered {theirs}, an unknown id {unknown}"
+        return None
+    check("unbind_by_other_socket_answers_as_unknown_id", unbind_other_socket)
 
     def split_off_refused():
         # net/ethtool/rings.c refuses it before the driver is called.
