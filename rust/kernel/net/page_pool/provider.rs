@@ -395,7 +395,9 @@ impl<T: MemoryProvider> MemoryProviderOps<T> {
     }
 
     /// Restarts rx queue `index` of `dev` without the provider `mp`, which
-    /// [`Self::open_rxq`] bound with `rx_page_size` (C `netif_mp_close_rxq`).
+    /// [`Self::open_rxq`] bound with `rx_page_size` (C `netif_mp_close_rxq`). A queue that
+    /// is not bound so is left alone, with a kernel WARN: the caller must remember what it
+    /// opened.
     pub fn close_rxq(
         &'static self,
         dev: &LockedNetDevice,
@@ -404,8 +406,9 @@ impl<T: MemoryProvider> MemoryProviderOps<T> {
         rx_page_size: u32,
     ) {
         let params = self.params(mp, rx_page_size);
-        // SAFETY: `dev` is locked (type invariant of `LockedNetDevice`); C checks the index
-        // and that `params` are the queue's before it closes anything.
+        // SAFETY: `dev` is locked (type invariant of `LockedNetDevice`). C checks the index
+        // against the device's queues and `params` against the queue's before it touches
+        // the queue, and refuses a wrong one with a WARN: sound for any index and `mp`.
         unsafe { bindings::netif_mp_close_rxq(dev.as_raw(), index, &params) };
     }
 
