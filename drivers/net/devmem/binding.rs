@@ -31,7 +31,11 @@ use kernel::{
             NetDeviceRef, //
         },
         ext_ack::ExtAck,
-        netmem::NetIov, //
+        netmem::NetIov,
+        sock::{
+            LockedTcpSock,
+            NetNs, //
+        }, //
     },
     new_mutex,
     new_spinlock_irq,
@@ -50,6 +54,7 @@ use kernel::{
         SpinLockIrq,
         UniqueArc, //
     },
+    task::Kuid,
     workqueue::{
         self,
         impl_has_work,
@@ -72,9 +77,9 @@ pub struct Owner(pub *const bindings::netdev_nl_sock);
 /// # Invariants
 ///
 /// - The binding lives in an [`Arc`]: [`Binding::bind`] is the only way to make one.
-/// - `dev` is null or the binding's device, which is registered: for rx it is cleared under
-///   `queues` when the device's last bound queue goes away with it, before the device can be
-///   freed. (A tx binding is not told when its device goes away.)
+/// - `dev` is null or the binding's device, which is registered: it is cleared under `queues`
+///   before the device can be freed, for rx when its last bound queue goes away with it, for
+///   tx when it is unregistered ([`forget_dev`]). `vdev` is null or registered too.
 /// - `chunks` cuts `mapping`'s DMA ranges, and its areas record this binding as their owner.
 ///
 /// When it is dropped, `chunks` frees the areas, then `mapping` unmaps and detaches the
@@ -85,8 +90,12 @@ pub struct Binding {
     work: Work<Binding>,
     id: Atomic<u32>,
     pub(crate) owner: Owner,
-    vdev: *const NetDevice,
+    vdev: Atomic<*mut NetDevice>,
     dev: Atomic<*mut NetDevice>,
+    /// The network namespace of the device bind was called on, and the caller's effective
+    /// uid: who may send from a tx binding ([`Binding::may_send`]).
+    net: Option<NetNs>,
+    euid: Kuid,
     /// The rx queues the binding is installed on.
     #[pin]
     queues: Mutex<KVec<u32>>,
@@ -130,7 +139,7 @@ pub struct BindTarget<'a> {
     /// The registered device that does the DMA (none only in tests).
     pub dev: Option<&'a NetDevice>,
     /// The virtual device bind-tx was called on, if any.
-    pub vdev: *const NetDevice,
+    pub vdev: Option<&'a NetDevice>,
     /// The caller's socket.
     pub owner: Owner,
 }
@@ -146,6 +155,11 @@ impl Binding {
         target: BindTarget<'_>,
         mut ack: Option<&mut ExtAck>,
     ) -> Result<Arc<Self>> {
+        // A tx frag is looked up by its page (`net_devmem_get_niov_at`).
+        if dir == DataDirection::ToDevice && shift != PAGE_SHIFT as u32 {
+            kernel::ext_ack_fmt!(ack, "TX bindings are cut into pages");
+            return Err(EINVAL);
+        }
         if dir == DataDirection::ToDevice && buf.size() % (1 << PAGE_SHIFT) != 0 {
             kernel::ext_ack_fmt!(ack, "TX dma-buf size must be a multiple of PAGE_SIZE");
             return Err(EINVAL);
@@ -153,12 +167,12 @@ impl Binding {
         let mapping = Mapping::new(buf, dma_dev, dir).inspect_err(|_| {
             kernel::ext_ack_fmt!(ack, "Failed to attach and map the dma-buf for the device");
         })?;
-        let slot = UniqueArc::<Self>::new_uninit(GFP_KERNEL)?;
+        let slot = UniqueArc::<Self>::new_uninit(GFP_KERNEL_ACCOUNT)?;
         // CAST: a mapped range's length fits in the address space.
-        let ranges = mapping
-            .sg_table()
-            .iter()
-            .map(|sg| (sg.dma_address(), sg.dma_len() as usize));
+        let ranges = || {
+            let sgt = mapping.sg_table().iter();
+            sgt.map(|sg| (sg.dma_address(), sg.dma_len() as usize))
+        };
         let chunks = Chunks::new(ranges, shift, core::ptr::from_ref(&*slot).cast(), ack)?;
         let free = FreeList::new(chunks.count())?;
         let rx_page_size = if shift == PAGE_SHIFT as u32 {
@@ -166,14 +180,17 @@ impl Binding {
         } else {
             1 << shift
         };
-        let dev = target.dev.map_or(core::ptr::null(), core::ptr::from_ref);
+        let ptr =
+            |d: Option<&NetDevice>| d.map_or(core::ptr::null(), core::ptr::from_ref).cast_mut();
         let b: Arc<Self> = slot
             .pin_init_with(pin_init!(Self {
                 work <- new_work!("devmem_rs::Binding::work"),
                 id: Atomic::new(0),
                 owner: target.owner,
-                vdev: target.vdev,
-                dev: Atomic::new(dev.cast_mut()),
+                vdev: Atomic::new(ptr(target.vdev)),
+                dev: Atomic::new(ptr(target.dev)),
+                net: target.vdev.or(target.dev).map(NetDevice::net),
+                euid: Kuid::current_euid(),
                 queues <- new_mutex!(KVec::new()),
                 shift,
                 rx_page_size,
@@ -240,7 +257,16 @@ impl Binding {
 
     /// Whether `dev` is the binding's device, or the virtual device it was bound through.
     pub fn is_bound_to(&self, dev: *const NetDevice) -> bool {
-        !dev.is_null() && (dev == self.dev().cast_const() || dev == self.vdev)
+        let dev = dev.cast_mut();
+        !dev.is_null() && (dev == self.dev() || dev == self.vdev.load(Relaxed))
+    }
+
+    /// Whether `sk` may send from the binding: it is in the binding's network namespace, and
+    /// was opened with the binder's effective uid, or it and the caller have `CAP_NET_ADMIN`
+    /// there.
+    pub fn may_send(&self, sk: &LockedTcpSock) -> bool {
+        self.net == Some(sk.net())
+            && (sk.opener_euid() == Some(self.euid) || sk.net_admin_capable())
     }
 
     /// Whether the binding is for transmit.
@@ -257,7 +283,7 @@ impl Binding {
         ack: Option<&mut ExtAck>,
     ) -> Result {
         let mut queues = self.queues.lock();
-        queues.reserve(1, GFP_KERNEL)?;
+        queues.reserve(1, GFP_KERNEL_ACCOUNT)?;
         // SAFETY: The binding outlives its queues: `unbind` closes them before it drops the
         // registry's reference, and `uninstall` forgets a queue that goes away first.
         unsafe { DEVMEM_OPS.open_rxq(dev, index, self, self.rx_page_size, ack) }?;
@@ -336,17 +362,41 @@ pub fn lookup(id: u32) -> Option<Arc<Binding>> {
     registry().ok()?.lock().get(id as usize).map(Arc::from)
 }
 
+/// The registered binding with the lowest id from `start` on, with its id and a reference.
+fn next(start: usize) -> Option<(usize, Arc<Binding>)> {
+    let xa = registry().ok()?.lock();
+    xa.find(start).map(|(id, b)| (id, b.into()))
+}
+
 /// A registered binding of `owner`, with a reference for the caller.
 pub fn owned_by(owner: Owner) -> Option<Arc<Binding>> {
-    let xa = registry().ok()?.lock();
     let mut start = 0;
-    while let Some((id, b)) = xa.find(start) {
+    while let Some((id, b)) = next(start) {
         if b.owner == owner {
-            return Some(b.into());
+            return Some(b);
         }
         start = id + 1;
     }
     None
+}
+
+/// Forgets `dev`, which is being unregistered, in the tx bindings bound to it or through it.
+/// (An rx binding forgets its device with its last queue: [`Binding::forget_queue`].)
+pub fn forget_dev(dev: &NetDevice) {
+    let dev = core::ptr::from_ref(dev).cast_mut();
+    let mut start = 0;
+    while let Some((id, b)) = next(start) {
+        if b.is_tx() {
+            let _queues = b.queues.lock();
+            // INVARIANT: cleared under `queues` while the device is being unregistered.
+            for field in [&b.dev, &b.vdev] {
+                if field.load(Relaxed) == dev {
+                    field.store(core::ptr::null_mut(), Relaxed);
+                }
+            }
+        }
+        start = id + 1;
+    }
 }
 
 #[kunit_tests(devmem_rs_binding)]
@@ -359,7 +409,7 @@ mod tests {
     fn target() -> BindTarget<'static> {
         BindTarget {
             dev: None,
-            vdev: core::ptr::null(),
+            vdev: None,
             owner: Owner(0x5eed as *const _),
         }
     }
@@ -463,6 +513,17 @@ mod tests {
         assert!(tx.chunks.niov_at(0x1800).is_some());
         assert!(tx.chunks.niov_at(0x2000).is_none());
         tx.unbind(None);
+        Ok(())
+    }
+
+    #[test]
+    fn a_tx_binding_cut_into_other_than_pages_is_refused() -> Result {
+        let before = released();
+        let (buf, _) = export(4)?;
+        let dir = DataDirection::ToDevice;
+        let r = Binding::bind(buf, test_device()?, dir, SHIFT_4K + 1, target(), None);
+        assert_eq!(r.err(), Some(EINVAL));
+        assert_eq!(wait_released(before + 1), before + 1);
         Ok(())
     }
 

@@ -4,53 +4,60 @@
 //!
 //! Each DMA range of the mapped dma-buf becomes a [`NetIovArea`] with a `net_iov` per
 //! rx-page-size chunk. They are numbered in dma-buf order (offset >> `shift`) and never
-//! change; a [`FreeList`] of numbers allocates and frees them in O(1).
+//! change; a [`FreeList`] bitmap of numbers allocates and frees them.
 
 use crate::binding::Binding;
 use kernel::{
+    bitmap::BitmapVec,
     dma::DmaAddress,
     net::{
         ext_ack::ExtAck,
         netmem::{
             NetIov,
             NetIovArea,
+            NetIovOwner,
             NetIovType, //
         }, //
     },
     prelude::*, //
 };
 
-/// What each area of [`Chunks`] records: the number of its first `net_iov`, and the binding.
-pub struct Area {
-    first: usize,
-    owner: *const Binding,
+/// What the area of a [`Chunks`] records: the binding it belongs to.
+pub struct Area(*const Binding);
+
+// SAFETY: devmem-rs is the only maker of dma-buf `net_iov`s: the C implementation is not built
+// with it, and nothing else makes that kind.
+unsafe impl NetIovOwner for Area {
+    const KIND: NetIovType = NetIovType::DmaBuf;
 }
 
-/// The `net_iov`s of a mapped dma-buf.
-///
-/// # Invariants
-///
-/// Area `i` holds the `net_iov`s numbered from its `first` up to the next area's.
+// SAFETY: The binding's address is only compared and handed back.
+unsafe impl Send for Area {}
+// SAFETY: As for `Send`.
+unsafe impl Sync for Area {}
+
+/// The `net_iov`s of a mapped dma-buf, one per chunk of `1 << shift` bytes, in one area in
+/// dma-buf order: a `net_iov`'s number is its index in the area, and byte `offset` of the
+/// dma-buf is in `net_iov` number `offset >> shift`, whatever range it came from.
 pub struct Chunks {
     shift: u32,
-    owner: *const Binding,
-    areas: KVec<Pin<KBox<NetIovArea<Area>>>>,
+    area: Pin<KBox<NetIovArea<Area>>>,
 }
 
 impl Chunks {
-    /// Cuts the DMA ranges `ranges` (address, length) into `net_iov`s of `1 << shift` bytes,
-    /// recording `owner` in every area. Each range must start and end on a chunk boundary:
-    /// a page pool hands out whole chunks, and the NIC writes them at their DMA address.
-    pub fn new(
-        ranges: impl Iterator<Item = (DmaAddress, usize)>,
+    /// Cuts the DMA ranges (address, length) that `ranges` yields into `net_iov`s of
+    /// `1 << shift` bytes, charged to the caller's memory cgroup, recording `owner` in their
+    /// area. Each range must start and end on a chunk boundary: a page pool hands out whole
+    /// chunks, and the NIC writes them at their DMA address.
+    pub fn new<I: Iterator<Item = (DmaAddress, usize)>>(
+        ranges: impl Fn() -> I,
         shift: u32,
         owner: *const Binding,
         mut ack: Option<&mut ExtAck>,
     ) -> Result<Self> {
         let chunk = 1usize << shift;
-        let mut areas = KVec::new();
-        let mut count = 0;
-        for (addr, len) in ranges {
+        let mut count = 0usize;
+        for (addr, len) in ranges() {
             // CAST: only the low bits of the DMA address are tested.
             if (addr as usize | len) & (chunk - 1) != 0 {
                 kernel::ext_ack_fmt!(
@@ -59,53 +66,37 @@ impl Chunks {
                 );
                 return Err(EINVAL);
             }
-            let area = Area {
-                first: count,
-                owner,
-            };
-            let area = NetIovArea::new(
-                len >> shift,
-                NetIovType::DmaBuf,
-                count << shift,
-                area,
-                GFP_KERNEL,
-            )?;
-            for (i, niov) in area.iter().enumerate() {
-                // CAST: `i << shift` is within the range's length.
-                niov.set_dma_addr(addr + (i << shift) as DmaAddress)?;
-            }
-            areas.push(area, GFP_KERNEL)?;
             count = count.checked_add(len >> shift).ok_or(E2BIG)?;
         }
         if count == 0 {
             kernel::ext_ack_fmt!(ack, "dma-buf smaller than one rx page ({chunk} bytes)");
             return Err(EINVAL);
         }
-        // INVARIANT: the areas were numbered in order.
-        Ok(Self {
-            shift,
-            owner,
-            areas,
-        })
+        let area = NetIovArea::new(count, 0, Area(owner), GFP_KERNEL_ACCOUNT)?;
+        let mut niovs = area.as_slice().iter();
+        for (addr, len) in ranges() {
+            for (i, niov) in (0..len >> shift).zip(&mut niovs) {
+                // CAST: `i << shift` is within the range's length.
+                niov.set_dma_addr(addr + (i << shift) as DmaAddress)?;
+            }
+        }
+        Ok(Self { shift, area })
     }
 
     /// The number of `net_iov`s.
     pub fn count(&self) -> usize {
-        self.areas.last().map_or(0, |a| a.data().first + a.len())
+        self.area.len()
     }
 
     /// The `net_iov` numbered `n`, if there is one.
     pub fn get(&self, n: usize) -> Option<&NetIov> {
-        // The areas are in number order, and the first one starts at 0.
-        let a = self.areas.partition_point(|a| a.data().first <= n);
-        let area = self.areas.get(a.checked_sub(1)?)?;
-        area.get(n - area.data().first)
+        self.area.get(n)
     }
 
     /// The number of `niov`, if it is one of ours.
     pub fn number(&self, niov: &NetIov) -> Option<usize> {
-        let area = area_of(niov).filter(|a| a.owner == self.owner)?;
-        Some(area.first + niov.index())
+        let area = NetIovArea::<Area>::from_net_iov(niov)?;
+        core::ptr::eq(area, &*self.area).then(|| niov.index())
     }
 
     /// The `net_iov` holding byte `offset` of the dma-buf, if the buffer is that large.
@@ -115,82 +106,63 @@ impl Chunks {
 
     /// The binding of the chunks `niov` belongs to, if devmem-rs made it.
     pub fn owner_of(niov: &NetIov) -> Option<*const Binding> {
-        area_of(niov).map(|a| a.owner)
+        NetIovArea::<Area>::from_net_iov(niov).map(|a| a.data().0)
     }
 }
 
-fn area_of(niov: &NetIov) -> Option<&Area> {
-    if niov.kind() != Some(NetIovType::DmaBuf) {
-        return None;
-    }
-    // SAFETY: Only devmem-rs makes `net_iov`s of type `DmaBuf` (the C implementation is not
-    // built with it), always in a `NetIovArea<Area>`, which outlives them.
-    Some(unsafe { NetIovArea::<Area>::from_net_iov(niov) }.data())
-}
-
-// SAFETY: `owner` is only compared and handed back; the areas are `Send` and `Sync`.
-unsafe impl Send for Chunks {}
-// SAFETY: As for `Send`; nothing in `Chunks` changes after `new`.
-unsafe impl Sync for Chunks {}
-
-/// Which of the `net_iov`s of a [`Chunks`] are free.
-///
-/// # Invariants
-///
-/// `free` holds the number of each free `net_iov` once, and `allocated[n]` is true exactly
-/// for the numbers not in it.
+/// Which of the `net_iov`s of a [`Chunks`] are in use: a bit each, the next free one found
+/// from where the last search stopped. A buffer comes back in O(1).
 pub struct FreeList {
-    free: KVVec<u32>,
-    allocated: KVVec<bool>,
+    used: BitmapVec,
+    in_use: usize,
+    next: usize,
 }
 
 impl FreeList {
-    /// A free list of `count` numbers, all free; the lowest are handed out first.
+    /// A free list of `count` numbers, all free.
     pub fn new(count: usize) -> Result<Self> {
-        let top = u32::try_from(count).map_err(|_| E2BIG)?;
-        let mut free = KVVec::with_capacity(count, GFP_KERNEL)?;
-        let mut allocated = KVVec::with_capacity(count, GFP_KERNEL)?;
-        for n in (0..top).rev() {
-            // Room was reserved above.
-            let _ = free.push_within_capacity(n);
-            let _ = allocated.push_within_capacity(false);
-        }
-        // INVARIANT: every number is free once and none is marked allocated.
-        Ok(Self { free, allocated })
+        let used = BitmapVec::new(count, GFP_KERNEL_ACCOUNT)?;
+        Ok(Self {
+            used,
+            in_use: 0,
+            next: 0,
+        })
     }
 
     /// The number of `net_iov`s in use.
     pub fn in_use(&self) -> usize {
-        self.allocated.len() - self.free.len()
+        self.in_use
     }
 
     /// Takes a free number, or `None` when all are in use.
     pub fn alloc(&mut self) -> Option<usize> {
-        // CAST: a `u32` fits in a `usize`.
-        let n = self.free.pop()? as usize;
-        // INVARIANT: `n` left `free` and is marked allocated.
-        self.allocated[n] = true;
+        let used = &mut self.used;
+        let n = used
+            .next_zero_bit(self.next)
+            .or_else(|| used.next_zero_bit(0))?;
+        used.set_bit(n);
+        self.in_use += 1;
+        self.next = n + 1;
         Some(n)
     }
 
     /// Gives back number `n`: `EINVAL` if there is no such number, `EALREADY` if it is free.
     pub fn free(&mut self, n: usize) -> Result {
-        if !*self.allocated.get(n).ok_or(EINVAL)? {
+        if n >= self.used.len() {
+            return Err(EINVAL);
+        }
+        if self.used.next_bit(n) != Some(n) {
             return Err(EALREADY);
         }
-        // CAST: `n` is a number of ours, so it fits in a `u32`. There is room for each.
-        self.free
-            .push_within_capacity(n as u32)
-            .map_err(|_| EINVAL)?;
-        // INVARIANT: `n` is back in `free` once and no longer marked allocated.
-        self.allocated[n] = false;
+        self.used.clear_bit(n);
+        self.in_use -= 1;
         Ok(())
     }
 }
 
 impl Drop for FreeList {
     fn drop(&mut self) {
-        let (held, count) = (self.in_use(), self.allocated.len());
+        let (held, count) = (self.in_use, self.used.len());
         if held != 0 {
             pr_err!("devmem-rs: binding freed with {held} of {count} net_iovs in use\n");
         }
@@ -205,7 +177,7 @@ mod tests {
     const OWNER: *const Binding = 0x5a5a as *const Binding;
 
     fn chunks(ranges: &[(u64, usize)], shift: u32) -> Result<Chunks> {
-        Chunks::new(ranges.iter().copied(), shift, OWNER, None)
+        Chunks::new(|| ranges.iter().copied(), shift, OWNER, None)
     }
 
     #[test]
@@ -245,6 +217,40 @@ mod tests {
         Ok(())
     }
 
+    /// The data of areas of io_uring `net_iov`s.
+    struct Other;
+    // SAFETY: The `net_iov`s of these areas are only looked up as this test's.
+    unsafe impl NetIovOwner for Other {
+        const KIND: NetIovType = NetIovType::IoUring;
+    }
+
+    #[test]
+    fn another_kind_of_net_iov_is_not_ours() -> Result {
+        let area = NetIovArea::new(2, 0, Other, GFP_KERNEL)?;
+        let niov = area.get(1).ok_or(EINVAL)?;
+        assert!(NetIovArea::<Other>::from_net_iov(niov).is_some());
+        assert_eq!(Chunks::owner_of(niov), None);
+        assert_eq!(chunks(&[(0x10_0000, 0x2000)], SHIFT_4K)?.number(niov), None);
+        Ok(())
+    }
+
+    #[test]
+    fn the_last_of_16384_ranges_is_found_as_the_first() -> Result {
+        // One-page ranges on every other page of the DMA space: still one area, so any
+        // `net_iov` is found by its index, whichever range it came from.
+        const RANGES: usize = 16384;
+        let ranges = || (0..RANGES).map(|i| ((i as DmaAddress) << 13, 0x1000));
+        let chunks = Chunks::new(ranges, SHIFT_4K, OWNER, None)?;
+        assert_eq!(chunks.count(), RANGES);
+        for i in [0, 1, RANGES / 2, RANGES - 1] {
+            let niov = chunks.niov_at((i << 12) + 0x800).ok_or(EINVAL)?;
+            assert_eq!(niov.dma_addr(), (i as DmaAddress) << 13);
+            assert_eq!(chunks.number(niov), Some(i));
+        }
+        assert!(chunks.niov_at(RANGES << 12).is_none());
+        Ok(())
+    }
+
     #[test]
     fn exhaustion_and_refill() -> Result {
         let mut free = FreeList::new(8)?;
@@ -258,9 +264,12 @@ mod tests {
             free.free(n)?;
         }
         assert_eq!(free.in_use(), 0);
-        // A stack: the last number given back is the first handed out again.
-        assert_eq!(free.alloc(), Some(7));
-        free.free(7)
+        // The search goes on after the last number handed out, then from the start.
+        assert_eq!(free.alloc(), Some(0));
+        assert_eq!(free.alloc(), Some(1));
+        free.free(0)?;
+        assert_eq!(free.alloc(), Some(2));
+        Ok(())
     }
 
     #[test]
@@ -275,7 +284,7 @@ mod tests {
         // A net_iov of another binding has no number here.
         let chunks = chunks(&[(0, 0x2000)], SHIFT_4K)?;
         let other_owner = 0x6b6b as *const Binding;
-        let other = Chunks::new([(0, 0x1000)].into_iter(), SHIFT_4K, other_owner, None)?;
+        let other = Chunks::new(|| [(0, 0x1000)].into_iter(), SHIFT_4K, other_owner, None)?;
         let foreign = other.get(0).ok_or(EINVAL)?;
         assert_eq!(chunks.number(foreign), None);
         assert_eq!(Chunks::owner_of(foreign), Some(other_owner));

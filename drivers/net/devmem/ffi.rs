@@ -32,11 +32,12 @@ use kernel::{
 
 /// Creates and registers a binding of dma-buf `fd` to `dev`.
 /// # Safety
-/// `dev` is registered and locked for the call; `dma_dev` is null or a live device.
+/// `dev`, and `vdev` if any, are registered and locked for the call; `dma_dev` is null or a
+/// live device.
 #[no_mangle]
 unsafe extern "C" fn net_devmem_bind_dmabuf(
     dev: &NetDevice,
-    vdev: *const NetDevice,
+    vdev: Option<&NetDevice>,
     dma_dev: *mut bindings::device,
     dir: bindings::dma_data_direction,
     fd: u32,
@@ -129,6 +130,12 @@ extern "C" fn net_devmem_unbind_id(
     0
 }
 
+/// Forgets `dev`, which is being unregistered, in the tx bindings.
+#[no_mangle]
+extern "C" fn net_devmem_dev_unregister(dev: &NetDevice) {
+    binding::forget_dev(dev);
+}
+
 /// The binding's id.
 #[no_mangle]
 extern "C" fn net_devmem_binding_id(binding: &Binding) -> u32 {
@@ -184,10 +191,11 @@ extern "C" fn net_iov_virtual_addr(niov: &NetIov) -> c_ulong {
     Binding::of_net_iov(niov).map_or(0, |b| niov.virtual_addr(b.shift) as c_ulong)
 }
 
-/// The tx binding `id` if `sk` routes through its device, with a reference for the caller.
+/// The tx binding `id` if `sk` may send from it and routes through its device, with a
+/// reference for the caller. A binding `sk` may not use is answered as an unknown id.
 #[no_mangle]
 extern "C" fn net_devmem_get_binding(sk: &LockedTcpSock, id: u32) -> *const Binding {
-    let Some(b) = binding::lookup(id).filter(|b| b.is_tx()) else {
+    let Some(b) = binding::lookup(id).filter(|b| b.is_tx() && b.may_send(sk)) else {
         return EINVAL.to_ptr();
     };
     // The binding's DMA addresses are only valid for its device.

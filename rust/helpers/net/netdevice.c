@@ -6,6 +6,7 @@
 #include <linux/netdevice.h>
 #include <linux/skbuff.h>
 #include <net/dst.h>
+#include <net/inet_connection_sock.h>
 #include <net/netdev_lock.h>
 #include <net/netdev_rx_queue.h>
 #include <net/sock.h>
@@ -34,6 +35,33 @@ __rust_helper struct netdev_rx_queue *
 rust_helper___netif_get_rx_queue(struct net_device *dev, unsigned int rxq)
 {
 	return __netif_get_rx_queue(dev, rxq);
+}
+
+__rust_helper struct net *rust_helper_dev_net(const struct net_device *dev)
+{
+	return dev_net(dev);
+}
+
+__rust_helper struct net *rust_helper_sock_net(const struct sock *sk)
+{
+	return sock_net(sk);
+}
+
+/*
+ * bindgen lays struct sock out without the anonymous struct slock_owned of its
+ * socket_lock_t (an -fms-extensions member), 64 bytes short from sk_lock on:
+ * Rust reaches the fields of a socket through these instead.
+ */
+__rust_helper int rust_helper_inet_csk_rebuild_header(struct sock *sk)
+{
+	return inet_csk(sk)->icsk_af_ops->rebuild_header(sk);
+}
+
+__rust_helper const struct cred *rust_helper_sk_file_cred(const struct sock *sk)
+{
+	const struct socket *sock = READ_ONCE(sk->sk_socket);
+
+	return sock && sock->file ? sock->file->f_cred : NULL;
 }
 
 __rust_helper struct dst_entry *rust_helper___sk_dst_get(const struct sock *sk)

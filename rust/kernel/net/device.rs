@@ -33,7 +33,8 @@ use crate::{
             QueueStatsOps,
             QueueStatsTable, //
         },
-        skbuff::SkBuff, //
+        skbuff::SkBuff,
+        sock::NetNs, //
     },
     prelude::*,
     sync::Arc,
@@ -79,6 +80,12 @@ impl NetDevice {
     pub fn ifindex(&self) -> i32 {
         // SAFETY: The device is valid (type invariant).
         unsafe { (*self.as_raw()).ifindex }
+    }
+
+    /// The network namespace the device is in.
+    pub fn net(&self) -> NetNs {
+        // SAFETY: The device is valid (type invariant).
+        NetNs(unsafe { bindings::dev_net(self.as_raw()) })
     }
 
     /// The MTU.

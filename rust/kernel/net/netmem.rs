@@ -201,6 +201,19 @@ impl NetIov {
     }
 }
 
+/// The data a memory provider keeps in its [`NetIovArea`]s: the type owns a kind of
+/// `net_iov`, so that a `net_iov` of that kind leads back to its area.
+///
+/// # Safety
+///
+/// Every `net_iov` of kind `KIND` that is handed to [`NetIovArea::from_net_iov`] for `Self`
+/// belongs to a `NetIovArea<Self>`: neither C nor another implementor makes `net_iov`s of
+/// that kind where they could be.
+pub unsafe trait NetIovOwner: Sized {
+    /// The kind of the `net_iov`s of the areas.
+    const KIND: NetIovType;
+}
+
 /// An area of [`NetIov`]s owned by a memory provider, with the provider's data `T`
 /// (C `struct net_iov_area` and the array it points to).
 ///
@@ -216,11 +229,17 @@ impl NetIov {
 /// # Examples
 ///
 /// ```
-/// use kernel::net::netmem::{NetIovArea, NetIovType, NetmemRef};
+/// use kernel::net::netmem::{NetIovArea, NetIovOwner, NetIovType, NetmemRef};
 ///
-/// let area = NetIovArea::new(4, NetIovType::DmaBuf, 0x10000, 7u32, GFP_KERNEL)?;
+/// struct Data(u32);
+/// // SAFETY: The `net_iov`s of this example go nowhere but to `NetIovArea::<Data>`.
+/// unsafe impl NetIovOwner for Data {
+///     const KIND: NetIovType = NetIovType::DmaBuf;
+/// }
+///
+/// let area = NetIovArea::new(4, 0x10000, Data(7), GFP_KERNEL)?;
 /// assert_eq!(area.len(), 4);
-/// assert_eq!(*area.data(), 7);
+/// assert_eq!(area.data().0, 7);
 ///
 /// let niov = area.get(2).ok_or(EINVAL)?;
 /// assert_eq!(niov.index(), 2);
@@ -235,9 +254,8 @@ impl NetIov {
 /// assert_eq!(back.as_raw(), niov.as_raw());
 ///
 /// // The area and its data are found again from any of its net_iovs.
-/// // SAFETY: `back` belongs to a `NetIovArea<u32>`.
-/// let found = unsafe { NetIovArea::<u32>::from_net_iov(back) };
-/// assert_eq!(*found.data(), 7);
+/// let found = NetIovArea::<Data>::from_net_iov(back).ok_or(EINVAL)?;
+/// assert_eq!(found.data().0, 7);
 ///
 /// niov.set_dma_addr(0x8000_0000)?;
 /// assert_eq!(niov.dma_addr(), 0x8000_0000);
@@ -254,12 +272,11 @@ pub struct NetIovArea<T> {
     _pin: PhantomPinned,
 }
 
-impl<T> NetIovArea<T> {
-    /// Allocates an area of `count` `net_iov`s of `kind`, whose memory starts at
+impl<T: NetIovOwner> NetIovArea<T> {
+    /// Allocates an area of `count` `net_iov`s of kind `T::KIND`, whose memory starts at
     /// `base_virtual` in the provider's address space.
     pub fn new(
         count: usize,
-        kind: NetIovType,
         base_virtual: usize,
         data: T,
         flags: Flags,
@@ -289,23 +306,24 @@ impl<T> NetIovArea<T> {
         for niov in this.niovs.iter() {
             // SAFETY: `niov` is a zeroed `net_iov` that nothing else refers to yet; `area`
             // is pinned and outlives it, as the array is owned by the same object.
-            unsafe { bindings::net_iov_init(niov.as_raw(), area, kind as bindings::net_iov_type) };
+            unsafe {
+                bindings::net_iov_init(niov.as_raw(), area, T::KIND as bindings::net_iov_type)
+            };
         }
         // INVARIANT: the C area now points to the array, and each `net_iov` to the area.
         Ok(this)
     }
 
-    /// Finds the area that owns `niov`.
-    ///
-    /// # Safety
-    ///
-    /// `niov` must belong to a `NetIovArea<T>` (with this very `T`).
+    /// Finds the area that owns `niov`, if `niov` is of `T`'s kind; `None` for any other.
     #[inline]
-    pub unsafe fn from_net_iov(niov: &NetIov) -> &Self {
-        // SAFETY: The caller guarantees that the owner is the `area` field of a
-        // `NetIovArea<T>`; it is the first field of a `repr(C)` struct, so the pointers are
-        // equal, and the area outlives `niov` (type invariant of `NetIov`).
-        unsafe { &*niov.owner_raw().cast::<Self>() }
+    pub fn from_net_iov(niov: &NetIov) -> Option<&Self> {
+        if niov.kind() != Some(T::KIND) {
+            return None;
+        }
+        // SAFETY: A `net_iov` of kind `T::KIND` belongs to a `NetIovArea<T>` (`NetIovOwner`),
+        // whose `area` is the first field of a `repr(C)` struct, so the pointers are equal,
+        // and the area outlives `niov` (type invariant of `NetIov`).
+        Some(unsafe { &*niov.owner_raw().cast::<Self>() })
     }
 
     /// The number of `net_iov`s in the area.

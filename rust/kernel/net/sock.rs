@@ -2,6 +2,10 @@
 
 //! Sockets (C `struct sock`), as code the socket layer calls into sees them.
 //!
+//! bindgen's `struct sock` is 64 bytes short from `sk_lock` on (it drops the anonymous
+//! `struct slock_owned` of `socket_lock_t`, an `-fms-extensions` member), so the fields of a
+//! socket are reached through C helpers, never through the bindings' layout.
+//!
 //! C header: [`include/net/sock.h`](srctree/include/net/sock.h)
 
 use crate::{
@@ -9,8 +13,18 @@ use crate::{
     net::device::NetDevice,
     prelude::*,
     sync::rcu,
+    task::Kuid,
     types::Opaque, //
 };
+
+/// A network namespace (C `struct net`), as an identity: only compared, never dereferenced.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct NetNs(pub(crate) *const bindings::net);
+
+// SAFETY: A `NetNs` is only compared.
+unsafe impl Send for NetNs {}
+// SAFETY: As for `Send`.
+unsafe impl Sync for NetNs {}
 
 /// A TCP socket whose lock the holder of the reference holds (C `lock_sock`).
 ///
@@ -32,6 +46,33 @@ impl LockedTcpSock {
         unsafe { &*ptr.cast() }
     }
 
+    /// The network namespace the socket is in.
+    pub fn net(&self) -> NetNs {
+        // SAFETY: The socket is valid (type invariant).
+        NetNs(unsafe { bindings::sock_net(self.0.get()) })
+    }
+
+    /// The effective uid of the task that opened the socket's file, if it has one (C
+    /// `sk->sk_socket->file->f_cred`).
+    pub fn opener_euid(&self) -> Option<Kuid> {
+        // SAFETY: The socket is locked (type invariant), so the `struct socket` it is
+        // attached to, if any, and that socket's file stay as they are; the credentials live
+        // as long as the file, and are read at once.
+        unsafe {
+            let cred = bindings::sk_file_cred(self.0.get());
+            (!cred.is_null()).then(|| Kuid::from_raw((*cred).euid))
+        }
+    }
+
+    /// Whether both the socket's opener and the current task have `CAP_NET_ADMIN` over the
+    /// socket's network namespace (C `sk_net_capable`).
+    pub fn net_admin_capable(&self) -> bool {
+        // CAST: capability numbers are small.
+        let cap = bindings::CAP_NET_ADMIN as c_int;
+        // SAFETY: The socket is valid (type invariant).
+        unsafe { bindings::sk_net_capable(self.0.get(), cap) }
+    }
+
     /// The device the socket's route goes out through, after rebuilding an expired route
     /// (C `__sk_dst_get`, `icsk_af_ops->rebuild_header`, `dst_dev_rcu`); `EHOSTUNREACH`
     /// without one.
@@ -45,13 +86,8 @@ impl LockedTcpSock {
         // and it is an `inet_connection_sock`; the dst is read under RCU (`_rcu`).
         unsafe {
             let mut dst = bindings::__sk_dst_get(sk);
-            if dst.is_null() {
-                let icsk = sk.cast::<bindings::inet_connection_sock>();
-                if let Some(rebuild) = (*(*icsk).icsk_af_ops).rebuild_header {
-                    if rebuild(sk) == 0 {
-                        dst = bindings::__sk_dst_get(sk);
-                    }
-                }
+            if dst.is_null() && bindings::inet_csk_rebuild_header(sk) == 0 {
+                dst = bindings::__sk_dst_get(sk);
             }
             if dst.is_null() {
                 return Err(EHOSTUNREACH);

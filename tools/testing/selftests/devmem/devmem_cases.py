@@ -669,20 +669,7 @@ def pci_remove(ports, ynl):
 def pci_rescan(ports, ynl):
     """Brings port A back (rescan with autoprobe off, so that the C igb driver does not
     take it) on igb_rs, and receives into a new binding there."""
-    dev = f"/sys/bus/pci/devices/{ports.pci_a}"
-    if not os.path.exists(dev):
-        with open("/sys/bus/pci/drivers_autoprobe", "w") as f:
-            f.write("0")
-        try:
-            with open("/sys/bus/pci/rescan", "w") as f:
-                f.write("1")
-            why = poll(lambda: None if os.path.exists(dev) else "not back", 30)
-            if why:
-                return f"{ports.pci_a} did not come back after a rescan"
-        finally:
-            with open("/sys/bus/pci/drivers_autoprobe", "w") as f:
-                f.write("1")
-    ports.attach_a()
+    ports.restore_a()
     drv = driver_of(ports.pci_a)
     if drv != "igb_rs":
         return f"{ports.pci_a} is on {drv}"

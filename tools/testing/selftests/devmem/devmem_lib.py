@@ -128,6 +128,23 @@ class Ports:
         self.if_a = bind_driver(self.pci_a, "igb_rs")
         self.configure_a()
 
+    def restore_a(self):
+        """Brings port A back on igb_rs after its PCI function was removed (a rescan with
+        autoprobe off, so that the C igb driver does not take it) or its driver unbound."""
+        dev = f"/sys/bus/pci/devices/{self.pci_a}"
+        if not os.path.exists(dev):
+            with open("/sys/bus/pci/drivers_autoprobe", "w") as f:
+                f.write("0")
+            try:
+                with open("/sys/bus/pci/rescan", "w") as f:
+                    f.write("1")
+                if poll(lambda: None if os.path.exists(dev) else "not back", 30):
+                    raise RuntimeError(f"{self.pci_a} did not come back after a rescan")
+            finally:
+                with open("/sys/bus/pci/drivers_autoprobe", "w") as f:
+                    f.write("1")
+        self.attach_a()
+
     def configure_a(self):
         sh("ip", "addr", "add", f"{IP_A}/24", "dev", self.if_a)
         sh("ip", "link", "set", self.if_a, "up")
@@ -484,6 +501,35 @@ def run_net_rx_on_each_cpu():
                 rx.recv(1)
         finally:
             os.sched_setaffinity(0, cpus)
+
+
+class KernelLog:
+    """The kernel log from now on (/dev/kmsg, read from its end): reports() gives the
+    records since then that say the kernel went wrong (a BUG or WARNING, KASAN, an Oops),
+    so that a case can fail on what its own steps made the kernel report."""
+
+    BAD = re.compile(r"\bBUG: |WARNING: |KASAN|\bOops\b|general protection fault")
+
+    def __init__(self):
+        self.fd = os.open("/dev/kmsg", os.O_RDONLY | os.O_NONBLOCK)
+        os.lseek(self.fd, 0, os.SEEK_END)
+
+    def reports(self):
+        bad = []
+        while True:
+            try:
+                rec = os.read(self.fd, 8192).decode(errors="replace")
+            except BlockingIOError:
+                break
+            except BrokenPipeError:  # records overwritten before they were read
+                continue
+            text = rec.split(";", 1)[-1].splitlines()[0] if ";" in rec else rec
+            if self.BAD.search(text):
+                bad.append(text.strip())
+        return bad
+
+    def close(self):
+        os.close(self.fd)
 
 
 def wait_released(ynl, buf, dbid, base_refs, timeout=30):

@@ -6,7 +6,10 @@
 # port B (C igb, own netns) with sendmsg(MSG_ZEROCOPY) and an SCM_DEVMEM_DMABUF cmsg,
 # each iovec naming an offset into the dma-buf rather than user memory; the peer checks
 # every byte. Then the zerocopy completions, bad input (a device without netmem_tx, an
-# unknown binding, an rx binding), and the unbind op releasing the dma-buf.
+# unknown binding, an rx binding), senders that may not use the binding (another user,
+# another network namespace), and the unbind op releasing the dma-buf. Last, port A's
+# netdev goes away under a tx binding with sends queued (driver unbind, then PCI remove):
+# the binding lets go of it, and port A comes back on igb_rs after each.
 #
 # ynl_env.py finds the YNL library and the netdev spec (installed or in the tree).
 
@@ -17,16 +20,21 @@ import os
 import select
 import socket
 import struct
+import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
-from devmem_lib import (IP_B, LIBC, SO_DEVMEM_DMABUF, SPEC, Bound, Peer, Ports,  # noqa: E402
-                        Udmabuf, dmabuf_sync, rx_queues, wait_released)
+from devmem_lib import (IP_B, LIBC, NS, SO_DEVMEM_DMABUF, SPEC, Bound, KernelLog,  # noqa: E402
+                        Peer, Ports, Udmabuf, dmabuf_sync, rx_queues, wait_released)
 from ktap import check, run  # noqa: E402
 from tcp_pattern import CHUNK, expected  # noqa: E402
 
 PORT = 5301
+PORT_GONE = 5302
+PORT_FOREIGN = 5303
+NOBODY = 65534
+CLONE_NEWNET = 0x40000000
 NBYTES = 4 << 20
 BUF_SIZE = 8 << 20
 MSG_ZEROCOPY = 0x4000000
@@ -92,18 +100,60 @@ def completions(sock, calls, timeout=30):
     return len(seen), copied, errs
 
 
-def connect(timeout=30):
+def connect(port=PORT, timeout=30):
     deadline = time.monotonic() + timeout
     while True:
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
-            s.connect((IP_B, PORT))
+            s.connect((IP_B, port))
             return s
         except OSError:
             s.close()
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+def foreign_send(dbid, enter):
+    """In a child process that first calls enter() (to become another user, or to move to
+    another network namespace): connects to the peer's PORT_FOREIGN and sends 4 KiB from
+    binding `dbid`. Returns what the child saw: the errno of the send, or the bytes sent."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        out = "child failed"
+        try:
+            os.close(r)
+            enter()
+            s = connect(PORT_FOREIGN)
+            s.setsockopt(socket.SOL_SOCKET, SO_ZEROCOPY, 1)
+            try:
+                out = f"sent {send_dmabuf(s, dbid, 0, 4096)}"
+            except OSError as e:
+                out = f"errno {e.errno}"
+        except BaseException as e:
+            out = f"child: {type(e).__name__}: {e}"
+        finally:
+            os.write(w, out.encode())
+            os._exit(0)
+    os.close(w)
+    with os.fdopen(r) as f:
+        out = f.read()
+    os.waitpid(pid, 0)
+    return out
+
+
+def as_nobody():
+    os.setgroups([])
+    os.setresgid(NOBODY, NOBODY, NOBODY)
+    os.setresuid(NOBODY, NOBODY, NOBODY)
+
+
+def in_peer_netns():
+    fd = os.open(f"/run/netns/{NS}", os.O_RDONLY)
+    if LIBC.setns(fd, CLONE_NEWNET) != 0:
+        raise OSError(ctypes.get_errno(), "setns")
+    os.close(fd)
 
 
 def main():
@@ -225,6 +275,22 @@ def main():
 
     check("send_with_rx_binding_refused", rx_binding)
 
+    def foreign(enter, who):
+        """A sender that may not use the binding gets the answer to an unknown id
+        (EINVAL) and sends nothing."""
+        with Peer("recv", PORT_FOREIGN, NBYTES):
+            got = foreign_send(dbid, enter)
+        want = f"errno {errno.EINVAL}"
+        return None if got == want else f"{who} sending from binding {dbid}: {got}, want {want}"
+
+    # Another user: the binder is root; the sender's socket is opened by nobody, without
+    # CAP_NET_ADMIN.
+    check("send_as_another_user_refused", lambda: foreign(as_nobody, "nobody"))
+    # Another network namespace: the peer's, where the connection goes over its loopback
+    # (that route does not reach port A either: upstream answers ENODEV, not EINVAL).
+    subprocess.run(["ip", "-n", NS, "link", "set", "lo", "up"], check=True)
+    check("send_from_another_netns_refused", lambda: foreign(in_peer_netns, "the peer's netns"))
+
     def release():
         s = state.pop("sock", None)
         if s:
@@ -233,6 +299,63 @@ def main():
         return wait_released(ynl, buf, dbid, base_refs)
 
     check("unbind_releases_dmabuf", release)
+
+    def device_gone(how):
+        """bind-tx on port A, sends queued, then port A's netdev goes away under the
+        binding (`how`): a send from it is refused, the unbind op and the socket's close
+        still work, the dma-buf is released, and the kernel reports nothing on the way."""
+        log = KernelLog()
+        txid = ynl.do("bind-tx", {"ifindex": ports.ifi, "fd": buf.fd})["id"]
+        peer = Peer("recv", PORT_GONE, NBYTES)
+        s = None
+        try:
+            s = connect(PORT_GONE)
+            s.setsockopt(socket.SOL_SOCKET, SO_ZEROCOPY, 1)
+            # What the peer checks, so that it keeps reading until the device goes.
+            fill(s.getsockname()[1])
+            s.setblocking(False)
+            sent = 0
+            while sent < NBYTES:
+                try:
+                    sent += send_dmabuf(s, txid, sent, CHUNK)
+                except BlockingIOError:
+                    break
+            if sent == 0:
+                return "nothing could be sent before the device went"
+            if how == "driver_unbind":
+                with open("/sys/bus/pci/drivers/igb_rs/unbind", "w") as f:
+                    f.write(ports.pci_a)
+            else:
+                with open(f"/sys/bus/pci/devices/{ports.pci_a}/remove", "w") as f:
+                    f.write("1")
+            print(f"# {how} of {ports.pci_a} with {sent} bytes queued from dma-buf {txid}",
+                  flush=True)
+            if os.path.exists(f"/sys/class/net/{ports.if_a}"):
+                return f"{ports.if_a} still exists"
+            try:
+                n = send_dmabuf(s, txid, 0, 4096)
+                return f"a send from binding {txid} after the {how} queued {n} bytes"
+            except OSError as e:
+                if e.errno == errno.EAGAIN:
+                    return f"a send from binding {txid} after the {how} waited for room"
+            ynl.do("unbind", {"id": txid})
+            # An abortive close: a socket closed with data queued would otherwise live on,
+            # orphaned and holding its skbs (and so the binding), until TCP gives up.
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            s.close()
+            s = None
+            why = wait_released(ynl, buf, txid, base_refs)
+            bad = log.reports()
+            return why or (bad and f"the kernel reported: {bad[0]}") or None
+        finally:
+            if s:
+                s.close()
+            peer.stop()
+            log.close()
+            ports.restore_a()
+
+    check("tx_binding_outlives_driver_unbind", lambda: device_gone("driver_unbind"))
+    check("tx_binding_outlives_pci_remove", lambda: device_gone("pci_remove"))
     buf.close()
     ports.close()
 
