@@ -644,12 +644,11 @@ def pci_remove(ports, ynl):
     try:
         held = s.hold(64 << 10)
         if_a, ifi = ports.if_a, ports.ifi
-        with open(f"/sys/bus/pci/devices/{ports.pci_a}/remove", "w") as f:
-            f.write("1")
+        why = ports.take_a_away("pci_remove")
         print(f"# removed {ports.pci_a} ({if_a}) holding {len(held)} tokens of binding {s.id}",
               flush=True)
-        if os.path.exists(f"/sys/class/net/{if_a}"):
-            return f"{if_a} still exists"
+        if why:
+            return why
         try:
             qs = ynl.dump("queue-get", {"ifindex": ifi})
             return f"queue-get still lists {len(qs)} queues of ifindex {ifi}"

@@ -128,6 +128,19 @@ class Ports:
         self.if_a = bind_driver(self.pci_a, "igb_rs")
         self.configure_a()
 
+    def take_a_away(self, how):
+        """Takes port A's netdev away: "driver_unbind" unbinds igb_rs, "pci_remove" removes
+        the PCI function. Returns why not if the netdev is still there, else None."""
+        if how == "driver_unbind":
+            path, what = "/sys/bus/pci/drivers/igb_rs/unbind", self.pci_a
+        else:
+            path, what = f"/sys/bus/pci/devices/{self.pci_a}/remove", "1"
+        with open(path, "w") as f:
+            f.write(what)
+        if os.path.exists(f"/sys/class/net/{self.if_a}"):
+            return f"{self.if_a} still exists after the {how}"
+        return None
+
     def restore_a(self):
         """Brings port A back on igb_rs after its PCI function was removed (a rescan with
         autoprobe off, so that the C igb driver does not take it) or its driver unbound."""

@@ -322,16 +322,11 @@ def main():
                     break
             if sent == 0:
                 return "nothing could be sent before the device went"
-            if how == "driver_unbind":
-                with open("/sys/bus/pci/drivers/igb_rs/unbind", "w") as f:
-                    f.write(ports.pci_a)
-            else:
-                with open(f"/sys/bus/pci/devices/{ports.pci_a}/remove", "w") as f:
-                    f.write("1")
+            why = ports.take_a_away(how)
             print(f"# {how} of {ports.pci_a} with {sent} bytes queued from dma-buf {txid}",
                   flush=True)
-            if os.path.exists(f"/sys/class/net/{ports.if_a}"):
-                return f"{ports.if_a} still exists"
+            if why:
+                return why
             try:
                 n = send_dmabuf(s, txid, 0, 4096)
                 return f"a send from binding {txid} after the {how} queued {n} bytes"
