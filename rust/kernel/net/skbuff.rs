@@ -134,8 +134,8 @@ impl SkBuff {
     /// Appends a page-pool buffer as the next frag (C `skb_add_rx_frag_netmem`): a
     /// `net_iov` makes the skb unreadable. The skb takes the buffer's reference; mark the
     /// skb for recycling ([`SkBuff::mark_for_recycle`]) so that freeing it gives the
-    /// buffer back to its pool. A full skb ([`MAX_FRAGS`]) refuses the buffer and hands it
-    /// back.
+    /// buffer back to its pool. `truesize` is the buffer's size: a frag that would end past
+    /// it, and a full skb ([`MAX_FRAGS`]), are refused and the buffer handed back.
     pub fn push_rx_frag(
         &mut self,
         buf: PoolNetmem,
@@ -144,7 +144,8 @@ impl SkBuff {
         truesize: u32,
     ) -> core::result::Result<(), PoolNetmem> {
         let i = self.nr_frags();
-        if i >= MAX_FRAGS {
+        let fits = off.checked_add(len).is_some_and(|end| end <= truesize);
+        if i >= MAX_FRAGS || !fits {
             return Err(buf);
         }
         let netmem = buf.into_netmem();
@@ -359,11 +360,12 @@ mod tests {
         Ok(unsafe { Device::from_raw(dev) })
     }
 
-    #[test]
-    fn push_rx_frag_stops_at_max_frags() -> Result {
+    /// A page pool of one-page buffers for a KUnit device, and an empty skb marked for
+    /// recycling.
+    fn pool_and_skb() -> Result<(OwnedPagePool, SkBuff)> {
         let dev = dma_device()?;
         let params = Params::new(dev, 0, 64, DataDirection::FromDevice, PAGE_SIZE as u32);
-        let mut pool = OwnedPagePool::new(&params)?;
+        let pool = OwnedPagePool::new(&params)?;
         // SAFETY: Allocates an skb with 64 bytes of linear room, or returns null.
         let raw =
             unsafe { bindings::__alloc_skb(64, GFP_KERNEL.as_raw(), 0, bindings::NUMA_NO_NODE) };
@@ -373,6 +375,29 @@ mod tests {
         // SAFETY: A new skb, ours.
         let mut skb = unsafe { SkBuff::from_raw(raw) };
         skb.mark_for_recycle();
+        Ok((pool, skb))
+    }
+
+    #[test]
+    fn a_frag_past_its_buffer_is_refused() -> Result {
+        let (mut pool, mut skb) = pool_and_skb()?;
+        let page = PAGE_SIZE as u32;
+        for (off, len) in [(0, page + 1), (page, 1), (u32::MAX, 2)] {
+            let buf = pool.alloc_netmem(GFP_KERNEL).ok_or(ENOMEM)?;
+            assert!(skb.push_rx_frag(buf, off, len, page).is_err());
+        }
+        assert_eq!(skb.nr_frags(), 0);
+        let buf = pool.alloc_netmem(GFP_KERNEL).ok_or(ENOMEM)?;
+        assert!(skb.push_rx_frag(buf, 100, page - 100, page).is_ok());
+        assert_eq!(skb.len(), page - 100);
+        drop(skb);
+        drop(pool);
+        Ok(())
+    }
+
+    #[test]
+    fn push_rx_frag_stops_at_max_frags() -> Result {
+        let (mut pool, mut skb) = pool_and_skb()?;
         for i in 0..MAX_FRAGS {
             let buf = pool.alloc_netmem(GFP_KERNEL).ok_or(ENOMEM)?;
             assert!(skb.push_rx_frag(buf, 0, 100, PAGE_SIZE as u32).is_ok());

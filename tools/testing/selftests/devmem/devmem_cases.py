@@ -5,7 +5,8 @@
 # port B on C igb in its own netns as the peer): several flows on both bound queues,
 # small and odd payload sizes, bad SO_DEVMEM_DONTNEED input, recvmsg without
 # MSG_SOCK_DEVMEM, unbind while userspace holds tokens, a killed process that holds
-# tokens, rx queue restarts in the middle of a transfer, 200 bind/unbind cycles under
+# tokens, rx queue restarts in the middle of a transfer, rx buffers that run out (tokens
+# withheld) and come back, 200 bind/unbind cycles under
 # traffic, and PCI removal of the bound port (last: it rescans and rebinds igb_rs).
 # Every case has its own udmabuf, binding, listening port and peer process, undone at its
 # end; every received byte is checked against the peer's pattern.
@@ -14,10 +15,12 @@
 
 import errno
 import os
+import re
 import select
 import signal
 import socket
 import struct
+import subprocess
 import sys
 import threading
 import time
@@ -49,17 +52,19 @@ BG_RATE_KIB = 128
 
 PORT_FLOWS, PORT_SIZES, PORT_DONTNEED, PORT_EFAULT = 5301, 5302, 5303, 5304
 PORT_UNBIND, PORT_KILLED, PORT_RESTART, PORT_CYCLES = 5305, 5306, 5307, 5308
-PORT_REMOVE, PORT_RESCAN = 5309, 5310
+PORT_REMOVE, PORT_RESCAN, PORT_EXHAUST = 5309, 5310, 5311
+EXHAUST_BUF = 1 << 20  # 256 rx pages for two rings of 255 descriptors each
+EXHAUST_BYTES = 4 << 20
 
 
 class Session:
     """A udmabuf bound to every rx queue of port A and one connection from the peer's
     `tcp_pattern.py answer`, read through a DevmemStream; all undone by close()."""
 
-    def __init__(self, ports, ynl, port):
+    def __init__(self, ports, ynl, port, size=BUF_SIZE):
         self.buf = self.bound = self.srv = self.peer = self.conn = None
         try:
-            self.buf = Udmabuf(BUF_SIZE)
+            self.buf = Udmabuf(size)
             self.base_refs = self.buf.refs()
             self.bound = Bound(ynl, ports.ifi, self.buf, rx_queues(ynl, ports.ifi))
             self.id = self.bound.id
@@ -635,6 +640,42 @@ def bind_unbind_cycles(ports, ynl):
             srv.close()
 
 
+def rx_alloc_fails(ports):
+    """The sum of port A's rx<q>_alloc_fail counters (ethtool -S)."""
+    out = subprocess.run(["ethtool", "-S", ports.if_a], check=True, capture_output=True,
+                         text=True).stdout
+    return sum(int(v) for v in re.findall(r"^\s*rx\d+_alloc_fail: (\d+)$", out, re.M))
+
+
+def exhaustion(ports, ynl):
+    """A udmabuf with fewer rx pages than the two rings hold, bound to both: the peer sends
+    EXHAUST_BYTES while every token is withheld, until nothing more arrives (no buffer
+    left); then the tokens go back and the rest of the transfer completes, every byte
+    right, with the refills that failed counted, and a second transfer runs as usual."""
+    fails = rx_alloc_fails(ports)
+    s = Session(ports, ynl, PORT_EXHAUST, size=EXHAUST_BUF)
+    try:
+        s.st.request(EXHAUST_BYTES)
+        while readable(s.conn, 5):
+            tokens = s.st._recv_once(65536)
+            if tokens is None:
+                return f"connection closed at stream byte {s.st.got}"
+            s.st.held += tokens
+        held, s.st.held = s.st.held, []
+        stalled_at = s.st.got
+        print(f"# stalled at {stalled_at} bytes with {len(held)} tokens withheld", flush=True)
+        if stalled_at >= EXHAUST_BYTES:
+            return f"all {EXHAUST_BYTES} bytes arrived with every token withheld"
+        if s.st.give_back([t for t, _ in held]) != len(held):
+            return f"not all of the {len(held)} withheld tokens were freed"
+        s.st.recv(EXHAUST_BYTES - stalled_at)
+        if rx_alloc_fails(ports) <= fails:
+            return "no rx buffer allocation failure was counted"
+        return s.transfer(256 << 10)
+    finally:
+        s.close()
+
+
 def pci_remove(ports, ynl):
     """Removes port A's PCI function while bound, with tokens held: the netdev goes, the
     tokens can still be returned, unbind still works, and the dma-buf is released."""
@@ -725,6 +766,7 @@ def main():
     leftovers(ports, ynl)
     case("killed_process_releases_binding", killed_process)
     case("queue_restart_during_transfer", queue_restart)
+    case("rx_buffers_run_out_and_come_back", exhaustion)
     case(f"bind_unbind_{CYCLES}_cycles_under_traffic", bind_unbind_cycles)
     # Last: the port goes away and comes back.
     case("pci_remove_while_bound", pci_remove)

@@ -249,7 +249,7 @@ fi
 # ethtool -S: every per-queue counter is there, and traffic moves them.
 names_ok=1
 for q in 0 1; do
-	for n in rx${q}_packets rx${q}_bytes rx${q}_dropped rx${q}_alloc_fail \
+	for n in rx${q}_packets rx${q}_bytes rx${q}_dropped rx${q}_alloc_fail rx${q}_starved \
 		 rx${q}_csum_unnecessary tx${q}_packets tx${q}_bytes tx${q}_dropped tx${q}_stop \
 		 rx${q}_csum_err tx${q}_wake tx${q}_csum_offload tx${q}_tso tx${q}_csum_sw; do
 		[ -n "$(counter "$IF_A" "$n")" ] || { ktap_print_msg "no counter $n"; names_ok=0; }

@@ -192,7 +192,9 @@ impl QueuePair {
         let features = dev.features();
         let mut done = 0;
         let mut used = 0;
-        while done < budget && used < RING_SIZE - 1 {
+        // Only the descriptors from `ntc` up to the tail are posted: one the refill could not
+        // post still holds the write-back of its last packet, DD set.
+        while done < budget && used < RING_SIZE - 1 && rx.ntc != rx.ntu {
             let i = rx.ntc;
             let Ok((_, hi)) = desc_read(&self.rx_desc, i) else {
                 break;
@@ -206,14 +208,19 @@ impl QueuePair {
                 break;
             };
             let status = hi as u32;
+            // PKT_LEN, which no correct write-back makes larger than the buffer.
             let len = ((hi >> 32) & 0xFFFF) as u32;
             let hdr_info = lo as u32;
             rx.ntc = (rx.ntc + 1) % RING_SIZE;
             used += 1;
             let s = i as usize;
 
-            if rx.discard {
+            if rx.discard || len > rx.buf_size {
                 // The buffers of a dropped packet stay on their descriptors for reuse.
+                if !rx.discard {
+                    stats.drops += 1;
+                    rx.partial = None;
+                }
                 rx.discard = status & RXD_STAT_EOP == 0;
                 continue;
             }
@@ -245,6 +252,7 @@ impl QueuePair {
                 };
                 let Some(h) = rx.hdr[s].take() else {
                     stats.drops += 1;
+                    rx.discard = status & RXD_STAT_EOP == 0;
                     continue;
                 };
                 rx.hdr_pool.sync_for_cpu(&h, hlen);
@@ -258,6 +266,7 @@ impl QueuePair {
                 drop(h);
                 let Some(skb) = skb else {
                     stats.drops += 1;
+                    rx.discard = status & RXD_STAT_EOP == 0;
                     continue;
                 };
                 rx.partial = Some(skb);
@@ -309,7 +318,9 @@ impl QueuePair {
             ctx.gro_receive(skb);
             done += 1;
         }
-        if used > 0 {
+        // Refill whenever the ring is short, not only after taking packets: a ring that ran
+        // dry (a memory provider out of buffers) takes none until it is refilled.
+        if used > 0 || (rx.ntu + 1) % RING_SIZE != rx.ntc {
             let tail = rx.refill(&self.rx_desc, stats);
             dma_mb(Write);
             // The tail is the last posted descriptor plus one; a device that is gone takes
@@ -318,6 +329,13 @@ impl QueuePair {
                 io.write(RDT::try_at(q).ok_or(EINVAL)?, RDT::from_raw(tail));
                 Ok(())
             });
+        }
+        if rx.ntu == rx.ntc {
+            // Not a buffer posted: the NIC drops what comes and raises no interrupt that
+            // would poll again. Stay scheduled until the pools have buffers again (a memory
+            // provider's come back when userspace returns its tokens).
+            stats.starved += 1;
+            return budget;
         }
         done
     }

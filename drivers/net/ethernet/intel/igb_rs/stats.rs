@@ -61,6 +61,8 @@ counters! {
         drops: "dropped",
         /// Buffers a page pool could not give for a descriptor.
         alloc_fail: "alloc_fail",
+        /// Polls that left the ring without a buffer posted, and so polled again.
+        starved: "starved",
         /// Packets delivered with a TCP checksum the NIC verified.
         csum_unnecessary: "csum_unnecessary",
         /// Packets whose IP or L4 checksum the NIC found wrong: delivered without
