@@ -61,7 +61,7 @@ class Session:
     """A udmabuf bound to every rx queue of port A and one connection from the peer's
     `tcp_pattern.py answer`, read through a DevmemStream; all undone by close()."""
 
-    def __init__(self, ports, ynl, port, size=BUF_SIZE):
+    def __init__(self, ports, ynl, port, size=BUF_SIZE, sport=None):
         self.buf = self.bound = self.srv = self.peer = self.conn = None
         try:
             self.buf = Udmabuf(size)
@@ -69,7 +69,8 @@ class Session:
             self.bound = Bound(ynl, ports.ifi, self.buf, rx_queues(ynl, ports.ifi))
             self.id = self.bound.id
             self.srv = listen(port)
-            self.peer = Peer("answer", IP_A, port)
+            sport_args = ["--sport", sport] if sport else []
+            self.peer = Peer("answer", IP_A, port, *sport_args)
             self.conn = accept(self.srv)
             self.st = DevmemStream(self.conn, {self.id: self.buf})
         except BaseException:
@@ -651,9 +652,13 @@ def exhaustion(ports, ynl):
     """A udmabuf with fewer rx pages than the two rings hold, bound to both: the peer sends
     EXHAUST_BYTES while every token is withheld, until nothing more arrives (no buffer
     left); then the tokens go back and the rest of the transfer completes, every byte
-    right, with the refills that failed counted, and a second transfer runs as usual."""
+    right, with the refills that failed counted, and a second transfer runs as usual.
+    The flow is steered to queue 0, whose ring is made first and so takes the pages; queue
+    1's gets what is left, none at all with both builds' providers, and a flow there could
+    not even connect."""
     fails = rx_alloc_fails(ports)
-    s = Session(ports, ynl, PORT_EXHAUST, size=EXHAUST_BUF)
+    sport = sports_for(PORT_EXHAUST, [0])[0]
+    s = Session(ports, ynl, PORT_EXHAUST, size=EXHAUST_BUF, sport=sport)
     try:
         s.st.request(EXHAUST_BYTES)
         while readable(s.conn, 5):
