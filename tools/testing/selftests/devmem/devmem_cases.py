@@ -654,8 +654,8 @@ def exhaustion(ports, ynl):
     left); then the tokens go back and the rest of the transfer completes, every byte
     right, with the refills that failed counted, and a second transfer runs as usual.
     The flow is steered to queue 0, whose ring is made first and so takes the pages; queue
-    1's gets what is left, none at all with both builds' providers, and a flow there could
-    not even connect."""
+    1's gets what is left (nothing, in the runs so far), and a flow there could not even
+    connect."""
     fails = rx_alloc_fails(ports)
     sport = sports_for(PORT_EXHAUST, [0])[0]
     s = Session(ports, ynl, PORT_EXHAUST, size=EXHAUST_BUF, sport=sport)
