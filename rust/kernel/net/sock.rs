@@ -65,11 +65,15 @@ impl LockedTcpSock {
     }
 
     /// Whether both the socket's opener and the current task have `CAP_NET_ADMIN` over the
-    /// socket's network namespace (C `sk_net_capable`).
+    /// socket's network namespace (C `sk_net_capable`); false for a socket without a file.
     pub fn net_admin_capable(&self) -> bool {
+        if self.opener_euid().is_none() {
+            return false;
+        }
         // CAST: capability numbers are small.
         let cap = bindings::CAP_NET_ADMIN as c_int;
-        // SAFETY: The socket is valid (type invariant).
+        // SAFETY: The socket is valid (type invariant) and attached to a file (checked
+        // above; it stays so while the socket is locked), which `sk_net_capable` reads.
         unsafe { bindings::sk_net_capable(self.0.get(), cap) }
     }
 
