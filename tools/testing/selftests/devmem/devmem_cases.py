@@ -26,8 +26,9 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
-from devmem_lib import (IP_A, MAX_DONTNEED_TOKENS, MFD_HUGETLB, RSS_QUEUES,  # noqa: E402
-                        RX_PAGE, SPEC, Bound, DevmemStream, Peer, Ports, Udmabuf, accept, dontneed,
+from devmem_lib import (IP_A, IP_B, MAX_DONTNEED_TOKENS, MFD_HUGETLB, NS,  # noqa: E402
+                        RX_PAGE, SPEC, Bound, DevmemStream, KernelLog, Peer, Ports,
+                        Udmabuf, accept, dontneed,
                         dontneed_raw, driver_of, flow_queue, incoming_napi, kernel_kib,
                         listen, poll, pool_dmabufs, pools_of, readable, rss_queue,
                         rx_queue_dmabufs, rx_queue_napis, rx_queues, sports_for,
@@ -43,7 +44,7 @@ CYCLES = 200
 WARMUP_CYCLES = 5
 # Growth allowed in kernel memory outside the slab and the page cache across the cycles.
 # Noise: the pages of the background flow's socket buffer (SO_RCVBUF below) and of queue
-# 0's page pools, lazily freed vmalloc areas, page tables of this process. A leak of one
+# 2's page pools, lazily freed vmalloc areas, page tables of this process. A leak of one
 # binding per cycle (its 4096 struct net_iov of 64 bytes alone are 256 KiB) or of one
 # ring's header pages (1 MiB) would be 50 MiB or more over 200 cycles. Slab objects are
 # not counted (KASAN keeps freed ones in quarantine); kmemleak scans after the suite.
@@ -52,14 +53,17 @@ BG_RATE_KIB = 128
 
 PORT_FLOWS, PORT_SIZES, PORT_DONTNEED, PORT_EFAULT = 5301, 5302, 5303, 5304
 PORT_UNBIND, PORT_KILLED, PORT_RESTART, PORT_CYCLES = 5305, 5306, 5307, 5308
-PORT_REMOVE, PORT_RESCAN, PORT_EXHAUST = 5309, 5310, 5311
+PORT_REMOVE, PORT_RESCAN, PORT_EXHAUST, PORT_REACH = 5309, 5310, 5311, 5312
+PINGS = 3
+UDP_DATAGRAMS = ((1000,) * 19) + (3000,)  # the last in IP fragments
 EXHAUST_BUF = 1 << 20  # 256 rx pages for two rings of 255 descriptors each
 EXHAUST_BYTES = 4 << 20
 
 
 class Session:
-    """A udmabuf bound to every rx queue of port A and one connection from the peer's
-    `tcp_pattern.py answer`, read through a DevmemStream; all undone by close()."""
+    """A udmabuf bound to the rx queues of port A a binding may take (rx_queues) and one
+    connection from the peer's `tcp_pattern.py answer`, read through a DevmemStream; all
+    undone by close()."""
 
     def __init__(self, ports, ynl, port, size=BUF_SIZE, sport=None):
         self.buf = self.bound = self.srv = self.peer = self.conn = None
@@ -144,7 +148,7 @@ def several_flows(ports, ynl):
     """FLOWS connections at once, from source ports that RSS spreads over both queues,
     each received in its own thread; every byte of each in the dma-buf."""
     queues = rx_queues(ynl, ports.ifi)
-    sports = sports_for(PORT_FLOWS, [i % RSS_QUEUES for i in range(FLOWS)])
+    sports = sports_for(PORT_FLOWS, [queues[i % len(queues)] for i in range(FLOWS)])
     res = [{} for _ in range(FLOWS)]
     with Udmabuf(BUF_SIZE) as buf, Bound(ynl, ports.ifi, buf, queues) as b:
         srv = listen(PORT_FLOWS, rcvbuf=512 << 10)
@@ -525,7 +529,7 @@ def queue_restart(ports, ynl):
 
 def bind_unbind_cycles(ports, ynl):
     """CYCLES bind-rx/unbind of rx queue 1 (each restarts it twice) while the peer sends
-    a paced copying flow to an ordinary socket on queue 0: the flow goes on with every
+    a paced copying flow to an ordinary socket on queue 2: the flow goes on with every
     byte right, and no page pool, dma-buf reference or kernel memory is left behind."""
     ifi = ports.ifi
     # Huge pages: the dma-buf's scatterlist has a few 2 MiB entries instead of one per
@@ -540,22 +544,22 @@ def bind_unbind_cycles(ports, ynl):
         stop = threading.Event()
         res = {}
         try:
-            # The flow must stay off queue 1: a source port that RSS puts on queue 0,
+            # The flow must stay off queue 1: a source port that RSS puts on queue 2,
             # confirmed by the NAPI that received it.
-            for sport in sports_for(PORT_CYCLES, [0] * 4):
+            for sport in sports_for(PORT_CYCLES, [2] * 4):
                 peer = Peer("send", IP_A, PORT_CYCLES, 0, "--sport", sport, "--rate", BG_RATE_KIB)
                 conn = accept(srv)
                 st = DevmemStream(conn, {}, devmem=False)
                 st.recv(16 << 10)
                 q = flow_queue(ynl, ifi, conn)
-                if q == 0:
+                if q == 2:
                     break
-                print(f"# the flow from port {sport} arrived on rx queue {q}, not 0", flush=True)
+                print(f"# the flow from port {sport} arrived on rx queue {q}, not 2", flush=True)
                 conn.close()
                 peer.stop()
                 conn = peer = None
             if conn is None:
-                return "no flow arrived on rx queue 0"
+                return "no flow arrived on rx queue 2"
 
             def reader():
                 try:
@@ -595,7 +599,7 @@ def bind_unbind_cycles(ports, ynl):
                 if i and i % 50 == 0:
                     print(f"# {i} cycles in {time.monotonic() - t0:.1f} s", flush=True)
                 dbid, shown = cycle()
-                if shown.get(1) != dbid or shown.get(0):
+                if {q: d for q, d in shown.items() if d} != {1: dbid}:
                     return f"cycle {i}: queue-get shows {shown}, want queue 1 on {dbid} only"
                 if "error" in res:
                     return f"cycle {i}: the flow failed: {res['error']}"
@@ -608,7 +612,7 @@ def bind_unbind_cycles(ports, ynl):
             mem1 = kernel_kib()
             alive = poll(lambda: None if st.got >= got1 + (32 << 10) else "stalled", 30)
             print(f"# {CYCLES} bind/unbind cycles of rx queue 1 in {dt:.1f} s "
-                  f"({1000 * dt / CYCLES:.0f} ms each); the flow on queue 0 received "
+                  f"({1000 * dt / CYCLES:.0f} ms each); the flow on queue 2 received "
                   f"{got1 - got0} bytes meanwhile, {st.got} in all, every byte checked",
                   flush=True)
             print(f"# kernel memory outside slab and page cache: {mem0[0]} KiB before, "
@@ -641,6 +645,74 @@ def bind_unbind_cycles(ports, ynl):
             srv.close()
 
 
+def pinged(cmd):
+    """None when `cmd` (busybox ping) got a reply to each of its PINGS requests."""
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    m = re.search(r"(\d+) packets transmitted, (\d+) packets received", r.stdout)
+    if m and int(m.group(1)) == PINGS and int(m.group(2)) == PINGS:
+        return None
+    tail = (r.stdout.strip().splitlines() or [r.stderr.strip()])[-1]
+    return f"{' '.join(cmd[cmd.index('ping'):])}: exit {r.returncode}, {tail}"
+
+
+def udp_from_peer():
+    """None when every datagram of UDP_DATAGRAMS the peer sends to port A arrives whole."""
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        rx.bind((IP_A, PORT_REACH))
+        send = ("import socket, sys, time\n"
+                "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+                "for i, n in enumerate(int(a) for a in sys.argv[3:]):\n"
+                "    s.sendto(bytes([i]) * n, (sys.argv[1], int(sys.argv[2])))\n"
+                "    time.sleep(0.02)\n")
+        subprocess.run(["ip", "netns", "exec", NS, "python3", "-c", send, IP_A, str(PORT_REACH)]
+                       + [str(n) for n in UDP_DATAGRAMS], check=True, timeout=60)
+        got = []
+        while len(got) < len(UDP_DATAGRAMS) and readable(rx, 5):
+            got.append(rx.recv(65536))
+        want = [bytes([i]) * n for i, n in enumerate(UDP_DATAGRAMS)]
+        if got != want:
+            return (f"UDP: {len(got)} of {len(want)} datagrams arrived, "
+                    f"{sum(g in want for g in got)} of them whole")
+        return None
+    finally:
+        rx.close()
+
+
+def reachable_while_bound(ports, ynl):
+    """Port A stays reachable with every rx queue a binding may take bound, and no fixed
+    neighbour entry on either end: the peer resolves port A by ARP and pings it (56 bytes,
+    and 3000 bytes in IP fragments), port A resolves and pings the peer, UDP datagrams
+    from the peer arrive whole (one in IP fragments); the devmem flow bound before goes on
+    with every byte in the dma-buf, and the kernel reports nothing."""
+    log = KernelLog()
+    s = Session(ports, ynl, PORT_REACH)
+    try:
+        ports.forget_neighbours()
+        ping = ["busybox", "ping", "-c", str(PINGS), "-W", "3"]
+        peer = ["ip", "netns", "exec", NS]
+        why = []
+        for step in (lambda: pinged(peer + ping + [IP_A]),
+                     lambda: pinged(peer + ping + ["-s", "3000", IP_A]),
+                     lambda: pinged(ping + [IP_B]),
+                     udp_from_peer):
+            try:
+                w = step()
+            except OSError as e:
+                w = f"{type(e).__name__}: {e}"
+            if w:
+                why.append(w)
+        if not why:
+            w = s.transfer(256 << 10)
+            if w:
+                why.append(f"the devmem flow: {w}")
+        why += [f"the kernel reported: {r}" for r in log.reports()[:1]]
+        return "; ".join(why) or None
+    finally:
+        s.close()
+        log.close()
+
+
 def rx_alloc_fails(ports):
     """The sum of port A's rx<q>_alloc_fail counters (ethtool -S)."""
     out = subprocess.run(["ethtool", "-S", ports.if_a], check=True, capture_output=True,
@@ -653,11 +725,11 @@ def exhaustion(ports, ynl):
     EXHAUST_BYTES while every token is withheld, until nothing more arrives (no buffer
     left); then the tokens go back and the rest of the transfer completes, every byte
     right, with the refills that failed counted, and a second transfer runs as usual.
-    The flow is steered to queue 0, whose ring is made first and so takes the pages; queue
-    1's gets what is left (nothing, in the runs so far), and a flow there could not even
+    The flow is steered to queue 1, whose ring is made first and so takes the pages; queue
+    2's gets what is left (nothing, in the runs so far), and a flow there could not even
     connect."""
     fails = rx_alloc_fails(ports)
-    sport = sports_for(PORT_EXHAUST, [0])[0]
+    sport = sports_for(PORT_EXHAUST, [1])[0]
     s = Session(ports, ynl, PORT_EXHAUST, size=EXHAUST_BUF, sport=sport)
     try:
         s.st.request(EXHAUST_BYTES)
@@ -758,6 +830,7 @@ def main():
         session_cases(ports, ynl, port, cases)
         leftovers(ports, ynl)
 
+    case("port_a_reachable_while_bound", reachable_while_bound)
     case("several_flows_both_queues", several_flows)
     on_session(PORT_SIZES, [("payload_sizes_all_in_dmabuf", payload_sizes)])
     on_session(PORT_DONTNEED, [

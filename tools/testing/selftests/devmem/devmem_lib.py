@@ -104,8 +104,7 @@ def poll(fn, timeout, step=0.2):
 
 
 class Ports:
-    """Port A on igb_rs in the root namespace, port B on igb in netns NS, with fixed
-    neighbour entries on both ends."""
+    """Port A on igb_rs in the root namespace, port B on igb in netns NS."""
 
     def __init__(self):
         # Neither driver is loaded for the ports by default: igb_rs is kept from autoloading.
@@ -162,26 +161,25 @@ class Ports:
         sh("ip", "addr", "add", f"{IP_A}/24", "dev", self.if_a)
         sh("ip", "link", "set", self.if_a, "up")
         self.ifi = ifindex(self.if_a)
-        # Non-IP frames (ARP) landing on a bound queue cannot be read by the CPU and are
-        # dropped (the model only splits TCP/UDP over IP): fixed neighbours keep the two
-        # ends talking.
-        with open(f"/sys/class/net/{self.if_a}/address") as f:
-            mac_a = f.read().strip()
-        mac_b = subprocess.run(["ip", "netns", "exec", NS, "cat",
-                                f"/sys/class/net/{self.if_b}/address"],
-                               check=True, capture_output=True, text=True).stdout.strip()
-        sh("ip", "neigh", "replace", IP_B, "lladdr", mac_b, "dev", self.if_a, "nud", "permanent")
-        sh("ip", "neigh", "replace", IP_A, "lladdr", mac_a, "dev", self.if_b, "nud", "permanent",
-           ns=NS)
+        # Queue 0 for what RSS does not hash, and a known RSS key and table over the
+        # others, so that rss_queue() can tell where a flow lands.
+        if len(rx_queue_ids(self.if_a)) != RSS_START + RSS_QUEUES:
+            sh("ethtool", "-L", self.if_a, "combined", str(RSS_START + RSS_QUEUES))
 
         def carrier():
             with open(f"/sys/class/net/{self.if_a}/carrier") as f:
                 return None if f.read().strip() == "1" else "no carrier"
         if poll(carrier, 20, 0.1):
             raise RuntimeError(f"no link on {self.if_a} after 20 s")
-        # A known RSS key and table, so that rss_queue() can tell where a flow lands.
         sh("ethtool", "-X", self.if_a, "hkey", ":".join(f"{b:02x}" for b in RSS_KEY),
-           "equal", str(RSS_QUEUES))
+           "start", str(RSS_START), "equal", str(RSS_QUEUES))
+
+    def forget_neighbours(self):
+        """Deletes the two ends' neighbour entries for each other, whatever their state:
+        the next frame each sends resolves the other by ARP."""
+        for cmd in (["ip", "neigh", "del", IP_B, "dev", self.if_a],
+                    ["ip", "-n", NS, "neigh", "del", IP_A, "dev", self.if_b]):
+            subprocess.run(cmd, stderr=subprocess.DEVNULL)
 
     def tcp_data_split_on(self):
         return subprocess.run(["ethtool", "-G", self.if_a, "tcp-data-split", "on"]).returncode == 0
@@ -272,8 +270,20 @@ def rx_queue_dmabufs(ynl, ifi):
             if q.get("type") == "rx"}
 
 
+def bound_queues(ynl, ifi):
+    """Rx queue id -> dma-buf binding id, for the bound rx queues of `ifi`."""
+    return {q: d for q, d in rx_queue_dmabufs(ynl, ifi).items() if d}
+
+
 def rx_queues(ynl, ifi):
-    return sorted(rx_queue_dmabufs(ynl, ifi))
+    """The rx queues of `ifi` a binding may take: all but queue 0 (see RSS_START)."""
+    return sorted(q for q in rx_queue_dmabufs(ynl, ifi) if q != DEFAULT_RXQ)
+
+
+def rx_queue_ids(ifname):
+    """The rx queue indices of `ifname` (sysfs)."""
+    return sorted(int(d[3:]) for d in os.listdir(f"/sys/class/net/{ifname}/queues")
+                  if d.startswith("rx-"))
 
 
 def pool_dmabufs(ynl, ifi):
@@ -576,11 +586,15 @@ def wait_released(ynl, buf, dbid, base_refs, timeout=30):
     return why and f"after {timeout + 3} s: {why}"
 
 
-# RSS of port A, set by Ports.configure_a with ethtool -X: this key and a 128-entry table
-# that is round robin over the queue pairs (`equal`). QEMU's model hashes TCP/IPv4 with
-# Toeplitz over source address, destination address, source port, destination port and
-# takes the queue from entry hash & 0x7f of the table (hw/net/igb_core.c).
-RSS_QUEUES = 2
+# RSS of port A, set by Ports.configure_a with ethtool -L and -X: three queue pairs, this
+# key and a 128-entry table that is round robin over queues 1 and 2 (`start 1 equal 2`).
+# QEMU's model hashes TCP/IPv4 with Toeplitz over source address, destination address,
+# source port, destination port and takes the queue from entry hash & 0x7f of the table
+# (hw/net/igb_core.c). igb_rs has it hash TCP only: everything else (ARP, ICMP, UDP, IP
+# fragments) goes to queue 0, which igb_rs refuses to bind, so the cases bind queues 1 and
+# 2 and every TCP flow lands on one of them.
+DEFAULT_RXQ = 0
+RSS_START, RSS_QUEUES = 1, 2
 RSS_KEY = bytes.fromhex("6d5a56da255b0ec24167253d43a38fb0d0ca2bcb"
                         "ae7b30b477cb2da38030f20c6a42b73bbeac01fa")
 
@@ -602,7 +616,7 @@ def toeplitz(key, data):
 def rss_queue(sport, dport, src=IP_B, dst=IP_A):
     """The rx queue of port A that RSS picks for TCP from src:sport to dst:dport."""
     data = (socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack("!HH", sport, dport))
-    return (toeplitz(_rss_key(), data) & 0x7F) % RSS_QUEUES
+    return RSS_START + (toeplitz(_rss_key(), data) & 0x7F) % RSS_QUEUES
 
 
 def sports_for(dport, queues, start=20000):

@@ -18,8 +18,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
 from devmem_lib import (HERE, IP_A, MFD_HUGETLB, NS, SPEC, DevmemStream, Ports,  # noqa: E402
-                        Udmabuf, accept, listen, make_udmabuf, pool_dmabufs,
-                        rx_queue_dmabufs)
+                        Udmabuf, accept, bound_queues, listen, make_udmabuf, pool_dmabufs,
+                        rx_queue_dmabufs, rx_queues)
 from ktap import check, run  # noqa: E402
 
 PORT = 5201
@@ -56,6 +56,7 @@ def main():
     dmabuf = buf.fd
     ynl = YnlFamily(SPEC)
     rxq0 = [{"id": 0, "type": "rx"}]
+    rxq1 = [{"id": 1, "type": "rx"}]
 
     def refused(name, attrs, err, msg=None):
         def case():
@@ -74,7 +75,7 @@ def main():
         check(name, case)
 
     # Refused before the device is ready for devmem: tcp-data-split was never turned on.
-    refused("bind_rx_tcp_data_split_off", {"fd": dmabuf, "queues": rxq0}, errno.EINVAL,
+    refused("bind_rx_tcp_data_split_off", {"fd": dmabuf, "queues": rxq1}, errno.EINVAL,
             "tcp-data-split is disabled")
 
     check("tcp_data_split_on",
@@ -83,10 +84,10 @@ def main():
     not_dmabuf = os.open("/proc/self/status", os.O_RDONLY)
     closed = os.open("/dev/null", os.O_RDONLY)
     os.close(closed)
-    refused("bind_rx_fd_not_a_dmabuf", {"fd": not_dmabuf, "queues": rxq0}, errno.EINVAL)
-    refused("bind_rx_fd_closed", {"fd": closed, "queues": rxq0}, errno.EBADF)
+    refused("bind_rx_fd_not_a_dmabuf", {"fd": not_dmabuf, "queues": rxq1}, errno.EINVAL)
+    refused("bind_rx_fd_closed", {"fd": closed, "queues": rxq1}, errno.EBADF)
     # 4 KiB pages of a memfd are not 2 MiB-aligned chunks.
-    refused("bind_rx_chunks_misaligned", {"fd": dmabuf, "queues": rxq0, "rx-page-size": 2 << 20},
+    refused("bind_rx_chunks_misaligned", {"fd": dmabuf, "queues": rxq1, "rx-page-size": 2 << 20},
             errno.EINVAL, "not aligned")
     refused("bind_rx_queue_out_of_range", {"fd": dmabuf, "queues": [{"id": 7, "type": "rx"}]},
             errno.EINVAL)
@@ -94,12 +95,19 @@ def main():
     # 64 KiB (SRRCTL.BSIZEPACKET): its validate_qcfg refuses.
     hmemfd, hdmabuf = make_udmabuf(4 << 20, MFD_HUGETLB)
     refused("bind_rx_page_size_unsupported_by_driver",
-            {"fd": hdmabuf, "queues": rxq0, "rx-page-size": 2 << 20}, errno.EINVAL,
+            {"fd": hdmabuf, "queues": rxq1, "rx-page-size": 2 << 20}, errno.EINVAL,
             "rx-page-size must be a power of two")
+    # Queue 0 takes what RSS does not hash (ARP, ICMP, UDP, IP fragments): igb_rs's
+    # validate_qcfg refuses it a memory provider, and the queue stays as it was.
+    refused("bind_rx_queue_0_refused", {"fd": dmabuf, "queues": rxq0}, errno.EINVAL,
+            "rx queue 0 takes ARP")
+    check("queue_0_unbound_after_refusal",
+          lambda: None if not rx_queue_dmabufs(ynl, ifi).get(0)
+          else f"queue 0 reports dma-buf {rx_queue_dmabufs(ynl, ifi)[0]}")
     os.close(hdmabuf)
     os.close(hmemfd)
     os.close(not_dmabuf)
-    queues = [{"id": q, "type": "rx"} for q in sorted(rx_queue_dmabufs(ynl, ifi))]
+    queues = [{"id": q, "type": "rx"} for q in rx_queues(ynl, ifi)]
     rsp = {}
 
     def bind():
@@ -112,8 +120,8 @@ def main():
     print(f"# bound a {BUF_SIZE >> 20} MiB udmabuf as dma-buf id {dbid} to rx queues "
           f"{[q['id'] for q in queues]} of {if_a} (igb_rs)", flush=True)
     check("queue_get_shows_id",
-          lambda: None if set(rx_queue_dmabufs(ynl, ifi).values()) == {dbid}
-          else f"queues {rx_queue_dmabufs(ynl, ifi)}, want all {dbid}")
+          lambda: None if bound_queues(ynl, ifi) == {q["id"]: dbid for q in queues}
+          else f"queues {rx_queue_dmabufs(ynl, ifi)}, want {dbid} on rx {queues}")
     check("page_pool_get_shows_id",
           lambda: None if dbid in pool_dmabufs(ynl, ifi) else f"pools {pool_dmabufs(ynl, ifi)}")
 
@@ -216,7 +224,7 @@ def main():
     def socket_close():
         y2 = YnlFamily(SPEC)
         r = y2.do("bind-rx", {"ifindex": ifi, "fd": dmabuf, "queues": queues})
-        if set(rx_queue_dmabufs(ynl, ifi).values()) != {r["id"]}:
+        if bound_queues(ynl, ifi) != {q["id"]: r["id"] for q in queues}:
             return "second bind not shown"
         y2.sock.close()
         del y2

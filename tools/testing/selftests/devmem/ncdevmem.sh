@@ -149,11 +149,6 @@ ip -n "$NS" addr add "$IP_B/24" dev "$IF_B"
 ip -n "$NS" link set "$IF_B" up
 ip addr add "$IP_A/24" dev "$IF_A"
 ip link set "$IF_A" up
-# Frames the model does not split (ARP) cannot be read on a bound queue: fixed neighbours.
-ip neigh replace "$IP_B" lladdr "$(ip netns exec "$NS" cat "/sys/class/net/$IF_B/address")" \
-	dev "$IF_A" nud permanent
-ip -n "$NS" neigh replace "$IP_A" lladdr "$(cat "/sys/class/net/$IF_A/address")" \
-	dev "$IF_B" nud permanent
 wait_for 20 sh -c "[ \"\$(cat /sys/class/net/$IF_A/carrier)\" = 1 ]" ||
 	ktap_exit_fail_msg "no link on $IF_A"
 ktap_print_msg "port A $A: $IF_A (igb_rs), port B $B: $IF_B (igb) in netns $NS"

@@ -51,6 +51,10 @@ pub(crate) const MAX_QUEUES: u32 = 4;
 /// Queue pairs in use after probe.
 pub(crate) const DEFAULT_QUEUES: u32 = 2;
 
+/// The rx queue the model gives every frame without an RSS hash; RSS hashes TCP only, so
+/// it takes ARP, ICMP, UDP and IP fragments, and refuses a memory provider.
+pub(crate) const DEFAULT_RX_QUEUE: u32 = 0;
+
 /// The interrupt interval of a queue pair's vector after probe, in microseconds (about
 /// 20000 interrupts a second at most).
 pub(crate) const DEFAULT_RX_USECS: u32 = 50;

@@ -136,13 +136,15 @@ impl Adapter {
                     .with_ipofld(true)
                     .with_tuofld(true),
             );
+            // TCP only: the model gives a frame without a hash queue 0 (not an entry of the
+            // table), so ARP, ICMP, UDP and IP fragments, which it does not split after an
+            // L4 header, all land there, and queue 0 is never bound (`validate_qcfg`). A
+            // devmem queue then gets TCP alone, whose payload it can place.
             io.write_reg(
                 MRQC::from_raw(0)
                     .with_const_mode::<2>()
                     .with_hash_tcp_ipv4(true)
-                    .with_hash_ipv4(true)
-                    .with_hash_tcp_ipv6_ex(true)
-                    .with_hash_ipv6(true),
+                    .with_hash_tcp_ipv6_ex(true),
             );
             for i in 0..128 {
                 io.write(MTA::try_at(i).ok_or(EINVAL)?, MTA::from_raw(0));

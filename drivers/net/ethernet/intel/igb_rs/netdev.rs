@@ -4,7 +4,10 @@
 
 use crate::regs::*;
 use crate::{
-    driver::MAX_FRAME,
+    driver::{
+        DEFAULT_RX_QUEUE,
+        MAX_FRAME, //
+    },
     hw::Hw,
     queue::QueuePair,
     rss::Rss,
@@ -218,15 +221,28 @@ impl QueueMgmtOps for IgbOps {
 
     fn validate_qcfg(
         _a: &Adapter,
-        _dev: &NetDevice,
+        dev: &NetDevice,
         qcfg: &QueueConfig,
         ack: Option<&mut ExtAck>,
     ) -> Result {
-        pkt_buf_size(qcfg).map(|_| ()).inspect_err(|_| {
+        if pkt_buf_size(qcfg).is_err() {
             if let Some(ack) = ack {
                 ack.set_msg(c"igb_rs: rx-page-size must be a power of two from 4 KiB to 64 KiB");
             }
-        })
+            return Err(EINVAL);
+        }
+        // The core installs a provider before it validates the queue's new config. Queue 0
+        // takes every frame RSS does not hash (ARP, ICMP, UDP, IP fragments: `hw.rs`),
+        // most of which the model does not split: bound, the port would stop answering.
+        if dev.rx_queue_has_provider(DEFAULT_RX_QUEUE) {
+            if let Some(ack) = ack {
+                ack.set_msg(
+                    c"igb_rs: rx queue 0 takes ARP, ICMP, UDP and IP fragments: not bindable",
+                );
+            }
+            return Err(EINVAL);
+        }
+        Ok(())
     }
 
     fn mem_alloc(a: &Adapter, dev: &NetDevice, idx: u32, qcfg: &QueueConfig) -> Result<RxRing> {

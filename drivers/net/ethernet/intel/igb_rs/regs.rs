@@ -157,12 +157,8 @@ register! {
 
     /// Multiple receive queues command.
     pub(crate) MRQC(u32) @ 0x5818 {
-        /// Hash IPv6 headers.
-        20:20 hash_ipv6 => bool;
         /// Hash TCP over IPv6 with extension headers.
         18:18 hash_tcp_ipv6_ex => bool;
-        /// Hash IPv4 headers.
-        17:17 hash_ipv4 => bool;
         /// Hash TCP over IPv4.
         16:16 hash_tcp_ipv4 => bool;
         /// 2: RSS.

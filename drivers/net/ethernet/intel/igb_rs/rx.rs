@@ -226,7 +226,9 @@ impl QueuePair {
             }
             // A devmem queue runs in plain header-split mode, in which the model puts a
             // packet it does not split (not TCP/UDP over IP, or headers longer than the
-            // header buffer) whole into the payload buffer, which the CPU cannot read.
+            // header buffer) whole into the payload buffer, which the CPU cannot read. RSS
+            // hashes TCP only and the rest goes to queue 0, never bound, so what is left is
+            // TCP with headers past the header buffer.
             let split = hdr_info & RXD_SPH != 0 && status & RXD_STAT_HBO == 0;
             if rx.partial.is_none() && rx.devmem && !split {
                 stats.drops += 1;

@@ -90,12 +90,15 @@ counters! {
 }
 
 impl RxStats {
-    /// The counters the netdev family's qstats report (the drops are the driver's, not
-    /// the hardware's `hw-drops`).
+    /// The counters the netdev family's qstats report. `hw-drops` counts the frames that
+    /// "entered the device, but never left it": the model keeps no drop counter of its
+    /// own (RQDPC stays 0), so these are the frames the driver took off the ring and
+    /// dropped (`rx<q>_dropped`).
     pub(crate) fn fill_qstats(&self, rx: &mut QueueStatsRx) {
         rx.packets = self.packets;
         rx.bytes = self.bytes;
         rx.alloc_fail = self.alloc_fail;
+        rx.hw_drops = self.drops;
         rx.csum_unnecessary = self.csum_unnecessary;
         rx.csum_bad = self.csum_err;
     }
