@@ -9,6 +9,8 @@
 #                devmem build; ends with `N passed, N failed`
 #   make bench   build and boot each implementation's release kernel, run the benchmarks,
 #                write bench/results/ (table, plots, raw output)
+#   make soak    the chaos run alone for SOAK_SECONDS (600) on each of SEEDS (one random
+#                seed), on IMPL's debug kernel; `make check` runs it for 120 s, seed 1
 #   make setup | tree | build   the single steps
 #   make clean   drop the build directory of VARIANT (debug or release) and IMPL
 #
@@ -21,7 +23,7 @@ IMPL ?= rust
 IMPLS ?= rust c
 export VARIANT IMPL IMPLS
 
-.PHONY: run check bench setup tree build clean
+.PHONY: run check bench soak setup tree build clean
 
 run:
 	@bash devtools/run.sh
@@ -31,6 +33,9 @@ check:
 
 bench:
 	@VARIANT=$(BENCH_VARIANT) bash devtools/bench.sh
+
+soak:
+	@bash devtools/soak.sh
 
 setup:
 	@bash devtools/setup.sh

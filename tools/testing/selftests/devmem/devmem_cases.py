@@ -28,7 +28,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
 from devmem_lib import (IP_A, IP_B, MAX_DONTNEED_TOKENS, MFD_HUGETLB, NS,  # noqa: E402
                         RX_PAGE, SPEC, Bound, DevmemStream, KernelLog, Peer, Ports,
-                        Udmabuf, accept, dontneed,
+                        Udmabuf, accept, bound_queues, dontneed,
                         dontneed_raw, driver_of, flow_queue, incoming_napi, kernel_kib,
                         listen, poll, pool_dmabufs, pools_of, readable, rss_queue,
                         rx_queue_dmabufs, rx_queue_napis, rx_queues, sports_for,
@@ -404,8 +404,8 @@ def killed_process(ports, ynl):
             line = read_line(r, 90)
             if not line.startswith("held "):
                 return f"child: {line}"
-            bound = rx_queue_dmabufs(ynl, ports.ifi)
-            if set(bound.values()) != {dbid}:
+            bound = bound_queues(ynl, ports.ifi)
+            if bound != {q: dbid for q in rx_queues(ynl, ports.ifi)}:
                 return f"queues {bound} while the child holds binding {dbid}"
             if ports.pci_a not in buf.attachments():
                 return f"the dma-buf is attached to {buf.attachments()}, want {ports.pci_a}"
