@@ -54,6 +54,9 @@ BG_RATE_KIB = 128
 PORT_FLOWS, PORT_SIZES, PORT_DONTNEED, PORT_EFAULT = 5301, 5302, 5303, 5304
 PORT_UNBIND, PORT_KILLED, PORT_RESTART, PORT_CYCLES = 5305, 5306, 5307, 5308
 PORT_REMOVE, PORT_RESCAN, PORT_EXHAUST, PORT_REACH = 5309, 5310, 5311, 5312
+PORT_EXHAUST_JUMBO = 5313
+ETH_P_ALL = 3
+CAPTURE_HEAD = 128
 PINGS = 3
 UDP_DATAGRAMS = ((1000,) * 19) + (3000,)  # the last in IP fragments
 EXHAUST_BUF = 1 << 20  # 256 rx pages for two rings of 255 descriptors each
@@ -713,24 +716,130 @@ def reachable_while_bound(ports, ynl):
         log.close()
 
 
+def ethtool_stats(ifname):
+    out = subprocess.run(["ethtool", "-S", ifname], check=True, capture_output=True,
+                         text=True).stdout
+    return {k: int(v) for k, v in re.findall(r"^\s*(\S+): (\d+)$", out, re.M)}
+
+
 def rx_alloc_fails(ports):
     """The sum of port A's rx<q>_alloc_fail counters (ethtool -S)."""
-    out = subprocess.run(["ethtool", "-S", ports.if_a], check=True, capture_output=True,
-                         text=True).stdout
-    return sum(int(v) for v in re.findall(r"^\s*rx\d+_alloc_fail: (\d+)$", out, re.M))
+    return sum(v for k, v in ethtool_stats(ports.if_a).items()
+               if re.fullmatch(r"rx\d+_alloc_fail", k))
 
 
-def exhaustion(ports, ynl):
+class Capture:
+    """An AF_PACKET socket on port A that keeps the first CAPTURE_HEAD bytes of each
+    frame it receives from the wire (a devmem frame's headers are readable, its payload
+    is not) and the frame's length. A thread reads it as frames come: a queued frame
+    holds its rx buffers, which a binding short of them needs back."""
+
+    def __init__(self, ifname):
+        self.s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+        self.s.bind((ifname, 0))
+        self.s.setblocking(False)
+        self.buf = bytearray(CAPTURE_HEAD)
+        self.frames = []
+        self.stop = threading.Event()
+        self.t = threading.Thread(target=self.loop)
+        self.t.start()
+
+    def drain(self):
+        while True:
+            try:
+                # MSG_TRUNC: the frame's whole length, of which CAPTURE_HEAD bytes are read.
+                n, addr = self.s.recvfrom_into(self.buf, CAPTURE_HEAD, socket.MSG_TRUNC)
+            except BlockingIOError:
+                return
+            if addr[2] != socket.PACKET_OUTGOING:
+                self.frames.append((bytes(self.buf[:min(n, CAPTURE_HEAD)]), n))
+
+    def loop(self):
+        while not self.stop.is_set():
+            select.select([self.s], [], [], 0.05)
+            self.drain()
+
+    def close(self):
+        """Stops reading; returns the frames captured."""
+        self.stop.set()
+        self.t.join()
+        self.drain()
+        self.s.close()
+        return self.frames
+
+
+def flow_frames_wrong(frames, sport, dport):
+    """Of captured (head, length) frames, those from the peer's sport to dport are the
+    flow's: each must carry an IPv4 header from IP_B to IP_A with a right checksum and a
+    total length that is the frame's, and TCP to the flow's ports. Returns (count of the
+    flow's frames, what was wrong with the first bad one or None)."""
+    n = 0
+    for head, length in frames:
+        if len(head) < 54 or head[12:14] != b"\x08\x00":
+            continue
+        ip = head[14:34]
+        if ip[9] != socket.IPPROTO_TCP or ip[12:16] != socket.inet_aton(IP_B):
+            continue
+        sp, dp = struct.unpack("!HH", head[34:38])
+        if (sp, dp) != (sport, dport):
+            continue
+        n += 1
+        tot = struct.unpack("!H", ip[2:4])[0]
+        csum = sum(struct.unpack("!10H", ip))
+        csum = (csum & 0xFFFF) + (csum >> 16)
+        # Frames under 60 bytes are padded to 60 on the wire.
+        if ip[16:20] != socket.inet_aton(IP_A) or csum != 0xFFFF or max(14 + tot, 60) != length:
+            return n, (f"frame {n} of the flow: {length} bytes, IP total length {tot}, "
+                       f"header {ip.hex()}")
+    return n, None
+
+
+def exhaustion(ports, ynl, port=PORT_EXHAUST):
     """A udmabuf with fewer rx pages than the two rings hold, bound to both: the peer sends
     EXHAUST_BYTES while every token is withheld, until nothing more arrives (no buffer
     left); then the tokens go back and the rest of the transfer completes, every byte
     right, with the refills that failed counted, and a second transfer runs as usual.
     The flow is steered to queue 1, whose ring is made first and so takes the pages; queue
     2's gets what is left (nothing, in the runs so far), and a flow there could not even
-    connect."""
+    connect. An AF_PACKET capture on port A meanwhile must see the flow's frames, each
+    with a sound IPv4 header from the peer whose length is the frame's (a ring that
+    reused a stale write-back would deliver a frame the peer did not send)."""
     fails = rx_alloc_fails(ports)
-    sport = sports_for(PORT_EXHAUST, [1])[0]
-    s = Session(ports, ynl, PORT_EXHAUST, size=EXHAUST_BUF, sport=sport)
+    sport = sports_for(port, [1])[0]
+    cap = Capture(ports.if_a)
+    try:
+        why = exhaust(ports, ynl, port, sport, fails)
+    finally:
+        frames = cap.close()
+    n, bad = flow_frames_wrong(frames, sport, port)
+    print(f"# AF_PACKET: {len(frames)} frames received, {n} of the flow", flush=True)
+    if not why and (bad or not n):
+        why = bad or "AF_PACKET saw none of the flow's frames"
+    return why
+
+
+def exhaustion_jumbo(ports, ynl):
+    """rx_buffers_run_out_and_come_back at MTU 9000 on both ends: each frame spans
+    several payload buffers (the mean frame on queue 1 must be larger than one)."""
+    def counts():
+        st = ethtool_stats(ports.if_a)
+        return st["rx1_packets"], st["rx1_bytes"]
+    try:
+        ports.set_mtu(9000)
+        p0, b0 = counts()
+        why = exhaustion(ports, ynl, PORT_EXHAUST_JUMBO)
+        p1, b1 = counts()
+        mean = (b1 - b0) // max(p1 - p0, 1)
+        print(f"# queue 1: {p1 - p0} frames, {mean} bytes each on average", flush=True)
+        if not why and mean <= RX_PAGE:
+            why = f"frames of {mean} bytes on average: none spanned two buffers"
+        return why
+    finally:
+        ports.set_mtu(1500)
+
+
+def exhaust(ports, ynl, port, sport, fails):
+    s = Session(ports, ynl, port, size=EXHAUST_BUF, sport=sport)
     try:
         s.st.request(EXHAUST_BYTES)
         while readable(s.conn, 5):
@@ -845,6 +954,7 @@ def main():
     case("killed_process_releases_binding", killed_process)
     case("queue_restart_during_transfer", queue_restart)
     case("rx_buffers_run_out_and_come_back", exhaustion)
+    case("rx_buffers_run_out_and_come_back_mtu9000", exhaustion_jumbo)
     case(f"bind_unbind_{CYCLES}_cycles_under_traffic", bind_unbind_cycles)
     # Last: the port goes away and comes back.
     case("pci_remove_while_bound", pci_remove)

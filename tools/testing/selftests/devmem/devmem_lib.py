@@ -174,6 +174,17 @@ class Ports:
         sh("ethtool", "-X", self.if_a, "hkey", ":".join(f"{b:02x}" for b in RSS_KEY),
            "start", str(RSS_START), "equal", str(RSS_QUEUES))
 
+    def set_mtu(self, mtu):
+        """Sets the MTU of both ports and waits for port A's link (it reopens)."""
+        sh("ip", "link", "set", self.if_b, "mtu", str(mtu), ns=NS)
+        sh("ip", "link", "set", self.if_a, "mtu", str(mtu))
+
+        def carrier():
+            with open(f"/sys/class/net/{self.if_a}/carrier") as f:
+                return None if f.read().strip() == "1" else "no carrier"
+        if poll(carrier, 20, 0.1):
+            raise RuntimeError(f"no link on {self.if_a} 20 s after the MTU change")
+
     def forget_neighbours(self):
         """Deletes the two ends' neighbour entries for each other, whatever their state:
         the next frame each sends resolves the other by ARP."""
