@@ -722,6 +722,33 @@ def ethtool_stats(ifname):
     return {k: int(v) for k, v in re.findall(r"^\s*(\S+): (\d+)$", out, re.M)}
 
 
+def pool_ids(ynl, ifi):
+    return {p["id"] for p in ynl.dump("page-pool-get", {}) if p.get("ifindex") == ifi}
+
+
+def refused_bind_restarts_nothing(ports, ynl):
+    """bind-rx of queues 1 and 2 while queue 2 is bound fails with EEXIST before any queue
+    restarts: port A's page pools are the same before and after. Bound first and unbound
+    on the error path, queue 1 would have had new pools, and could have taken packets
+    into a binding whose id the caller never got (the chaos run met that)."""
+    from lib import NlError
+
+    with Udmabuf(4 << 20) as b2, Udmabuf(4 << 20) as b12, Bound(ynl, ports.ifi, b2, [2]):
+        before = pool_ids(ynl, ports.ifi)
+        try:
+            r = ynl.do("bind-rx", {"ifindex": ports.ifi, "fd": b12.fd,
+                                   "queues": [{"id": q, "type": "rx"} for q in (1, 2)]})
+            ynl.do("unbind", {"id": r["id"]})
+            return "bind-rx of queues 1 and 2 succeeded with queue 2 bound"
+        except NlError as e:
+            if -e.nl_msg.error != errno.EEXIST:
+                return f"errno {-e.nl_msg.error}, want EEXIST"
+        after = pool_ids(ynl, ports.ifi)
+        if after != before:
+            return f"port A's page pools: {sorted(before)} before, {sorted(after)} after"
+        return None
+
+
 def rx_alloc_fails(ports):
     """The sum of port A's rx<q>_alloc_fail counters (ethtool -S)."""
     return sum(v for k, v in ethtool_stats(ports.if_a).items()
@@ -941,6 +968,7 @@ def main():
 
     case("port_a_reachable_while_bound", reachable_while_bound)
     case("several_flows_both_queues", several_flows)
+    case("bind_rx_refused_restarts_nothing", refused_bind_restarts_nothing)
     on_session(PORT_SIZES, [("payload_sizes_all_in_dmabuf", payload_sizes)])
     on_session(PORT_DONTNEED, [
         ("dontneed_unknown_token", dontneed_unknown_token),
