@@ -217,6 +217,7 @@ class Chaos:
         self.history = []
         self.counts = {}
         self.rx = Receiver(random.Random(seed + 1), self.bufs)
+        self.stream_failed = False
 
     def note(self, what):
         self.history.append(what)
@@ -405,6 +406,7 @@ class Chaos:
                 self.note(f"{name}: {type(e).__name__}: {e}")
                 return f"step {n} ({name}): {type(e).__name__}: {e}"
             if self.rx.error:
+                self.stream_failed = True
                 return f"the stream, after step {n}: {self.rx.error}"
         return None
 
@@ -413,7 +415,7 @@ class Chaos:
         ever bound must be released."""
         why = []
         self.rx.finish()
-        if self.rx.error:
+        if self.rx.error and not self.stream_failed:
             why.append(f"the stream: {self.rx.error}")
         for i, dbid, kind, buf in self.bound:
             try:
