@@ -797,9 +797,12 @@ class Capture:
 
 def flow_frames_wrong(frames, sport, dport):
     """Of captured (head, length) frames, those from the peer's sport to dport are the
-    flow's: each must carry an IPv4 header from IP_B to IP_A with a right checksum and a
-    total length that is the frame's, and TCP to the flow's ports. Returns (count of the
-    flow's frames, what was wrong with the first bad one or None)."""
+    flow's: each must carry an IPv4 header from IP_B to IP_A with a right checksum, TCP
+    to the flow's ports, and a length that is the IP total length's (padded to 60 bytes),
+    or, for a devmem skb whose payload the capture cannot read (AF_PACKET keeps its
+    headers alone), that of its headers. GRO may have merged segments: the total length
+    is the merged one. Returns (count of the flow's frames, what was wrong with the first
+    bad one or None)."""
     n = 0
     for head, length in frames:
         if len(head) < 54 or head[12:14] != b"\x08\x00":
@@ -814,10 +817,11 @@ def flow_frames_wrong(frames, sport, dport):
         tot = struct.unpack("!H", ip[2:4])[0]
         csum = sum(struct.unpack("!10H", ip))
         csum = (csum & 0xFFFF) + (csum >> 16)
-        # Frames under 60 bytes are padded to 60 on the wire.
-        if ip[16:20] != socket.inet_aton(IP_A) or csum != 0xFFFF or max(14 + tot, 60) != length:
+        headers = 14 + (ip[0] & 0xF) * 4 + (head[46] >> 4) * 4
+        if (ip[16:20] != socket.inet_aton(IP_A) or csum != 0xFFFF
+                or length not in (max(14 + tot, 60), headers) or headers > 14 + tot):
             return n, (f"frame {n} of the flow: {length} bytes, IP total length {tot}, "
-                       f"header {ip.hex()}")
+                       f"headers {headers} bytes, IP header {ip.hex()}")
     return n, None
 
 

@@ -45,6 +45,9 @@ use kernel::{
     }, //
 };
 
+/// What a frame adds to the MTU: its Ethernet header and a VLAN tag (`MAX_FRAME`).
+const FRAME_OVERHEAD: u32 = 14 + 4;
+
 /// The header buffer size programmed in SRRCTL.BSIZEHDR (a multiple of 64, at most 960).
 pub(crate) const HDR_BUF: u32 = 256;
 
@@ -332,10 +335,13 @@ impl QueuePair {
                 Ok(())
             });
         }
-        if rx.ntu == rx.ntc {
-            // Not a buffer posted: the NIC drops what comes and raises no interrupt that
-            // would poll again. Stay scheduled until the pools have buffers again (a memory
-            // provider's come back when userspace returns its tokens).
+        // The NIC takes a frame only when the buffers posted can hold the largest one
+        // (QEMU's `igb_has_rxbufs`); with fewer it drops what comes and raises no
+        // interrupt that would poll again: at MTU 9000 over 4 KiB buffers, one or two
+        // posted buffers are as dry as none. Stay scheduled until the pools have buffers
+        // again (a memory provider's come back when userspace returns its tokens).
+        let posted = (rx.ntu + RING_SIZE - rx.ntc) % RING_SIZE;
+        if posted < (dev.mtu() + FRAME_OVERHEAD).div_ceil(rx.buf_size) {
             stats.starved += 1;
             return budget;
         }
