@@ -100,7 +100,8 @@ class Receiver:
         self.conn = self.peer = self.st = None
         self.held = set()
         self.bytes = self.connections = self.dontneeds = self.junk = 0
-        self.t = threading.Thread(target=self.loop)
+        # A daemon: a case interrupted by its timeout must not keep the program alive.
+        self.t = threading.Thread(target=self.loop, daemon=True)
 
     def start(self):
         self.t.start()
@@ -470,7 +471,11 @@ def main():
     res = {}
 
     def chaos():
-        why = c.run(seconds)
+        try:
+            why = c.run(seconds)
+        except BaseException:
+            c.rx.stop.set()
+            raise
         undo = c.undo()
         rx = c.rx
         print(f"# {sum(c.counts.values())} steps: "
@@ -487,7 +492,8 @@ def main():
         res["ynl"] = c.socks[0]
         return "; ".join(why) or None
 
-    check("chaos_run", chaos)
+    # The steps, then the undo: waits for each binding to go, some of them for seconds.
+    check("chaos_run", chaos, timeout=seconds + 600)
     check("port_a_receives_after_chaos", lambda: final_transfer(ports, res["ynl"]))
     log.close()
     ports.close()
