@@ -68,8 +68,11 @@ pub(crate) const FEATURES: Features = Features::SG
     .union(Features::RXCSUM)
     .union(Features::RXHASH);
 
+/// What a frame adds to the MTU: its Ethernet header and a VLAN tag.
+pub(crate) const FRAME_OVERHEAD: u32 = 14 + 4;
+
 /// The largest frame: 9000 bytes of MTU plus the Ethernet header and a VLAN tag.
-pub(crate) const MAX_FRAME: u32 = 9000 + 14 + 4;
+pub(crate) const MAX_FRAME: u32 = 9000 + FRAME_OVERHEAD;
 
 /// What the driver keeps for a bound device. Fields drop in order: the net device
 /// (unregistered: `stop` quiesces the NIC), then the interrupt handlers, then the vectors.
@@ -198,7 +201,7 @@ impl pci::Driver for IgbDriver {
             .dev()
             .set_real_num_queues(DEFAULT_QUEUES, DEFAULT_QUEUES)?;
         netdev.dev().set_mac(&mac);
-        netdev.dev().set_mtu_range(68, MAX_FRAME - 18);
+        netdev.dev().set_mtu_range(68, MAX_FRAME - FRAME_OVERHEAD);
         netdev.register()?;
         dev_info!(
             pdev,

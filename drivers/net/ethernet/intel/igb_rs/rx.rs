@@ -4,6 +4,7 @@
 
 use crate::regs::*;
 use crate::{
+    driver::FRAME_OVERHEAD,
     queue::{
         desc_read,
         desc_write,
@@ -44,9 +45,6 @@ use kernel::{
         Write, //
     }, //
 };
-
-/// What a frame adds to the MTU: its Ethernet header and a VLAN tag (`MAX_FRAME`).
-const FRAME_OVERHEAD: u32 = 14 + 4;
 
 /// The header buffer size programmed in SRRCTL.BSIZEHDR (a multiple of 64, at most 960).
 pub(crate) const HDR_BUF: u32 = 256;
