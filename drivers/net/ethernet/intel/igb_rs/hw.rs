@@ -180,7 +180,7 @@ impl Adapter {
     pub(crate) fn start_rx(&self, p: &QueuePair) -> Result {
         let q = p.index as usize;
         let mut guard = p.rx.lock();
-        let RxQueue { ring, stats } = &mut *guard;
+        let RxQueue { ring, stats, .. } = &mut *guard;
         let Some(rx) = ring.as_mut() else {
             return Ok(());
         };

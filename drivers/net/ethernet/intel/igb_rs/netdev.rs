@@ -191,8 +191,14 @@ impl Operations for IgbOps {
             a.stop_queue(p);
             // Started by `open` on this device: cannot fail.
             let _ = Napi::stop(p, dev);
-            // Dropped outside the locks: destroying a page pool sleeps.
-            let (rx, _tx) = (p.rx.lock().ring.take(), p.tx.lock().ring.take());
+            // Dropped outside the locks: destroying a page pool sleeps; dropping the
+            // re-poll cancels it.
+            let (rx, repoll) = {
+                let mut rx = p.rx.lock();
+                (rx.ring.take(), rx.repoll.take())
+            };
+            let _tx = p.tx.lock().ring.take();
+            drop(repoll);
             drop(rx);
         }
         Ok(())

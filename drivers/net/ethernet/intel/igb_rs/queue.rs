@@ -42,7 +42,19 @@ use kernel::{
     prelude::*,
     sync::{
         lock::spinlock_bh::SpinLockBh,
-        Arc, //
+        Arc,
+        ArcBorrow, //
+    },
+    time::{
+        hrtimer::{
+            HrTimer,
+            HrTimerCallback,
+            HrTimerCallbackContext,
+            HrTimerRestart,
+            RelativeMode, //
+        },
+        Delta,
+        Monotonic, //
     }, //
 };
 
@@ -56,6 +68,8 @@ pub(crate) struct QueuePair {
     pub(crate) napi: Napi<QueuePair>,
     pub(crate) index: u32,
     pub(crate) hw: Arc<Hw>,
+    /// Polls a starved rx ring again (`rx.rs`).
+    pub(crate) repoll: Arc<Repoll>,
     pub(crate) rx_desc: Coherent<[u64]>,
     pub(crate) tx_desc: Coherent<[u64]>,
     // Taken by NAPI (softirq) and xmit (softirqs off), and by process context (open,
@@ -93,10 +107,12 @@ impl QueuePair {
     ) -> Result<impl PinInit<Self, Error>> {
         let rx_desc = Coherent::<u64>::zeroed_slice(dev, 2 * RING_SIZE as usize, GFP_KERNEL)?;
         let tx_desc = Coherent::<u64>::zeroed_slice(dev, 2 * RING_SIZE as usize, GFP_KERNEL)?;
+        let repoll = Arc::pin_init(Repoll::new(hw.clone(), index), GFP_KERNEL)?;
         Ok(try_pin_init!(Self {
             napi <- Napi::new(),
             index,
             hw,
+            repoll,
             rx_desc,
             tx_desc,
             rx <- kernel::new_spinlock_bh!(RxQueue::default()),
@@ -177,6 +193,47 @@ impl irq::Handler for QueueIrq {
         }
         pair.napi.schedule();
         IrqReturn::Handled
+    }
+}
+
+/// How long a starved rx ring waits before its queue pair is polled again.
+pub(crate) const REPOLL_DELAY: Delta = Delta::from_millis(1);
+
+/// A timer that raises a queue pair's interrupt (EICS), so that NAPI polls the pair again:
+/// an rx ring without buffers gets no packet, and so no interrupt, of its own.
+#[pin_data]
+pub(crate) struct Repoll {
+    #[pin]
+    timer: HrTimer<Repoll>,
+    hw: Arc<Hw>,
+    index: u32,
+}
+
+impl Repoll {
+    fn new(hw: Arc<Hw>, index: u32) -> impl PinInit<Self> {
+        pin_init!(Self {
+            timer <- HrTimer::new(),
+            hw,
+            index,
+        })
+    }
+}
+
+impl HrTimerCallback for Repoll {
+    type Pointer<'a> = Arc<Self>;
+
+    fn run(this: ArcBorrow<'_, Self>, _ctx: HrTimerCallbackContext<'_, Self>) -> HrTimerRestart {
+        // A device that is gone takes no interrupt cause, and polls nothing.
+        let _ = this
+            .hw
+            .io(|io| io.write_reg(EICS::from_raw(1u32.checked_shl(this.index).unwrap_or(0))));
+        HrTimerRestart::NoRestart
+    }
+}
+
+kernel::impl_has_hr_timer! {
+    impl HasHrTimer<Self> for Repoll {
+        mode: RelativeMode<Monotonic>, field: self.timer
     }
 }
 

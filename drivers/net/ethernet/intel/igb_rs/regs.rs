@@ -90,6 +90,11 @@ register! {
         0:0 nsicr => bool;
     }
 
+    /// Extended interrupt cause set: raises the causes written, one bit per MSI-X vector.
+    pub(crate) EICS(u32) @ 0x1520 {
+        24:0 vectors;
+    }
+
     /// Extended interrupt mask set, one bit per MSI-X vector.
     pub(crate) EIMS(u32) @ 0x1524 {
         24:0 vectors;

@@ -9,6 +9,8 @@ use crate::{
         desc_read,
         desc_write,
         QueuePair,
+        Repoll,
+        REPOLL_DELAY,
         RING_SIZE, //
     },
     stats::RxStats, //
@@ -43,6 +45,10 @@ use kernel::{
         dma_mb,
         Read,
         Write, //
+    },
+    time::hrtimer::{
+        ArcHrTimerHandle,
+        HrTimerPointer, //
     }, //
 };
 
@@ -99,6 +105,8 @@ pub(crate) fn pkt_buf_size(qcfg: &QueueConfig) -> Result<u32> {
 pub(crate) struct RxQueue {
     pub(crate) ring: Option<RxRing>,
     pub(crate) stats: RxStats,
+    /// The re-poll a starved ring last asked for (see [`Repoll`]); dropping it cancels it.
+    pub(crate) repoll: Option<ArcHrTimerHandle<Repoll>>,
 }
 
 impl RxRing {
@@ -185,7 +193,11 @@ impl RxRing {
 impl QueuePair {
     pub(crate) fn rx_poll(&self, ctx: &PollContext<'_>, dev: &NetDevice, budget: i32) -> i32 {
         let mut guard = self.rx.lock();
-        let RxQueue { ring, stats } = &mut *guard;
+        let RxQueue {
+            ring,
+            stats,
+            repoll,
+        } = &mut *guard;
         let Some(rx) = ring.as_mut() else {
             return 0;
         };
@@ -336,12 +348,16 @@ impl QueuePair {
         // The NIC takes a frame only when the buffers posted can hold the largest one
         // (QEMU's `igb_has_rxbufs`); with fewer it drops what comes and raises no
         // interrupt that would poll again: at MTU 9000 over 4 KiB buffers, one or two
-        // posted buffers are as dry as none. Stay scheduled until the pools have buffers
-        // again (a memory provider's come back when userspace returns its tokens).
+        // posted buffers are as dry as none. Nothing tells the driver when the pools have
+        // buffers again (a memory provider's come back when userspace returns its
+        // tokens): poll again in a while, and leave the CPU meanwhile.
         let posted = (rx.ntu + RING_SIZE - rx.ntc) % RING_SIZE;
         if posted < (dev.mtu() + FRAME_OVERHEAD).div_ceil(rx.buf_size) {
             stats.starved += 1;
-            return budget;
+            // The last handle goes first: dropping it cancels the timer, which is the one
+            // started next.
+            drop(repoll.take());
+            *repoll = Some(self.repoll.clone().start(REPOLL_DELAY));
         }
         done
     }
