@@ -6,8 +6,8 @@
 # small and odd payload sizes, bad SO_DEVMEM_DONTNEED input, recvmsg without
 # MSG_SOCK_DEVMEM, unbind while userspace holds tokens, a killed process that holds
 # tokens, rx queue restarts in the middle of a transfer, rx buffers that run out (tokens
-# withheld) and come back, 200 bind/unbind cycles under
-# traffic, and PCI removal of the bound port (last: it rescans and rebinds igb_rs).
+# withheld) and come back, receive while the driver's allocations fail (failslab,
+# fail_page_alloc), 200 bind/unbind cycles under traffic, and PCI removal of the bound port (last: it rescans and rebinds igb_rs).
 # Every case has its own udmabuf, binding, listening port and peer process, undone at its
 # end; every received byte is checked against the peer's pattern.
 #
@@ -54,13 +54,17 @@ BG_RATE_KIB = 128
 PORT_FLOWS, PORT_SIZES, PORT_DONTNEED, PORT_EFAULT = 5301, 5302, 5303, 5304
 PORT_UNBIND, PORT_KILLED, PORT_RESTART, PORT_CYCLES = 5305, 5306, 5307, 5308
 PORT_REMOVE, PORT_RESCAN, PORT_EXHAUST, PORT_REACH = 5309, 5310, 5311, 5312
-PORT_EXHAUST_JUMBO = 5313
+PORT_EXHAUST_JUMBO, PORT_FAULTS = 5313, 5314
 ETH_P_ALL = 3
 CAPTURE_HEAD = 128
 PINGS = 3
 UDP_DATAGRAMS = ((1000,) * 19) + (3000,)  # the last in IP fragments
 EXHAUST_BUF = 1 << 20  # 256 rx pages for two rings of 255 descriptors each
 EXHAUST_BYTES = 4 << 20
+FAULT_BYTES = 2 << 20
+FAULT_PERCENT = 5
+FAULT_TIMES = 1 << 30  # counts down with every failure injected
+FAULT_ATTRS = ("failslab", "fail_page_alloc")
 
 
 class Session:
@@ -893,6 +897,103 @@ def exhaust(ports, ynl, port, sport, fails):
         s.close()
 
 
+def module_text(name):
+    """The lowest and highest address of module `name`'s text symbols (/proc/kallsyms),
+    the end rounded up past the last function."""
+    addrs = []
+    with open("/proc/kallsyms") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 4 and parts[3] == f"[{name}]" and parts[1] in "tT":
+                addrs.append(int(parts[0], 16))
+    if not addrs or not min(addrs):
+        raise RuntimeError(f"no text symbols of {name} in /proc/kallsyms")
+    return min(addrs), max(addrs) + 4096
+
+
+class FaultInjection:
+    """failslab and fail_page_alloc (debugfs) for allocations with module `name` on their
+    stack, FAULT_PERCENT of them, GFP_ATOMIC ones only (those of NAPI and of the stack
+    under it), silently (a report would print a call trace); injected() counts the
+    failures so far; close() turns both off."""
+
+    def __init__(self, name):
+        lo, hi = module_text(name)
+        self.base = {}
+        for attr in FAULT_ATTRS:
+            settings = {"probability": 0, "interval": 1, "times": FAULT_TIMES, "space": 0,
+                        "verbose": 0, "task-filter": "N", "ignore-gfp-wait": "Y",
+                        "stacktrace-depth": 32, "require-start": lo, "require-end": hi,
+                        "reject-start": 0, "reject-end": 0}
+            if attr == "fail_page_alloc":
+                settings.update({"min-order": 0, "ignore-gfp-highmem": "N"})
+            for k, v in settings.items():
+                self.write(attr, k, v)
+            self.base[attr] = self.read(attr, "times")
+        for attr in FAULT_ATTRS:
+            self.write(attr, "probability", FAULT_PERCENT)
+
+    @staticmethod
+    def write(attr, key, value):
+        with open(f"/sys/kernel/debug/{attr}/{key}", "w") as f:
+            f.write(f"{value}\n")
+
+    @staticmethod
+    def read(attr, key):
+        with open(f"/sys/kernel/debug/{attr}/{key}") as f:
+            return int(f.read().strip())
+
+    def injected(self):
+        return {a: self.base[a] - self.read(a, "times") for a in FAULT_ATTRS}
+
+    def close(self):
+        for attr in FAULT_ATTRS:
+            self.write(attr, "probability", 0)
+
+
+def driver_drops(ports):
+    """The sum of port A's rx<q>_dropped and rx<q>_alloc_fail counters."""
+    return sum(v for k, v in ethtool_stats(ports.if_a).items()
+               if re.fullmatch(r"rx\d+_(dropped|alloc_fail)", k))
+
+
+def fault_injection(ports, ynl):
+    """A devmem transfer while FAULT_PERCENT of the atomic slab and page allocations made
+    with igb_rs on the stack fail (its skbs, its header pages, and what the stack
+    allocates under its poll): every byte arrives right and in the dma-buf, failures were
+    injected, the driver counted the frames it dropped or the buffers it could not get,
+    and the kernel reported nothing wrong."""
+    log = KernelLog()
+    s = Session(ports, ynl, PORT_FAULTS)
+    try:
+        if s.transfer(64 << 10):
+            return "the transfer before fault injection failed"
+        drops = driver_drops(ports)
+        faults = FaultInjection("igb_rs")
+        try:
+            why = s.transfer(FAULT_BYTES)
+        finally:
+            faults.close()
+        injected = faults.injected()
+        dropped = driver_drops(ports) - drops
+        print(f"# failures injected: {injected}; driver drops and failed refills: {dropped}",
+              flush=True)
+        if why:
+            return f"under fault injection: {why}"
+        if not sum(injected.values()):
+            return "no failure was injected"
+        if not dropped:
+            return "the driver counted no drop and no failed refill"
+        why = s.transfer(256 << 10)
+        if why:
+            return f"after fault injection: {why}"
+        bad = log.reports()
+        return f"the kernel reported: {bad[0]}" if bad else None
+    finally:
+        s.close()
+        log.close()
+
+
 def pci_remove(ports, ynl):
     """Removes port A's PCI function while bound, with tokens held: the netdev goes, the
     tokens can still be returned, unbind still works, and the dma-buf is released."""
@@ -987,6 +1088,7 @@ def main():
     case("queue_restart_during_transfer", queue_restart)
     case("rx_buffers_run_out_and_come_back", exhaustion)
     case("rx_buffers_run_out_and_come_back_mtu9000", exhaustion_jumbo)
+    case("rx_under_fault_injection", fault_injection)
     case(f"bind_unbind_{CYCLES}_cycles_under_traffic", bind_unbind_cycles)
     # Last: the port goes away and comes back.
     case("pci_remove_while_bound", pci_remove)
