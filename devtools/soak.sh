@@ -45,7 +45,7 @@ for seed in $SEEDS; do
 		--guest-rc "$guest_rc" --prefix "$IMPL/seed-$seed/" >"$logs/report.txt"
 	set -e
 	phase_end
-	grep -E '^#  ?chaos|^# [0-9]+ steps|^# the stream' "$logs/guest.out" || true
+	grep -E '^# # (chaos|[0-9]+ steps|the stream)' "$logs/guest.out" || true
 	cat "$logs/report.txt"
 	read -r p f s < <(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed, \([0-9]*\) skipped$/\1 \2 \3/p' \
 		"$logs/report.txt" | tail -n1)
