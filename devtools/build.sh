@@ -9,10 +9,18 @@
 
 SELFTEST_TARGETS=${SELFTEST_TARGETS:-"drivers/dma-buf devmem"}
 
+# The test kernel (debug) also holds what the kselftest targets it is tested with
+# declare: upstream's drivers/net and drivers/net/hw suites, read from the prepared tree,
+# and our devmem target. The project's own fragments come after them and win.
 fragments() {
 	echo "$DEVMEM_TOP/configs/base.config"
 	echo "$DEVMEM_TOP/configs/devmem.config"
-	[ "$VARIANT" = release ] || echo "$DEVMEM_TOP/configs/debug.config"
+	if [ "$VARIANT" != release ]; then
+		echo "$SRC/tools/testing/selftests/drivers/net/config"
+		echo "$SRC/tools/testing/selftests/drivers/net/hw/config"
+		echo "$DEVMEM_TOP/tools/testing/selftests/devmem/config"
+		echo "$DEVMEM_TOP/configs/debug.config"
+	fi
 	[ "$IMPL" = rust ] || echo "$DEVMEM_TOP/configs/impl-$IMPL.config"
 }
 
