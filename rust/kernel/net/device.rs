@@ -861,9 +861,10 @@ mod tests {
         assert!(!pair.napi.schedule());
         {
             let dev = reg.dev().lock();
-            assert_eq!(Napi::start(&pair, &dev, 2), Err(EINVAL));
-            Napi::start(&pair, &dev, 1)?;
-            assert_eq!(Napi::start(&pair, &dev, 0), Err(EBUSY));
+            assert_eq!(Napi::start(&pair, &dev, 2, None), Err(EINVAL));
+            assert_eq!(Napi::start(&pair, &dev, 1, Some(u32::MAX)), Err(EINVAL));
+            Napi::start(&pair, &dev, 1, None)?;
+            assert_eq!(Napi::start(&pair, &dev, 0, None), Err(EBUSY));
         }
         {
             let dev = other.dev().lock();

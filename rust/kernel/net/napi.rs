@@ -146,11 +146,14 @@ impl<P: NapiPoll> Napi<P> {
             .cast()
     }
 
-    /// Adds the context of `owner` to `dev`, enables it and links rx and tx queue `queue`
-    /// to it (C `netif_napi_add_locked`, `napi_enable_locked`, `netif_queue_set_napi`).
-    /// `owner` stays alive until [`Napi::stop`]. `EBUSY` when already started, `EINVAL`
-    /// for a queue the device does not have.
-    pub fn start(owner: &Arc<P>, dev: &LockedNetDevice, queue: u32) -> Result {
+    /// Adds the context of `owner` to `dev`, records `irq`, the interrupt that schedules it
+    /// (reported by the netdev family's `napi-get`), enables it and links rx and tx queue
+    /// `queue` to it (C `netif_napi_add_locked`, `netif_napi_set_irq_locked`,
+    /// `napi_enable_locked`, `netif_queue_set_napi`). `owner` stays alive until
+    /// [`Napi::stop`]. `EBUSY` when already started, `EINVAL` for a queue the device does
+    /// not have or an interrupt number out of range.
+    pub fn start(owner: &Arc<P>, dev: &LockedNetDevice, queue: u32, irq: Option<u32>) -> Result {
+        let irq = irq.map(c_int::try_from).transpose().map_err(|_| EINVAL)?;
         if queue >= dev.real_num_rx_queues() || queue >= dev.real_num_tx_queues() {
             return Err(EINVAL);
         }
@@ -168,7 +171,8 @@ impl<P: NapiPoll> Napi<P> {
         // SAFETY: The instance lock of `dev` is held (`LockedNetDevice`); the context was
         // not started (`started` was false), so it is on no device; `poll_trampoline::<P>`
         // finds `owner`, which the reference kept above keeps alive and pinned (`Arc`)
-        // until `stop`; `queue` is an rx and a tx queue of `dev` (checked above).
+        // until `stop`; `queue` is an rx and a tx queue of `dev` (checked above). The IRQ
+        // number is only recorded: `dev` asks for no IRQ affinity or rmap handling.
         unsafe {
             bindings::netif_napi_add_weight_locked(
                 dev.as_raw(),
@@ -176,6 +180,9 @@ impl<P: NapiPoll> Napi<P> {
                 Some(poll_trampoline::<P>),
                 bindings::NAPI_POLL_WEIGHT as c_int,
             );
+            if let Some(irq) = irq {
+                bindings::netif_napi_set_irq_locked(raw, irq);
+            }
             bindings::napi_enable_locked(raw);
             for ty in [
                 bindings::netdev_queue_type_NETDEV_QUEUE_TYPE_RX,

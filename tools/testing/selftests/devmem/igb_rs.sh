@@ -129,7 +129,7 @@ refused() {
 }
 
 ktap_print_header
-ktap_set_plan 34
+ktap_set_plan 35
 
 mapfile -t ports < <(igb_ports)
 A=${ports[0]}
@@ -541,6 +541,26 @@ coalesce() {
 		[ "$(ethtool -c "$IF_A" | awk '/^rx-usecs:/ { print $2 }')" = 50 ]
 }
 coalesce && ktap_test_pass "ethtool_C_rx_usecs" || ktap_test_fail "ethtool_C_rx_usecs"
+
+# Each NAPI instance of port A reports its interrupt (netdev napi-get "irq", what
+# upstream's irq.py reads): one per queue pair in use, each a different igb_rs-queue IRQ
+# of /proc/interrupts.
+napi_irqs() {
+	python3 - "$IF_A" "$DEVMEM_DIR" <<'EOF'
+import re, sys
+sys.path.insert(0, sys.argv[2])
+from ynl_env import SPEC
+from lib import YnlFamily
+with open(f"/sys/class/net/{sys.argv[1]}/ifindex") as f:
+    ifi = int(f.read())
+with open("/proc/interrupts") as f:
+    ours = {int(m.group(1)) for m in re.finditer(r"^\s*(\d+):.*igb_rs-queue", f.read(), re.M)}
+irqs = [n.get("irq") for n in YnlFamily(SPEC).dump("napi-get", {"ifindex": ifi})]
+print(f"# NAPI irqs {irqs}; igb_rs-queue irqs {sorted(ours)}")
+sys.exit(0 if irqs and None not in irqs and len(set(irqs)) == len(irqs) and set(irqs) <= ours else 1)
+EOF
+}
+napi_irqs && ktap_test_pass "napi_irq_reported" || ktap_test_fail "napi_irq_reported"
 
 # The counters belong to the queues, not to the rings that down/up frees and makes again.
 rx_before=$(stat_sum "$IF_A" "rx[0-9]+_packets")

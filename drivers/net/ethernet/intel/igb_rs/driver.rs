@@ -133,7 +133,8 @@ impl pci::Driver for IgbDriver {
 
         let mut pairs = KVec::new();
         for q in 0..MAX_QUEUES {
-            let init = QueuePair::new(pdev.as_ref(), q, hw.clone())?;
+            let irq = irq::IrqRequest::from(vref.index(q as usize)?).irq();
+            let init = QueuePair::new(pdev.as_ref(), q, irq, hw.clone())?;
             pairs.push(Arc::pin_init(init, GFP_KERNEL)?, GFP_KERNEL)?;
         }
         let mut irqs = KVec::new();

@@ -116,7 +116,7 @@ impl IgbOps {
         a.configure()?;
         for p in a.active() {
             a.start_queue(p)?;
-            Napi::start(p, dev, p.index)?;
+            Napi::start(p, dev, p.index, Some(p.irq))?;
         }
         let link = a.hw.try_io(|io| {
             io.write_reg(RLPML::from_raw(0).try_with_len(MAX_FRAME)?);

@@ -67,6 +67,8 @@ pub(crate) struct QueuePair {
     #[pin]
     pub(crate) napi: Napi<QueuePair>,
     pub(crate) index: u32,
+    /// The interrupt of the pair's MSI-X vector, which schedules its NAPI.
+    pub(crate) irq: u32,
     pub(crate) hw: Arc<Hw>,
     /// Polls a starved rx ring again (`rx.rs`).
     pub(crate) repoll: Arc<Repoll>,
@@ -103,6 +105,7 @@ impl QueuePair {
     pub(crate) fn new(
         dev: &device::Device<Bound>,
         index: u32,
+        irq: u32,
         hw: Arc<Hw>,
     ) -> Result<impl PinInit<Self, Error>> {
         let rx_desc = Coherent::<u64>::zeroed_slice(dev, 2 * RING_SIZE as usize, GFP_KERNEL)?;
@@ -111,6 +114,7 @@ impl QueuePair {
         Ok(try_pin_init!(Self {
             napi <- Napi::new(),
             index,
+            irq,
             hw,
             repoll,
             rx_desc,
