@@ -26,7 +26,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
-from devmem_lib import (IP_A, IP_B, MAX_DONTNEED_TOKENS, MFD_HUGETLB, NS,  # noqa: E402
+from devmem_lib import (IP6_A, IP6_B, IP_A, IP_B, MAX_DONTNEED_TOKENS, MFD_HUGETLB, NS,  # noqa: E402
                         RX_PAGE, SPEC, Bound, DevmemStream, KernelLog, Peer, Ports,
                         Udmabuf, accept, bound_queues, dontneed,
                         dontneed_raw, driver_of, flow_queue, incoming_napi, kernel_kib,
@@ -151,14 +151,16 @@ def session_cases(ports, ynl, port, cases):
         s.close()
 
 
-def several_flows(ports, ynl):
-    """FLOWS connections at once, from source ports that RSS spreads over both queues,
-    each received in its own thread; every byte of each in the dma-buf."""
+def several_flows(ports, ynl, src=IP_B, dst=IP_A):
+    """FLOWS connections at once from src to dst, IPv4 or IPv6, from source ports that RSS
+    spreads over both queues, each received in its own thread; every byte of each in the
+    dma-buf, each on the queue the test's own Toeplitz hash of its 4-tuple names."""
     queues = rx_queues(ynl, ports.ifi)
-    sports = sports_for(PORT_FLOWS, [queues[i % len(queues)] for i in range(FLOWS)])
+    sports = sports_for(PORT_FLOWS, [queues[i % len(queues)] for i in range(FLOWS)],
+                        src=src, dst=dst)
     res = [{} for _ in range(FLOWS)]
     with Udmabuf(BUF_SIZE) as buf, Bound(ynl, ports.ifi, buf, queues) as b:
-        srv = listen(PORT_FLOWS, rcvbuf=512 << 10)
+        srv = listen(PORT_FLOWS, rcvbuf=512 << 10, ip=dst)
 
         def rx(r):
             try:
@@ -174,7 +176,7 @@ def several_flows(ports, ynl):
         threads = [threading.Thread(target=rx, args=(r,)) for r in res]
         for t in threads:
             t.start()
-        with Peer("send", IP_A, PORT_FLOWS, FLOW_BYTES, "--sport",
+        with Peer("send", dst, PORT_FLOWS, FLOW_BYTES, "--sport",
                   ",".join(map(str, sports))) as peer:
             for t in threads:
                 t.join(180)
@@ -190,9 +192,11 @@ def several_flows(ports, ynl):
             continue
         q = napis.get(r.get("napi"))
         seen.add(q)
+        want = rss_queue(sport, PORT_FLOWS, src, dst)
         print(f"# flow from port {sport}: {st.got} bytes verified, {st.frags} frags, "
-              f"received on rx queue {q} (RSS says {rss_queue(sport, PORT_FLOWS)})",
-              flush=True)
+              f"received on rx queue {q} (RSS says {want})", flush=True)
+        if q != want:
+            why.append(f"flow from port {sport} arrived on rx queue {q}, RSS says {want}")
         if st.devmem_bytes != FLOW_BYTES:
             why.append(f"flow from port {sport}: {st.devmem_bytes} bytes in the dma-buf, "
                        f"{st.linear_bytes} linear, {st.plain_bytes} plain")
@@ -689,9 +693,10 @@ def udp_from_peer():
 def reachable_while_bound(ports, ynl):
     """Port A stays reachable with every rx queue a binding may take bound, and no fixed
     neighbour entry on either end: the peer resolves port A by ARP and pings it (56 bytes,
-    and 3000 bytes in IP fragments), port A resolves and pings the peer, UDP datagrams
-    from the peer arrive whole (one in IP fragments); the devmem flow bound before goes on
-    with every byte in the dma-buf, and the kernel reports nothing."""
+    and 3000 bytes in IP fragments), port A resolves and pings the peer, the same over
+    IPv6 (neighbour discovery, ICMPv6, IPv6 fragments), UDP datagrams from the peer
+    arrive whole (one in IP fragments); the devmem flow bound before goes on with every
+    byte in the dma-buf, and the kernel reports nothing."""
     log = KernelLog()
     s = Session(ports, ynl, PORT_REACH)
     try:
@@ -702,6 +707,9 @@ def reachable_while_bound(ports, ynl):
         for step in (lambda: pinged(peer + ping + [IP_A]),
                      lambda: pinged(peer + ping + ["-s", "3000", IP_A]),
                      lambda: pinged(ping + [IP_B]),
+                     lambda: pinged(peer + ping + ["-6", IP6_A]),
+                     lambda: pinged(peer + ping + ["-6", "-s", "3000", IP6_A]),
+                     lambda: pinged(ping + ["-6", IP6_B]),
                      udp_from_peer):
             try:
                 w = step()
@@ -1073,6 +1081,7 @@ def main():
 
     case("port_a_reachable_while_bound", reachable_while_bound)
     case("several_flows_both_queues", several_flows)
+    case("several_flows_both_queues_ipv6", lambda p, y: several_flows(p, y, IP6_B, IP6_A))
     case("bind_rx_refused_restarts_nothing", refused_bind_restarts_nothing)
     on_session(PORT_SIZES, [("payload_sizes_all_in_dmabuf", payload_sizes)])
     on_session(PORT_DONTNEED, [

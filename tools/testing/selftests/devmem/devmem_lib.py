@@ -27,6 +27,7 @@ from tcp_pattern import expected, first_wrong  # noqa: E402
 
 NS = "devmem-peer"
 IP_A, IP_B = "10.72.0.1", "10.72.0.2"
+IP6_A, IP6_B = "fd72::1", "fd72::2"
 
 MSG_SOCK_DEVMEM = 0x2000000
 SO_INCOMING_NAPI_ID = 56
@@ -119,6 +120,7 @@ class Ports:
         sh("ip", "netns", "add", NS)
         sh("ip", "link", "set", self.if_b, "netns", NS)
         sh("ip", "addr", "add", f"{IP_B}/24", "dev", self.if_b, ns=NS)
+        sh("ip", "-6", "addr", "add", f"{IP6_B}/64", "dev", self.if_b, "nodad", ns=NS)
         sh("ip", "link", "set", self.if_b, "up", ns=NS)
         self.configure_a()
 
@@ -159,6 +161,7 @@ class Ports:
 
     def configure_a(self):
         sh("ip", "addr", "add", f"{IP_A}/24", "dev", self.if_a)
+        sh("ip", "-6", "addr", "add", f"{IP6_A}/64", "dev", self.if_a, "nodad")
         sh("ip", "link", "set", self.if_a, "up")
         self.ifi = ifindex(self.if_a)
         # Queue 0 for what RSS does not hash, and a known RSS key and table over the
@@ -187,9 +190,11 @@ class Ports:
 
     def forget_neighbours(self):
         """Deletes the two ends' neighbour entries for each other, whatever their state:
-        the next frame each sends resolves the other by ARP."""
+        the next frame each sends resolves the other by ARP or neighbour discovery."""
         for cmd in (["ip", "neigh", "del", IP_B, "dev", self.if_a],
-                    ["ip", "-n", NS, "neigh", "del", IP_A, "dev", self.if_b]):
+                    ["ip", "-n", NS, "neigh", "del", IP_A, "dev", self.if_b],
+                    ["ip", "-6", "neigh", "del", IP6_B, "dev", self.if_a],
+                    ["ip", "-n", NS, "-6", "neigh", "del", IP6_A, "dev", self.if_b]):
             subprocess.run(cmd, stderr=subprocess.DEVNULL)
 
     def tcp_data_split_on(self):
@@ -363,13 +368,17 @@ def dontneed(sock, ranges):
     return dontneed_raw(sock, b"".join(struct.pack("II", s, c) for s, c in ranges))
 
 
-def listen(port, rcvbuf=None):
-    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+def family(ip):
+    return socket.AF_INET6 if ":" in ip else socket.AF_INET
+
+
+def listen(port, rcvbuf=None, ip=IP_A):
+    srv = socket.socket(family(ip), socket.SOCK_STREAM)
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     if rcvbuf:
         # Set on the listener, inherited by the accepted socket (and no autotuning).
         srv.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-    srv.bind((IP_A, port))
+    srv.bind((ip, port))
     srv.listen(8)
     srv.settimeout(60)
     return srv
@@ -625,18 +634,20 @@ def toeplitz(key, data):
 
 
 def rss_queue(sport, dport, src=IP_B, dst=IP_A):
-    """The rx queue of port A that RSS picks for TCP from src:sport to dst:dport."""
-    data = (socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack("!HH", sport, dport))
+    """The rx queue of port A that RSS picks for TCP from src:sport to dst:dport, over
+    IPv4 or IPv6: the Toeplitz hash of source and destination address, then the ports."""
+    af = family(src)
+    data = socket.inet_pton(af, src) + socket.inet_pton(af, dst) + struct.pack("!HH", sport, dport)
     return RSS_START + (toeplitz(_rss_key(), data) & 0x7F) % RSS_QUEUES
 
 
-def sports_for(dport, queues, start=20000):
+def sports_for(dport, queues, start=20000, src=IP_B, dst=IP_A):
     """Source ports, from `start` on (below the ephemeral range, so that no peer socket
-    holds one), whose flows to dport RSS puts on `queues` in order."""
+    holds one), whose flows from src to dst:dport RSS puts on `queues` in order."""
     out = []
     sport = start
     for q in queues:
-        while rss_queue(sport, dport) != q:
+        while rss_queue(sport, dport, src, dst) != q:
             sport += 1
         out.append(sport)
         sport += 1

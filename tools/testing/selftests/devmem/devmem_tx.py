@@ -5,11 +5,12 @@
 # with bind-tx to port A (driven by igb_rs, which sets netmem_tx), sent to the peer on
 # port B (C igb, own netns) with sendmsg(MSG_ZEROCOPY) and an SCM_DEVMEM_DMABUF cmsg,
 # each iovec naming an offset into the dma-buf rather than user memory; the peer checks
-# every byte. Then the zerocopy completions, bad input (a device without netmem_tx, an
-# unknown binding, an rx binding), senders that may not use the binding (another user,
-# another network namespace), and the unbind op releasing the dma-buf. Last, port A's
-# netdev goes away under a tx binding with sends queued (driver unbind, then PCI remove):
-# the binding lets go of it, and port A comes back on igb_rs after each.
+# every byte, over IPv4 and over IPv6. Then the zerocopy completions, bad input (a device
+# without netmem_tx, an unknown binding, an rx binding), senders that may not use the
+# binding (another user, another network namespace), and the unbind op releasing the
+# dma-buf. Last, port A's netdev goes away under a tx binding with sends queued (driver
+# unbind, then PCI remove): the binding lets go of it, and port A comes back on igb_rs
+# after each.
 #
 # ynl_env.py finds the YNL library and the netdev spec (installed or in the tree).
 
@@ -25,14 +26,16 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
-from devmem_lib import (IP_B, LIBC, NS, SO_DEVMEM_DMABUF, SPEC, Bound, KernelLog,  # noqa: E402
-                        Peer, Ports, Udmabuf, dmabuf_sync, rx_queues, wait_released)
+from devmem_lib import (IP6_B, IP_B, LIBC, NS, SO_DEVMEM_DMABUF, SPEC, Bound,  # noqa: E402
+                        KernelLog, Peer, Ports, Udmabuf, dmabuf_sync, family, rx_queues,
+                        wait_released)
 from ktap import check, run  # noqa: E402
 from tcp_pattern import CHUNK, expected  # noqa: E402
 
 PORT = 5301
 PORT_GONE = 5302
 PORT_FOREIGN = 5303
+PORT_IPV6 = 5304
 NOBODY = 65534
 CLONE_NEWNET = 0x40000000
 NBYTES = 4 << 20
@@ -100,12 +103,12 @@ def completions(sock, calls, timeout=30):
     return len(seen), copied, errs
 
 
-def connect(port=PORT, timeout=30):
+def connect(port=PORT, timeout=30, ip=IP_B):
     deadline = time.monotonic() + timeout
     while True:
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s = socket.socket(family(ip), socket.SOCK_STREAM)
         try:
-            s.connect((IP_B, port))
+            s.connect((ip, port))
             return s
         except OSError:
             s.close()
@@ -243,6 +246,35 @@ def main():
         return None
 
     check("zerocopy_completions_not_copied", zerocopy_done)
+
+    def send_ipv6():
+        """The same transfer over IPv6, with its own connection: every byte right at the
+        peer, every zerocopy notification back, none copied."""
+        with Peer("recv", PORT_IPV6, NBYTES) as peer:
+            s = connect(PORT_IPV6, ip=IP6_B)
+            try:
+                s.setsockopt(socket.SOL_SOCKET, SO_ZEROCOPY, 1)
+                fill(s.getsockname()[1])
+                sent = calls = 0
+                while sent < NBYTES:
+                    n = send_dmabuf(s, dbid, sent, min(CHUNK, NBYTES - sent))
+                    if n <= 0:
+                        return f"sendmsg returned {n} at byte {sent}"
+                    sent += n
+                    calls += 1
+                rc = peer.wait(120)
+                done, copied, errs = completions(s, calls)
+            finally:
+                s.close()
+        print(f"# over IPv6: sent {sent} bytes from dma-buf {dbid} in {calls} sendmsg calls; "
+              f"peer exit {rc}; {done} notifications, {copied} copied", flush=True)
+        if rc != 0:
+            return f"the peer did not get every byte right (exit {rc})"
+        if done != calls or copied or errs:
+            return f"{done} of {calls} completed, {copied} copied, {errs} errors"
+        return None
+
+    check("devmem_send_ipv6_all_bytes_verified", send_ipv6)
 
     def bad_id():
         s = state.get("sock")

@@ -11,6 +11,7 @@
 #                     be deactivated with a channel change)
 #   probe 16 KiB      the same with rx-page-size 16 KiB (a udmabuf of huge pages)
 #   rx                1 KiB of a repeating pattern, checked by ncdevmem (-v 7)
+#   rx ipv6           64 KiB of it over IPv6: ncdevmem asks for a tcp6 flow rule
 #   rx hds sizes      one segment of 1 B to 8 KiB each, none of it in linear data (-L)
 #   rx 16 KiB niovs   1 KiB to 64 KiB with rx-page-size 16 KiB, checked
 #   tx, tx chunks     "hello\nworld" sent from a bind-tx udmabuf, whole and in 3-byte
@@ -31,6 +32,14 @@ NCDEVMEM="${DEVMEM_DIR}/ncdevmem"
 NS=ncdevmem-peer
 IP_A=10.73.0.1
 IP_B=10.73.0.2
+IP6_A=fd73::1
+IP6_B=fd73::2
+# The addresses rx() uses: IPv4 unless a case sets them (ncdevmem asks for a tcp4 or a
+# tcp6 flow rule by the address family).
+SERVER=$IP_A
+CLIENT=$IP_B
+SOCAT_TO="TCP4:$IP_A"
+SOCAT_FROM=$IP_B
 
 # ncdevmem's log (stderr) and output, what the peer sends and what it received.
 LOG=/tmp/ncdevmem.$$
@@ -71,7 +80,7 @@ rx() {
 		ktap_print_msg "'$data' made $sent bytes, not $bytes"
 		return 1
 	fi
-	"$NCDEVMEM" -l -f "$IF_A" -s "$IP_A" -c "$IP_B" -p "$port" "$@" >"$OUT" 2>"$LOG" &
+	"$NCDEVMEM" -l -f "$IF_A" -s "$SERVER" -c "$CLIENT" -p "$port" "$@" >"$OUT" 2>"$LOG" &
 	pid=$!
 	if ! wait_for 60 listening "$port"; then
 		kill "$pid" 2>/dev/null
@@ -81,7 +90,7 @@ rx() {
 	fi
 	# shellcheck disable=SC2086 # sopts is a list of socat options
 	timeout 60 ip netns exec "$NS" \
-		socat $sopts -u - "TCP4:$IP_A:$port,bind=$IP_B:$port,reuseaddr,nodelay" <"$SENT"
+		socat $sopts -u - "$SOCAT_TO:$port,bind=$SOCAT_FROM:$port,reuseaddr,nodelay" <"$SENT"
 	src=$?
 	wait_pid 60 "$pid"
 	rc=$?
@@ -129,7 +138,7 @@ tx() {
 PATTERN_CMD='yes $(echo -e \\x01\\x02\\x03\\x04\\x05\\x06) | head -c'
 
 ktap_print_header
-ktap_set_plan 7
+ktap_set_plan 8
 
 [ -x "$NCDEVMEM" ] || ktap_exit_fail_msg "no ncdevmem next to this script (built by devtools/build.sh)"
 command -v socat >/dev/null || ktap_exit_fail_msg "socat not found"
@@ -146,8 +155,10 @@ IF_B=$(netdev_of "$B")
 ip netns add "$NS"
 ip link set "$IF_B" netns "$NS"
 ip -n "$NS" addr add "$IP_B/24" dev "$IF_B"
+ip -n "$NS" -6 addr add "$IP6_B/64" dev "$IF_B" nodad
 ip -n "$NS" link set "$IF_B" up
 ip addr add "$IP_A/24" dev "$IF_A"
+ip -6 addr add "$IP6_A/64" dev "$IF_A" nodad
 ip link set "$IF_A" up
 wait_for 20 sh -c "[ \"\$(cat /sys/class/net/$IF_A/carrier)\" = 1 ]" ||
 	ktap_exit_fail_msg "no link on $IF_A"
@@ -160,6 +171,12 @@ timeout 120 "$NCDEVMEM" -f "$IF_A" -b 16384 >"$LOG" 2>&1 &&
 	{ ktap_print_msg "$(tail -n 3 "$LOG" | tr '\n' ' ')"; ktap_test_fail "ncdevmem_probe_rx_page_size_16k"; }
 
 rx 1024 "" "$PATTERN_CMD 1K" -v 7 && ktap_test_pass "ncdevmem_rx" || ktap_test_fail "ncdevmem_rx"
+
+# Over IPv6, as upstream's devmem.py runs by default: a tcp6 flow rule.
+SERVER=$IP6_A CLIENT=$IP6_B SOCAT_TO="TCP6:[$IP6_A]" SOCAT_FROM="[$IP6_B]"
+rx 65536 "" "$PATTERN_CMD 64K" -v 7 && ktap_test_pass "ncdevmem_rx_ipv6" ||
+	ktap_test_fail "ncdevmem_rx_ipv6"
+SERVER=$IP_A CLIENT=$IP_B SOCAT_TO="TCP4:$IP_A" SOCAT_FROM=$IP_B
 
 hds_ok=1
 for size in 1 8 16 32 64 128 256 512 1024 2048 4096 8192; do

@@ -14,6 +14,7 @@
 #
 #   tcp_pattern.py recv PORT BYTES [--timeout S]
 #                                           listen, accept one connection, verify BYTES
+# HOST is a numeric IPv4 or IPv6 address; recv takes both.
 #   tcp_pattern.py send HOST PORT BYTES [--sport P[,P...]] [--flows N] [--rate KIB]
 #                                           [--timeout S]
 #                                           connect and send BYTES (0: until the receiver
@@ -110,10 +111,17 @@ def first_wrong(data, offset, key):
     return offset + next(i for i in range(len(data)) if data[i] != want[i])
 
 
+def family(host):
+    """The address family of a numeric address."""
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
 def recv(port, total, timeout=IDLE_TIMEOUT):
-    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # An IPv6 socket on any address takes IPv4 connections too (bindv6only is 0).
+    srv = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind(("0.0.0.0", port))
+    srv.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    srv.bind(("::", port))
     srv.listen(1)
     srv.settimeout(60)
     got = 0
@@ -142,11 +150,11 @@ def recv(port, total, timeout=IDLE_TIMEOUT):
 def connect(host, port, sport=None):
     """Connects, retrying while the listener is not up yet; from `sport` if given."""
     for _ in range(100):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s = socket.socket(family(host), socket.SOCK_STREAM)
         try:
             if sport:
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                s.bind(("0.0.0.0", sport))
+                s.bind(("::" if family(host) == socket.AF_INET6 else "0.0.0.0", sport))
             s.settimeout(5)
             s.connect((host, port))
             s.settimeout(IDLE_TIMEOUT)
