@@ -120,9 +120,12 @@ impl IgbOps {
         }
         let link = a.hw.try_io(|io| {
             io.write_reg(RLPML::from_raw(0).try_with_len(MAX_FRAME)?);
+            // Every multicast frame is taken (the multicast table is not programmed):
+            // IPv6 neighbour discovery asks for port A at its solicited-node address.
             io.write_reg(
                 RCTL::from_raw(0)
                     .with_en(true)
+                    .with_mpe(true)
                     .with_bam(true)
                     .with_secrc(true)
                     .with_lpe(true),

@@ -60,6 +60,8 @@ register! {
         15:15 bam => bool;
         /// Long packets (up to RLPML).
         5:5 lpe => bool;
+        /// Accept every multicast frame.
+        4:4 mpe => bool;
         /// Receiver enable.
         1:1 en => bool;
     }
