@@ -212,20 +212,28 @@ def main():
     dbid = rsp["id"]
     state = {}
 
+    def send_stream(s):
+        """The stream the peer checks (keyed by this end's port) into the dma-buf, then
+        sent from it on `s` with zerocopy: the number of sendmsg calls, or why not."""
+        s.setsockopt(socket.SOL_SOCKET, SO_ZEROCOPY, 1)
+        fill(s.getsockname()[1])
+        sent = calls = 0
+        while sent < NBYTES:
+            n = send_dmabuf(s, dbid, sent, min(CHUNK, NBYTES - sent))
+            if n <= 0:
+                return f"sendmsg returned {n} at byte {sent}"
+            sent += n
+            calls += 1
+        return calls
+
     def send_all():
         with Peer("recv", PORT, NBYTES) as peer:
             s = connect()
             state["sock"] = s
-            s.setsockopt(socket.SOL_SOCKET, SO_ZEROCOPY, 1)
-            # The peer checks the stream keyed by this end's port.
-            fill(s.getsockname()[1])
-            sent = calls = 0
-            while sent < NBYTES:
-                n = send_dmabuf(s, dbid, sent, min(CHUNK, NBYTES - sent))
-                if n <= 0:
-                    return f"sendmsg returned {n} at byte {sent}"
-                sent += n
-                calls += 1
+            calls = send_stream(s)
+            if isinstance(calls, str):
+                return calls
+            sent = NBYTES
             state["calls"] = calls
             rc = peer.wait(120)
             print(f"# sent {sent} bytes from dma-buf {dbid} in {calls} sendmsg calls; "
@@ -253,20 +261,14 @@ def main():
         with Peer("recv", PORT_IPV6, NBYTES) as peer:
             s = connect(PORT_IPV6, ip=IP6_B)
             try:
-                s.setsockopt(socket.SOL_SOCKET, SO_ZEROCOPY, 1)
-                fill(s.getsockname()[1])
-                sent = calls = 0
-                while sent < NBYTES:
-                    n = send_dmabuf(s, dbid, sent, min(CHUNK, NBYTES - sent))
-                    if n <= 0:
-                        return f"sendmsg returned {n} at byte {sent}"
-                    sent += n
-                    calls += 1
+                calls = send_stream(s)
+                if isinstance(calls, str):
+                    return calls
                 rc = peer.wait(120)
                 done, copied, errs = completions(s, calls)
             finally:
                 s.close()
-        print(f"# over IPv6: sent {sent} bytes from dma-buf {dbid} in {calls} sendmsg calls; "
+        print(f"# over IPv6: sent {NBYTES} bytes from dma-buf {dbid} in {calls} sendmsg calls; "
               f"peer exit {rc}; {done} notifications, {copied} copied", flush=True)
         if rc != 0:
             return f"the peer did not get every byte right (exit {rc})"
