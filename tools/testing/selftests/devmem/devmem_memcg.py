@@ -5,8 +5,9 @@
 # in a cgroup of its own binds a 64 MiB udmabuf (16384 rx pages) to port A's rx queue 1,
 # and then a tx binding of the same udmabuf; each must raise the cgroup's memory.current
 # by at least what the binding's net_iov array alone takes (16384 entries of at least
-# NIOV_MIN bytes), and the unbind op must take it back down. The udmabuf itself is made
-# by the parent, outside the cgroup, so that its pages are not the child's charge.
+# NIOV_MIN bytes), and the unbind op must take it back down (within 5 s). The udmabuf
+# itself is made by the parent, outside the cgroup, so that its pages are not the
+# child's charge.
 #
 # Both builds: upstream's net/core/devmem.c allocates bindings with GFP_KERNEL, which no
 # cgroup pays for; the C build charges them with patch 0014, as the Rust core does.
@@ -14,6 +15,7 @@
 import os
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
 from devmem_lib import SPEC, Ports, Udmabuf, rx_queues  # noqa: E402
@@ -47,6 +49,17 @@ def current(cg):
         return int(f.read())
 
 
+def settled(cg, below):
+    """memory.current once it is below `below`, or as it is after 5 s: a binding may be
+    freed after unbind returns (C frees it from a work item)."""
+    for _ in range(50):
+        v = current(cg)
+        if v < below:
+            return v
+        time.sleep(0.1)
+    return current(cg)
+
+
 def child(cg, w, buf, ifi, queue):
     """In the cgroup: binds rx, then tx, then unbinds each, reporting memory.current
     around every step on pipe w."""
@@ -62,9 +75,9 @@ def child(cg, w, buf, ifi, queue):
     tx = ynl.do("bind-tx", {"ifindex": ifi, "fd": buf.fd})["id"]
     marks.append(current(cg))
     ynl.do("unbind", {"id": tx})
-    marks.append(current(cg))
+    marks.append(settled(cg, marks[2] - (marks[2] - marks[1]) // 2))
     ynl.do("unbind", {"id": rx})
-    marks.append(current(cg))
+    marks.append(settled(cg, marks[3] - (marks[1] - marks[0]) // 2))
     os.write(w, (" ".join(map(str, marks)) + "\n").encode())
 
 
