@@ -23,7 +23,7 @@ fn case(parent: &Device, pair: &Arc<Pair>) -> Result {
     let extra = ExtraOps::new().ethtool();
     let reg = Registration::<A>::new(parent, 1, 1, Arc::new(0, GFP_KERNEL)?, extra)?;
     let dev = reg.dev().lock();
-    Napi::start(pair, &dev, 0)?;
+    Napi::start(pair, &dev, 0, None)?;
     Napi::stop(pair, &dev)?;
     pair.napi.schedule();
     Ok(())

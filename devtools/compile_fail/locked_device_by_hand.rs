@@ -11,6 +11,6 @@ impl Pair {
 fn case(parent: &Device, pair: &Arc<Pair>) -> Result {
     let reg = Registration::<A>::new(parent, 1, 1, Arc::new(0, GFP_KERNEL)?, ExtraOps::new())?;
     let dev = LockedNetDevice::assume_locked(reg.dev());
-    Napi::start(pair, dev, 0)?;
+    Napi::start(pair, dev, 0, None)?;
     Ok(())
 }

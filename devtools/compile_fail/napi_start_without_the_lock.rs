@@ -9,6 +9,6 @@ impl Pair {
 
 fn case(parent: &Device, pair: &Arc<Pair>) -> Result {
     let reg = Registration::<A>::new(parent, 1, 1, Arc::new(0, GFP_KERNEL)?, ExtraOps::new())?;
-    Napi::start(pair, reg.dev(), 0)?;
+    Napi::start(pair, reg.dev(), 0, None)?;
     Ok(())
 }
