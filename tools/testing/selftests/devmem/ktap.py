@@ -6,6 +6,7 @@
 
 import signal
 import sys
+import time
 
 _results = []
 
@@ -25,6 +26,7 @@ def _expired(signum, frame):
 def check(name, fn, timeout=TIMEOUT):
     """Runs case `fn` for at most `timeout` seconds (None: no limit); returns whether it
     passed. Cases do not nest (setup, which runs them, has no limit)."""
+    start = time.monotonic()
     try:
         if timeout:
             signal.signal(signal.SIGALRM, _expired)
@@ -39,6 +41,10 @@ def check(name, fn, timeout=TIMEOUT):
     except Exception as e:  # a case that cannot run is a failure, not a skip
         why = f"{type(e).__name__}: {e}"
     _results.append((why is None, name, why or ""))
+    # What the case cost, so that the suite's time shows case by case in its log ("setup"
+    # is the whole program).
+    print(f"# {'the whole program' if name == 'setup' else name}: "
+          f"{time.monotonic() - start:.0f} s", flush=True)
     return why is None
 
 

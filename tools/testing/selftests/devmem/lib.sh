@@ -5,6 +5,16 @@ DEVMEM_DIR="$(dirname "$(readlink -f "$0")")"
 # shellcheck source=../kselftest/ktap_helpers.sh
 source "${DEVMEM_DIR}/../kselftest/ktap_helpers.sh"
 
+# Each result line is followed by the time its case took (since the previous result, or
+# since the script started), so that the suite's cost shows case by case in its log.
+eval "__ktap_test_line() $(declare -f __ktap_test | tail -n +2)"
+__ktap_test() {
+	__ktap_test_line "$@"
+	ktap_print_msg "$2: $((SECONDS - _devmem_case_start)) s"
+	_devmem_case_start=$SECONDS
+}
+_devmem_case_start=$SECONDS
+
 # PCI ids of the 82576 physical function as QEMU's igb model presents it.
 IGB_VENDOR=0x8086
 IGB_DEVICE=0x10c9
