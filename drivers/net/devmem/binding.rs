@@ -201,17 +201,15 @@ impl Binding {
             .into();
         // INVARIANT: the binding is in an `Arc`, and its chunks record its address.
 
-        // Give it the next unused id, cyclically and never 0, as `xa_alloc_cyclic` does.
+        // The next free id, cyclically (never 0: the registry is `Alloc1`). Set before the
+        // lock goes: a lookup finds the binding only under it.
         let mut xa = registry()?.lock();
-        let mut id = NEXT_ID.load(Relaxed);
-        while id == 0 || xa.get(id as usize).is_some() {
-            id = id.wrapping_add(1);
+        let mut next = NEXT_ID.load(Relaxed);
+        let stored = xa.alloc_cyclic(b.clone(), 0..=u32::MAX, &mut next, GFP_KERNEL);
+        NEXT_ID.store(next, Relaxed);
+        if let Ok(id) = stored {
+            b.id.store(id, Relaxed);
         }
-        // Advanced before `store` may drop the lock to allocate, so that no other binding can
-        // take this id meanwhile (it would have to go through every other id first).
-        NEXT_ID.store(id.wrapping_add(1), Relaxed);
-        b.id.store(id, Relaxed);
-        let stored = xa.store(id as usize, b.clone(), GFP_KERNEL);
         // Unlocked first: when it failed, the binding is freed with the error and `b`.
         drop(xa);
         stored?;
@@ -324,10 +322,8 @@ impl Binding {
             // which cannot be freed while `queues`, which `dev` is cleared under, is locked.
             unsafe { self.dev().as_ref().map(|dev| NetDeviceRef::hold(dev)) }
         };
-        match dev {
-            Some(dev) => self.unbind(Some(&dev.lock())),
-            None => self.unbind(None),
-        }
+        let locked = dev.as_ref().map(|dev| dev.lock());
+        self.unbind(locked.as_deref());
     }
 
     /// Forgets rx queue `index`, which goes away with its device; with the last one the
@@ -362,40 +358,35 @@ pub fn lookup(id: u32) -> Option<Arc<Binding>> {
     registry().ok()?.lock().get(id as usize).map(Arc::from)
 }
 
-/// The registered binding with the lowest id from `start` on, with its id and a reference.
-fn next(start: usize) -> Option<(usize, Arc<Binding>)> {
-    let xa = registry().ok()?.lock();
-    xa.find(start).map(|(id, b)| (id, b.into()))
+/// The registered bindings in id order, each with a reference; the registry is locked for
+/// one step at a time, so a binding registered or unbound meanwhile may be missed.
+fn each() -> impl Iterator<Item = Arc<Binding>> {
+    let mut start = 0;
+    core::iter::from_fn(move || {
+        let xa = registry().ok()?.lock();
+        let (id, b) = xa.find(start)?;
+        start = id + 1;
+        Some(b.into())
+    })
 }
 
 /// A registered binding of `owner`, with a reference for the caller.
 pub fn owned_by(owner: Owner) -> Option<Arc<Binding>> {
-    let mut start = 0;
-    while let Some((id, b)) = next(start) {
-        if b.owner == owner {
-            return Some(b);
-        }
-        start = id + 1;
-    }
-    None
+    each().find(|b| b.owner == owner)
 }
 
 /// Forgets `dev`, which is being unregistered, in the tx bindings bound to it or through it.
 /// (An rx binding forgets its device with its last queue: [`Binding::forget_queue`].)
 pub fn forget_dev(dev: &NetDevice) {
     let dev = core::ptr::from_ref(dev).cast_mut();
-    let mut start = 0;
-    while let Some((id, b)) = next(start) {
-        if b.is_tx() {
-            let _queues = b.queues.lock();
-            // INVARIANT: cleared under `queues` while the device is being unregistered.
-            for field in [&b.dev, &b.vdev] {
-                if field.load(Relaxed) == dev {
-                    field.store(core::ptr::null_mut(), Relaxed);
-                }
+    for b in each().filter(|b| b.is_tx()) {
+        let _queues = b.queues.lock();
+        // INVARIANT: cleared under `queues` while the device is being unregistered.
+        for field in [&b.dev, &b.vdev] {
+            if field.load(Relaxed) == dev {
+                field.store(core::ptr::null_mut(), Relaxed);
             }
         }
-        start = id + 1;
     }
 }
 
@@ -429,13 +420,8 @@ mod tests {
     }
 
     fn registered() -> Result<usize> {
-        let xa = registry()?.lock();
-        let (mut n, mut start) = (0, 0);
-        while let Some((id, _)) = xa.find(start) {
-            n += 1;
-            start = id + 1;
-        }
-        Ok(n)
+        registry()?;
+        Ok(each().count())
     }
 
     fn bind(dev: &Device, pages: usize, dir: DataDirection) -> Result<Arc<Binding>> {
@@ -612,8 +598,13 @@ mod tests {
         let before = released();
         let registered_before = registered()?;
         let dev = test_device()?;
+        let mut last = 0;
         for _ in 0..1000 {
-            bind(dev, 4, DataDirection::FromDevice)?.unbind(None);
+            let b = bind(dev, 4, DataDirection::FromDevice)?;
+            // Ids go round (`xa_alloc_cyclic`): a freed one is not given again at once.
+            assert!(b.id() > last);
+            last = b.id();
+            b.unbind(None);
         }
         assert_eq!(registered()?, registered_before);
         assert_eq!(wait_released(before + 1000), before + 1000);

@@ -121,9 +121,8 @@ pub struct FreeList {
 impl FreeList {
     /// A free list of `count` numbers, all free.
     pub fn new(count: usize) -> Result<Self> {
-        let used = BitmapVec::new(count, GFP_KERNEL_ACCOUNT)?;
         Ok(Self {
-            used,
+            used: BitmapVec::new(count, GFP_KERNEL_ACCOUNT)?,
             in_use: 0,
             next: 0,
         })
