@@ -294,10 +294,9 @@ impl Binding {
     /// still has one, locked) is restarted without the binding, and the creator's reference
     /// is dropped. Does nothing for a binding that is not registered any more.
     pub fn unbind(&self, dev: Option<&LockedNetDevice>) {
-        let Ok(reg) = registry() else {
+        let Ok(mut xa) = registry().map(XArray::lock) else {
             return;
         };
-        let mut xa = reg.lock();
         let id = self.id() as usize;
         // An id is reused once its binding is unregistered: check that it is still ours.
         let ours = xa.get(id).is_some_and(|b| core::ptr::eq(&*b, self));
@@ -360,7 +359,7 @@ pub fn lookup(id: u32) -> Option<Arc<Binding>> {
 
 /// The registered bindings in id order, each with a reference; the registry is locked for
 /// one step at a time, so a binding registered or unbound meanwhile may be missed.
-fn each() -> impl Iterator<Item = Arc<Binding>> {
+pub fn each() -> impl Iterator<Item = Arc<Binding>> {
     let mut start = 0;
     core::iter::from_fn(move || {
         let xa = registry().ok()?.lock();
@@ -368,11 +367,6 @@ fn each() -> impl Iterator<Item = Arc<Binding>> {
         start = id + 1;
         Some(b.into())
     })
-}
-
-/// A registered binding of `owner`, with a reference for the caller.
-pub fn owned_by(owner: Owner) -> Option<Arc<Binding>> {
-    each().find(|b| b.owner == owner)
 }
 
 /// Forgets `dev`, which is being unregistered, in the tx bindings bound to it or through it.
@@ -437,7 +431,7 @@ mod tests {
         let id = b.id();
         assert_ne!(id, 0);
         assert!(lookup(id).is_some_and(|found| Arc::ptr_eq(&found, &b)));
-        assert!(owned_by(target().owner).is_some());
+        assert!(each().any(|b| b.owner == target().owner));
 
         b.unbind(None);
         assert!(lookup(id).is_none());

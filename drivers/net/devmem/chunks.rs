@@ -135,11 +135,9 @@ impl FreeList {
 
     /// Takes a free number, or `None` when all are in use.
     pub fn alloc(&mut self) -> Option<usize> {
-        let used = &mut self.used;
-        let n = used
-            .next_zero_bit(self.next)
-            .or_else(|| used.next_zero_bit(0))?;
-        used.set_bit(n);
+        let n = self.used.next_zero_bit(self.next);
+        let n = n.or_else(|| self.used.next_zero_bit(0))?;
+        self.used.set_bit(n);
         self.in_use += 1;
         self.next = n + 1;
         Some(n)

@@ -63,11 +63,10 @@ unsafe extern "C" fn net_devmem_bind_dmabuf(
             };
             kernel::ext_ack_fmt!(ack, "fd is not {what}");
         })?;
-        let owner = Owner(priv_);
         let target = BindTarget {
             dev: Some(dev),
             vdev,
-            owner,
+            owner: Owner(priv_),
         };
         // SAFETY: `dma_dev` is a live device; the mapping takes its own reference on it.
         let dma_dev = unsafe { Device::from_raw(dma_dev) };
@@ -109,7 +108,7 @@ unsafe extern "C" fn net_devmem_unbind_dmabuf(binding: *const Binding) {
 /// Unbinds every binding the netlink socket `priv_` made, as it closes.
 #[no_mangle]
 extern "C" fn net_devmem_unbind_sock(priv_: *const bindings::netdev_nl_sock) {
-    while let Some(b) = binding::owned_by(Owner(priv_)) {
+    while let Some(b) = binding::each().find(|b| b.owner == Owner(priv_)) {
         b.unbind_locked();
     }
 }
