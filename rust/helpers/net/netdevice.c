@@ -296,3 +296,10 @@ __rust_helper bool rust_helper_skb_frags_readable(const struct sk_buff *skb)
 {
 	return skb_frags_readable(skb);
 }
+
+__rust_helper void
+rust_helper_netif_napi_add_config_locked(struct net_device *dev, struct napi_struct *napi,
+					 int (*poll)(struct napi_struct *, int), int index)
+{
+	netif_napi_add_config_locked(dev, napi, poll, index);
+}

@@ -581,6 +581,7 @@ pub struct ExtraOps<T: Operations> {
     stats: Option<&'static bindings::netdev_stat_ops>,
     features: Features,
     netmem_tx: bool,
+    irq_affinity_auto: bool,
     _p: PhantomData<T>,
 }
 
@@ -593,6 +594,7 @@ impl<T: Operations> ExtraOps<T> {
             stats: None,
             features: Features::EMPTY,
             netmem_tx: false,
+            irq_affinity_auto: false,
             _p: PhantomData,
         }
     }
@@ -608,6 +610,18 @@ impl<T: Operations> ExtraOps<T> {
     pub fn netmem_tx(self) -> Self {
         Self {
             netmem_tx: true,
+            ..self
+        }
+    }
+
+    /// The core keeps the CPU affinity of each NAPI context's interrupt (C
+    /// `netif_set_affinity_auto`): spread over the CPUs at first, the one userspace sets
+    /// after (`/proc/irq/N/smp_affinity`), restored whenever the context is started again
+    /// (a channel change, a close and open). Applies to the contexts started with an
+    /// interrupt by [`Napi::start`](super::napi::Napi::start).
+    pub fn irq_affinity_auto(self) -> Self {
+        Self {
+            irq_affinity_auto: true,
             ..self
         }
     }
@@ -706,6 +720,9 @@ impl<T: Operations> Registration<T> {
             (*raw).features = extra.features.0;
             if extra.netmem_tx {
                 bindings::netdev_set_netmem_tx(raw, bindings::netmem_tx_mode_NETMEM_TX_DMA);
+            }
+            if extra.irq_affinity_auto {
+                bindings::netif_set_affinity_auto(raw);
             }
             bindings::netdev_priv(raw)
                 .cast::<*const T::Data>()

@@ -146,10 +146,14 @@ impl<P: NapiPoll> Napi<P> {
             .cast()
     }
 
-    /// Adds the context of `owner` to `dev`, records `irq`, the interrupt that schedules it
-    /// (reported by the netdev family's `napi-get`), enables it and links rx and tx queue
-    /// `queue` to it (C `netif_napi_add_locked`, `netif_napi_set_irq_locked`,
-    /// `napi_enable_locked`, `netif_queue_set_napi`). `owner` stays alive until
+    /// Adds the context of `owner` to `dev` with the persistent configuration of index
+    /// `queue` (its NAPI id and settings outlive a stop and start), records `irq`, the
+    /// interrupt that schedules it (reported by the netdev family's `napi-get`; its CPU
+    /// affinity kept by the core if the device asked for it,
+    /// [`ExtraOps::irq_affinity_auto`](super::device::ExtraOps::irq_affinity_auto)),
+    /// enables it and links rx and tx queue `queue` to it (C
+    /// `netif_napi_add_config_locked`, `netif_napi_set_irq_locked`, `napi_enable_locked`,
+    /// `netif_queue_set_napi`). `owner` stays alive until
     /// [`Napi::stop`]. `EBUSY` when already started, `EINVAL` for a queue the device does
     /// not have or an interrupt number out of range.
     pub fn start(owner: &Arc<P>, dev: &LockedNetDevice, queue: u32, irq: Option<u32>) -> Result {
@@ -157,6 +161,8 @@ impl<P: NapiPoll> Napi<P> {
         if queue >= dev.real_num_rx_queues() || queue >= dev.real_num_tx_queues() {
             return Err(EINVAL);
         }
+        // A queue in use has an index below the allocated queues, as the configurations.
+        let index = c_int::try_from(queue).map_err(|_| EINVAL)?;
         let napi = owner.napi();
         if napi
             .started
@@ -171,14 +177,17 @@ impl<P: NapiPoll> Napi<P> {
         // SAFETY: The instance lock of `dev` is held (`LockedNetDevice`); the context was
         // not started (`started` was false), so it is on no device; `poll_trampoline::<P>`
         // finds `owner`, which the reference kept above keeps alive and pinned (`Arc`)
-        // until `stop`; `queue` is an rx and a tx queue of `dev` (checked above). The IRQ
-        // number is only recorded: `dev` asks for no IRQ affinity or rmap handling.
+        // until `stop`; `queue` is an rx and a tx queue of `dev` (checked above), so
+        // `index` is below the number of NAPI configurations `dev` was allocated with (the
+        // larger of its tx and rx queues). The core sets an affinity notifier on `irq`
+        // only if `dev` asked for it; the context's removal in `stop` takes it off, and
+        // the interrupt outlives the started context (the caller's).
         unsafe {
-            bindings::netif_napi_add_weight_locked(
+            bindings::netif_napi_add_config_locked(
                 dev.as_raw(),
                 raw,
                 Some(poll_trampoline::<P>),
-                bindings::NAPI_POLL_WEIGHT as c_int,
+                index,
             );
             if let Some(irq) = irq {
                 bindings::netif_napi_set_irq_locked(raw, irq);
