@@ -129,7 +129,7 @@ refused() {
 }
 
 ktap_print_header
-ktap_set_plan 35
+ktap_set_plan 36
 
 mapfile -t ports < <(igb_ports)
 A=${ports[0]}
@@ -370,8 +370,7 @@ tx_offloads_off() {
 tx_offloads_off && ktap_test_pass "ethtool_K_tx_offloads_off" || ktap_test_fail "ethtool_K_tx_offloads_off"
 
 # tcp-data-split off: every rx queue restarts in one-buffer mode, frames land whole in
-# page-pool pages and the driver pulls their headers into the skb; then on again. Ring
-# sizes other than 256 and a non-zero hds-thresh are refused.
+# page-pool pages and the driver pulls their headers into the skb; then on again.
 split_of() {
 	ethtool -g "$1" | awk -F: '/^TCP data split/ { gsub(/[ \t]/, "", $2); print $2 }'
 }
@@ -391,7 +390,25 @@ split_off_on() {
 }
 split_off_on && ktap_test_pass "ethtool_G_tcp_data_split_off_on" ||
 	ktap_test_fail "ethtool_G_tcp_data_split_off_on"
-if refused -G "$IF_A" rx 512 && refused -G "$IF_A" tx 128 && refused -G "$IF_A" hds-thresh 128 &&
+
+# Ring sizes: rings of the sizes asked for carry traffic both ways, and the device is back
+# at 256 after. Sizes out of 64..4096, or not a multiple of 8, and a non-zero hds-thresh
+# are refused and change nothing.
+rings_of() {
+	ethtool -g "$1" | awk '/^Current hardware settings/ { cur = 1 }
+		cur && /^(RX|TX):/ { printf "%s ", $2 }'
+}
+ring_sizes() {
+	ethtool -G "$IF_A" rx 128 tx 512 || return 1
+	[ "$(rings_of "$IF_A")" = "128 512 " ] ||
+		{ ktap_print_msg "rings after -G rx 128 tx 512: $(rings_of "$IF_A")"; return 1; }
+	wait_for 20 carrier_up "$IF_A" && transfer b 1048576 && transfer a 1048576 || return 1
+	ethtool -G "$IF_A" rx 256 tx 256 || return 1
+	[ "$(rings_of "$IF_A")" = "256 256 " ] && wait_for 20 carrier_up "$IF_A"
+}
+ring_sizes && ktap_test_pass "ethtool_G_ring_sizes" || ktap_test_fail "ethtool_G_ring_sizes"
+if refused -G "$IF_A" rx 32 && refused -G "$IF_A" tx 100 && refused -G "$IF_A" rx 8192 &&
+   refused -G "$IF_A" hds-thresh 128 && [ "$(rings_of "$IF_A")" = "256 256 " ] &&
    [ "$(split_of "$IF_A")" = on ]; then
 	ktap_test_pass "ethtool_G_refused"
 else

@@ -12,7 +12,8 @@ use crate::{
     queue::{
         OtherIrq,
         QueueIrq,
-        QueuePair, //
+        QueuePair,
+        RING_DEFAULT, //
     },
     rss::Rss, //
 };
@@ -179,6 +180,8 @@ impl pci::Driver for IgbDriver {
                 active: AtomicU32::new(DEFAULT_QUEUES),
                 up: AtomicBool::new(false),
                 split: AtomicBool::new(true),
+                rx_ring: AtomicU32::new(RING_DEFAULT),
+                tx_ring: AtomicU32::new(RING_DEFAULT),
                 rx_usecs: AtomicU32::new(DEFAULT_RX_USECS),
                 rss <- kernel::new_mutex!(Rss::new(key, DEFAULT_QUEUES as u8)),
                 rx_undersize: AtomicU64::new(0),
@@ -196,7 +199,8 @@ impl pci::Driver for IgbDriver {
                 .queue_mgmt()
                 .queue_stats()
                 .features(FEATURES)
-                .netmem_tx(),
+                .netmem_tx()
+                .irq_affinity_auto(),
         )?;
         netdev
             .dev()

@@ -13,7 +13,11 @@ use crate::{
         Adapter,
         IgbOps, //
     },
-    queue::RING_SIZE,
+    queue::{
+        RING_MAX,
+        RING_MIN,
+        RING_STEP, //
+    },
     rss::{
         Place,
         RuleError, //
@@ -98,10 +102,10 @@ impl EthtoolOps for IgbOps {
     }
 
     fn get_ringparam(a: &Adapter, _dev: &NetDevice, r: &mut RingParam, k: &mut KernelRingParam) {
-        r.rx_max_pending = RING_SIZE;
-        r.tx_max_pending = RING_SIZE;
-        r.rx_pending = RING_SIZE;
-        r.tx_pending = RING_SIZE;
+        r.rx_max_pending = RING_MAX;
+        r.tx_max_pending = RING_MAX;
+        r.rx_pending = a.rx_ring.load(Ordering::Relaxed);
+        r.tx_pending = a.tx_ring.load(Ordering::Relaxed);
         // Rx splits headers from payload unless told not to.
         if k.tcp_data_split() == TcpDataSplit::Unknown {
             k.set_tcp_data_split(if a.split() {
@@ -120,9 +124,12 @@ impl EthtoolOps for IgbOps {
         k: &KernelRingParam,
         ack: Option<&mut ExtAck>,
     ) -> Result {
-        if r.rx_pending != RING_SIZE || r.tx_pending != RING_SIZE {
+        // The core refused more than the maxima; the mini and jumbo rings it refused too
+        // (their maxima are 0).
+        let valid = |n: u32| n >= RING_MIN && n % RING_STEP == 0;
+        if !valid(r.rx_pending) || !valid(r.tx_pending) {
             if let Some(ack) = ack {
-                ack.set_msg(c"igb_rs rings have a fixed size of 256 descriptors");
+                ack.set_msg(c"igb_rs rings hold 64 to 4096 descriptors, a multiple of 8");
             }
             return Err(EINVAL);
         }
@@ -131,17 +138,24 @@ impl EthtoolOps for IgbOps {
             TcpDataSplit::Enabled => true,
             TcpDataSplit::Unknown => a.split(),
         };
-        if split == a.split() {
+        let rings = (r.rx_pending, r.tx_pending);
+        let old = (
+            a.rx_ring.load(Ordering::Relaxed),
+            a.tx_ring.load(Ordering::Relaxed),
+        );
+        if split == a.split() && rings == old {
             return Ok(());
         }
-        // The descriptor type of every rx queue changes: a running device is stopped and
-        // opened again with new rings (the core refused turning split off while a memory
-        // provider is bound).
+        // The rings change (their size, or the descriptor type of every rx queue): a
+        // running device is stopped and opened again with new rings (the core refused
+        // turning split off while a memory provider is bound).
         let running = dev.is_running();
         if running {
             <IgbOps as Operations>::stop(a, dev)?;
         }
         a.split.store(split, Ordering::Relaxed);
+        a.rx_ring.store(rings.0, Ordering::Relaxed);
+        a.tx_ring.store(rings.1, Ordering::Relaxed);
         if running {
             <IgbOps as Operations>::open(a, dev)?;
         }

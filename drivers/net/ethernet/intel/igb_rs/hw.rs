@@ -7,8 +7,7 @@ use crate::{
     netdev::Adapter,
     queue::{
         vector_mask,
-        QueuePair,
-        RING_SIZE, //
+        QueuePair, //
     },
     rss::Rss,
     rx::{
@@ -211,7 +210,7 @@ impl Adapter {
             );
             io.write(
                 RDLEN::try_at(q).ok_or(EINVAL)?,
-                RDLEN::from_raw(RING_SIZE * 16),
+                RDLEN::from_raw(rx.size() * 16),
             );
             io.write(RDH::try_at(q).ok_or(EINVAL)?, RDH::from_raw(0));
             io.write(RDT::try_at(q).ok_or(EINVAL)?, RDT::from_raw(0));
@@ -253,7 +252,7 @@ impl Adapter {
             );
             io.write(
                 TDLEN::try_at(q).ok_or(EINVAL)?,
-                TDLEN::from_raw(RING_SIZE * 16),
+                TDLEN::from_raw(tx.size() * 16),
             );
             io.write(TDH::try_at(q).ok_or(EINVAL)?, TDH::from_raw(0));
             io.write(TDT::try_at(q).ok_or(EINVAL)?, TDT::from_raw(0));

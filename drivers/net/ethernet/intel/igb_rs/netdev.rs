@@ -77,6 +77,10 @@ pub(crate) struct Adapter {
     /// Rx header split (`ethtool -G tcp-data-split`), for the rings made from now on;
     /// changed under the instance lock.
     pub(crate) split: AtomicBool,
+    /// Descriptors per rx and per tx ring (`ethtool -G rx N tx N`), for the rings made
+    /// from now on; changed under the instance lock.
+    pub(crate) rx_ring: AtomicU32,
+    pub(crate) tx_ring: AtomicU32,
     /// The least time between two interrupts of a queue pair's vector, in microseconds
     /// (`ethtool -C rx-usecs`; EITR); 0: an interrupt for every write-back.
     pub(crate) rx_usecs: AtomicU32,
@@ -155,8 +159,15 @@ impl Operations for IgbOps {
         for p in a.active() {
             rings.push(
                 (
-                    RxRing::new(&a.dev, dev, p.index, a.split(), &dev.queue_config(p.index)?)?,
-                    TxRing::new()?,
+                    RxRing::new(
+                        &a.dev,
+                        dev,
+                        p.index,
+                        a.split(),
+                        &dev.queue_config(p.index)?,
+                        a.rx_ring.load(Ordering::Relaxed),
+                    )?,
+                    TxRing::new(a.tx_ring.load(Ordering::Relaxed))?,
                 ),
                 GFP_KERNEL,
             )?;
@@ -261,7 +272,8 @@ impl QueueMgmtOps for IgbOps {
             return Err(ENETDOWN);
         }
         a.active().get(idx as usize).ok_or(EINVAL)?;
-        RxRing::new(&a.dev, dev, idx, a.split(), qcfg)
+        let size = a.rx_ring.load(Ordering::Relaxed);
+        RxRing::new(&a.dev, dev, idx, a.split(), qcfg, size)
     }
 
     fn start(

@@ -58,8 +58,12 @@ use kernel::{
     }, //
 };
 
-/// Descriptors per ring.
-pub(crate) const RING_SIZE: u32 = 256;
+/// Descriptors per ring (`ethtool -G rx N tx N`): from `RING_MIN` to `RING_MAX`, in
+/// steps of `RING_STEP` (RDLEN and TDLEN count 128-byte units: 8 descriptors).
+pub(crate) const RING_DEFAULT: u32 = 256;
+pub(crate) const RING_MIN: u32 = 64;
+pub(crate) const RING_MAX: u32 = 4096;
+pub(crate) const RING_STEP: u32 = 8;
 
 /// An rx/tx queue pair and the NAPI context that serves it.
 #[pin_data]
@@ -108,8 +112,9 @@ impl QueuePair {
         irq: u32,
         hw: Arc<Hw>,
     ) -> Result<impl PinInit<Self, Error>> {
-        let rx_desc = Coherent::<u64>::zeroed_slice(dev, 2 * RING_SIZE as usize, GFP_KERNEL)?;
-        let tx_desc = Coherent::<u64>::zeroed_slice(dev, 2 * RING_SIZE as usize, GFP_KERNEL)?;
+        // Room for the largest rings: a ring size change needs no new descriptor memory.
+        let rx_desc = Coherent::<u64>::zeroed_slice(dev, 2 * RING_MAX as usize, GFP_KERNEL)?;
+        let tx_desc = Coherent::<u64>::zeroed_slice(dev, 2 * RING_MAX as usize, GFP_KERNEL)?;
         let repoll = Arc::pin_init(Repoll::new(hw.clone(), index), GFP_KERNEL)?;
         Ok(try_pin_init!(Self {
             napi <- Napi::new(),
@@ -154,7 +159,7 @@ impl QueuePair {
             if let Some(tx) = ring.as_mut() {
                 tx.clean(&self.tx_desc, Some(&ctx));
                 if let Some(txq) = self.txq(dev) {
-                    if txq.is_stopped() && tx.free_slots() > RING_SIZE / 4 {
+                    if txq.is_stopped() && tx.free_slots() > tx.size() / 4 {
                         txq.wake();
                         stats.wakes += 1;
                     }

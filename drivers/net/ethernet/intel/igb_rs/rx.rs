@@ -10,8 +10,7 @@ use crate::{
         desc_write,
         QueuePair,
         Repoll,
-        REPOLL_DELAY,
-        RING_SIZE, //
+        REPOLL_DELAY, //
     },
     stats::RxStats, //
 };
@@ -116,14 +115,14 @@ impl RxRing {
         q: u32,
         split: bool,
         qcfg: &QueueConfig,
+        size: u32,
     ) -> Result<Self> {
         let buf_size = pkt_buf_size(qcfg)?;
         // A power of two from PKT_BUF on (`pkt_buf_size`): its page order, without the
         // panicking `ilog2`.
         let order = (buf_size / PKT_BUF).trailing_zeros();
-        let hdr_params = Params::new(dev, 0, RING_SIZE, DataDirection::FromDevice, HDR_BUF);
-        let mut pkt_params =
-            Params::new(dev, order, RING_SIZE, DataDirection::FromDevice, buf_size);
+        let hdr_params = Params::new(dev, 0, size, DataDirection::FromDevice, HDR_BUF);
+        let mut pkt_params = Params::new(dev, order, size, DataDirection::FromDevice, buf_size);
         let devmem = net.rx_queue_has_provider(q);
         if devmem {
             // SAFETY: `net` has queue `q` and outlives the pool (the ring is dropped in
@@ -133,9 +132,9 @@ impl RxRing {
         }
         let hdr_pool = OwnedPagePool::new(&hdr_params)?;
         let pkt_pool = OwnedPagePool::new(&pkt_params)?;
-        let mut hdr = KVec::with_capacity(RING_SIZE as usize, GFP_KERNEL)?;
-        let mut pkt = KVec::with_capacity(RING_SIZE as usize, GFP_KERNEL)?;
-        for _ in 0..RING_SIZE {
+        let mut hdr = KVec::with_capacity(size as usize, GFP_KERNEL)?;
+        let mut pkt = KVec::with_capacity(size as usize, GFP_KERNEL)?;
+        for _ in 0..size {
             hdr.push(None, GFP_KERNEL)?;
             pkt.push(None, GFP_KERNEL)?;
         }
@@ -154,6 +153,12 @@ impl RxRing {
             split: split || devmem,
             buf_size,
         })
+    }
+
+    /// The number of descriptors.
+    pub(crate) fn size(&self) -> u32 {
+        // CAST: at most `RING_MAX` (`set_ringparam`).
+        self.pkt.len() as u32
     }
 
     /// Posts buffers on descriptor `i`; false when a pool is empty (counted in `stats`).
@@ -180,11 +185,11 @@ impl RxRing {
     /// Posts buffers from the tail up to the descriptor before the next one the NIC
     /// writes back (one slot stays empty); returns the new tail.
     pub(crate) fn refill(&mut self, desc: &Coherent<[u64]>, stats: &mut RxStats) -> u32 {
-        while (self.ntu + 1) % RING_SIZE != self.ntc {
+        while (self.ntu + 1) % self.size() != self.ntc {
             if !self.post(desc, self.ntu, stats) {
                 break;
             }
-            self.ntu = (self.ntu + 1) % RING_SIZE;
+            self.ntu = (self.ntu + 1) % self.size();
         }
         self.ntu
     }
@@ -207,7 +212,7 @@ impl QueuePair {
         let mut used = 0;
         // Only the descriptors from `ntc` up to the tail are posted: one the refill could not
         // post still holds the write-back of its last packet, DD set.
-        while done < budget && used < RING_SIZE - 1 && rx.ntc != rx.ntu {
+        while done < budget && used < rx.size() - 1 && rx.ntc != rx.ntu {
             let i = rx.ntc;
             let Ok((_, hi)) = desc_read(&self.rx_desc, i) else {
                 break;
@@ -224,7 +229,7 @@ impl QueuePair {
             // PKT_LEN, which no correct write-back makes larger than the buffer.
             let len = ((hi >> 32) & 0xFFFF) as u32;
             let hdr_info = lo as u32;
-            rx.ntc = (rx.ntc + 1) % RING_SIZE;
+            rx.ntc = (rx.ntc + 1) % rx.size();
             used += 1;
             let s = i as usize;
 
@@ -335,7 +340,7 @@ impl QueuePair {
         }
         // Refill whenever the ring is short, not only after taking packets: a ring that ran
         // dry (a memory provider out of buffers) takes none until it is refilled.
-        if used > 0 || (rx.ntu + 1) % RING_SIZE != rx.ntc {
+        if used > 0 || (rx.ntu + 1) % rx.size() != rx.ntc {
             let tail = rx.refill(&self.rx_desc, stats);
             dma_mb(Write);
             // The tail is the last posted descriptor plus one; a device that is gone takes
@@ -351,7 +356,7 @@ impl QueuePair {
         // posted buffers are as dry as none. Nothing tells the driver when the pools have
         // buffers again (a memory provider's come back when userspace returns its
         // tokens): poll again in a while, and leave the CPU meanwhile.
-        let posted = (rx.ntu + RING_SIZE - rx.ntc) % RING_SIZE;
+        let posted = (rx.ntu + rx.size() - rx.ntc) % rx.size();
         if posted < (dev.mtu() + FRAME_OVERHEAD).div_ceil(rx.buf_size) {
             stats.starved += 1;
             // The last handle goes first: dropping it cancels the timer, which is the one

@@ -7,8 +7,7 @@ use crate::{
     queue::{
         desc_read,
         desc_write,
-        QueuePair,
-        RING_SIZE, //
+        QueuePair, //
     },
     stats::TxStats,
     txdesc::{
@@ -72,9 +71,9 @@ pub(crate) struct TxQueue {
 }
 
 impl TxRing {
-    pub(crate) fn new() -> Result<Self> {
-        let mut pkts = KVVec::with_capacity(RING_SIZE as usize, GFP_KERNEL)?;
-        for _ in 0..RING_SIZE {
+    pub(crate) fn new(size: u32) -> Result<Self> {
+        let mut pkts = KVVec::with_capacity(size as usize, GFP_KERNEL)?;
+        for _ in 0..size {
             pkts.push(None, GFP_KERNEL)?;
         }
         Ok(Self {
@@ -84,8 +83,14 @@ impl TxRing {
         })
     }
 
+    /// The number of descriptors.
+    pub(crate) fn size(&self) -> u32 {
+        // CAST: at most `RING_MAX` (`set_ringparam`).
+        self.pkts.len() as u32
+    }
+
     pub(crate) fn free_slots(&self) -> u32 {
-        (self.ntc + RING_SIZE - self.ntu - 1) % RING_SIZE
+        (self.ntc + self.size() - self.ntu - 1) % self.size()
     }
 
     /// Reclaims the packets the NIC sent: unmaps them and frees their skbs, from a NAPI
@@ -107,7 +112,7 @@ impl TxRing {
             if let Some((pkt, _)) = self.pkts[self.ntc as usize].take() {
                 pkt.complete(ctx);
             }
-            self.ntc = (last + 1) % RING_SIZE;
+            self.ntc = (last + 1) % self.size();
         }
     }
 }
@@ -197,7 +202,7 @@ impl QueuePair {
         let mut i = first;
         if let Some((q0, q1)) = crate::txdesc::context_desc(&offload) {
             let _ = desc_write(&self.tx_desc, i, q0, q1);
-            i = (i + 1) % RING_SIZE;
+            i = (i + 1) % tx.size();
         }
         // The data descriptors: every non-empty buffer, in pieces of at most MAX_PER_DESC.
         let mut pieces = pkt
@@ -222,7 +227,7 @@ impl QueuePair {
             let _ = desc_write(&self.tx_desc, i, addr, hi);
             is_first = false;
             last = i;
-            i = (i + 1) % RING_SIZE;
+            i = (i + 1) % tx.size();
         }
         if is_first {
             // No bytes at all: nothing was written.
