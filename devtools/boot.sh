@@ -8,7 +8,7 @@
 # Usage: boot.sh LOGDIR COMMAND...
 #   LOGDIR/console.log  kernel console;  LOGDIR/guest.out  the command's output (also shown
 #   live unless QUIET=1). Exit status: the command's, or 124 when the watchdog
-#   (BOOT_TIMEOUT seconds, default 3000) had to stop the guest.
+#   (BOOT_TIMEOUT seconds, default 4200) had to stop the guest.
 #   no5lvl: with QEMU's `-cpu max` the guest uses 5-level paging, and 3 of 5 boots here
 #   had a KASAN "wild-memory-access" report from an interrupt taken during
 #   identify_boot_cpu(), on a direct-map address (ff11...); with 4-level paging none of
@@ -22,7 +22,7 @@
 logdir=$1
 shift
 mkdir -p "$logdir"
-timeout_s=${BOOT_TIMEOUT:-3000}
+timeout_s=${BOOT_TIMEOUT:-4200}
 vng=$CACHE/venv/bin/vng
 [ -x "$vng" ] || die "virtme-ng not found: run devtools/setup.sh"
 [ -f "$OUT/arch/x86/boot/bzImage" ] || die "no kernel in $OUT: run devtools/build.sh"

@@ -7,7 +7,12 @@
 
 . "$(dirname "$0")/lib.sh"
 
-SELFTEST_TARGETS=${SELFTEST_TARGETS:-"drivers/dma-buf devmem"}
+# The test kernel (debug) is also tested with upstream's drivers/net suite in HW mode.
+if [ "$VARIANT" = release ]; then
+	SELFTEST_TARGETS=${SELFTEST_TARGETS:-"drivers/dma-buf devmem"}
+else
+	SELFTEST_TARGETS=${SELFTEST_TARGETS:-"drivers/dma-buf devmem drivers/net drivers/net/hw"}
+fi
 
 # The test kernel (debug) also holds what the kselftest targets it is tested with
 # declare: upstream's drivers/net and drivers/net/hw suites, read from the prepared tree,

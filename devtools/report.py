@@ -10,6 +10,7 @@ N skipped`. Exit status 1 when anything failed or nothing passed.
 """
 
 import argparse
+import fnmatch
 import os
 import re
 import sys
@@ -124,16 +125,23 @@ def splats(console):
 
 
 def read_manifest(path, build):
-    """The manifest's entries for build: {(kind, name): (min_cases, owner)}."""
-    entries = {}
+    """The manifest's entries for build: {(kind, name): (min_cases, owner)}, and the cases
+    of upstream programs that are expected to fail, as shell-style patterns:
+    {(kind, name): {pattern, ...}}."""
+    entries, xfail = {}, {}
     for line in open(path):
         line = line.split("#", 1)[0].split()
         if not line:
             continue
-        b, kind, name, least, owner = line
-        if b == build:
-            entries[(kind, name)] = (int(least), owner)
-    return entries
+        b, kind, name, least, owner, *rest = line
+        if b != build:
+            continue
+        entries[(kind, name)] = (int(least), owner)
+        for r in rest:
+            if not r.startswith("xfail=") or owner != "upstream":
+                raise ValueError(f"{path}: {name}: an unknown column {r!r}")
+            xfail[(kind, name)] = set(r[len("xfail="):].split(","))
+    return entries, xfail
 
 
 def project_files(top):
@@ -161,8 +169,9 @@ def status_of(node):
 
 
 class Report:
-    def __init__(self, manifest):
+    def __init__(self, manifest, xfail):
         self.manifest = manifest
+        self.xfail = xfail
         self.seen = set()
         self.results = []
 
@@ -203,20 +212,34 @@ class Report:
             self.add(f"{kind}/{path}", st)
 
     def _upstream(self, kind, name, label, cases, node):
+        """One result for the suite: FAIL when a case failed that the manifest does not
+        expect to fail, or a case it expects to fail did not (it passed, skipped or is
+        gone); SKIP when every case skipped or some failed as expected; else PASS."""
         self._expect(kind, name, label, len(cases))
-        failed = [p for p, st in cases if st == "FAIL"]
-        skipped = sum(1 for _, st in cases if st == "SKIP")
-        if failed:
+        patterns = self.xfail.get((kind, name), set())
+        status = {p.split("/")[-1]: st for p, st in cases}
+        xfail = {c for c in status if any(fnmatch.fnmatchcase(c, p) for p in patterns)}
+        failed = [c for c, st in status.items() if st == "FAIL" and c not in xfail]
+        expected = sorted(c for c in xfail if status[c] == "FAIL")
+        not_failing = sorted(f"{c} ({status[c]})" for c in xfail if status[c] != "FAIL")
+        not_failing += sorted(f"{p} (gone)" for p in patterns
+                              if not any(fnmatch.fnmatchcase(c, p) for c in status))
+        skipped = sum(1 for st in status.values() if st == "SKIP")
+        if failed or not_failing:
             st = "FAIL"
-        elif cases and skipped == len(cases):
+        elif expected or (cases and skipped == len(cases)):
             st = "SKIP"
         else:
             st = "PASS" if cases else "FAIL"
         what = f"upstream suite, {len(cases)} cases"
         if skipped:
             what += f", {skipped} skipped"
+        if expected:
+            what += f", {len(expected)} failed as expected"
         if failed:
-            what += f", failed: {', '.join(p.split('/')[-1] for p in failed[:10])}"
+            what += f", failed: {', '.join(failed[:10])}"
+        if not_failing:
+            what += f", expected to fail but did not: {', '.join(not_failing[:10])}"
         self.add(f"{label} [{what}]", st)
 
     def missing(self):
@@ -256,8 +279,8 @@ def main():
     guest = open(args.guest, errors="replace").read()
     console = open(args.console, errors="replace").read()
     sec = sections(guest)
-    manifest = read_manifest(args.manifest, args.build)
-    rep = Report(manifest)
+    manifest, xfail = read_manifest(args.manifest, args.build)
+    rep = Report(manifest, xfail)
 
     # A section the guest did not print is a failure: its tests did not report.
     for name in ("kunit", "kselftest", "leaks", "kmemleak", "end"):

@@ -56,6 +56,29 @@ leak-gate: dmabufs 0
 """
 
 
+# An upstream program with a case the manifest expects to fail.
+MANIFEST_XFAIL = MANIFEST + "x  kselftest  drivers/net:up.py  3  upstream  xfail=up.c\n"
+GUEST_XFAIL = GUEST.replace("### devmem-rs: leaks\n", """\
+# selftests: drivers/net: up.py
+# TAP version 13
+# 1..3
+# ok 1 up.a
+# ok 2 up.b # SKIP the model has none
+# not ok 3 up.c
+not ok 2 selftests: drivers/net: up.py # exit=1
+### devmem-rs: leaks
+""")
+
+
+def xfail_skips(manifest=MANIFEST_XFAIL):
+    rc, out = report(GUEST_XFAIL, manifest=manifest)
+    want = ("SKIP kselftest/drivers/net:up.py [upstream suite, 3 cases, 1 skipped, "
+            "1 failed as expected]")
+    if rc != 0 or want not in out.splitlines():
+        return f"exit {rc}, no line {want!r}:\n{out}"
+    return None
+
+
 def report(guest, manifest=MANIFEST, console=""):
     with tempfile.TemporaryDirectory() as d:
         paths = {}
@@ -123,6 +146,24 @@ CASES = {
     "a_stalled_pool_fails": lambda: fails_naming(
         GUEST, "kernel/log-clean", console="page_pool_release_retry() stalled pool "
         "shutdown: id 3, 21 inflight 60 sec\n"),
+    "an_expected_failure_skips": xfail_skips,
+    "another_upstream_failure_fails": lambda: fails_naming(
+        GUEST_XFAIL.replace("# ok 1 up.a", "# not ok 1 up.a"), "failed: up.a",
+        manifest=MANIFEST_XFAIL),
+    "an_expected_failure_that_passes_fails": lambda: fails_naming(
+        GUEST_XFAIL.replace("# not ok 3 up.c", "# ok 3 up.c"),
+        "expected to fail but did not: up.c (PASS)", manifest=MANIFEST_XFAIL),
+    "an_expected_failure_gone_fails": lambda: fails_naming(
+        GUEST_XFAIL.replace("# not ok 3 up.c\n", ""),
+        "expected to fail but did not: up.c (gone)", manifest=MANIFEST_XFAIL),
+    "a_pattern_matching_nothing_fails": lambda: fails_naming(
+        GUEST_XFAIL, "expected to fail but did not: up.x* (gone)",
+        manifest=MANIFEST_XFAIL.replace("xfail=up.c", "xfail=up.c,up.x*")),
+    "an_expected_failure_pattern_skips": lambda: xfail_skips(
+        MANIFEST_XFAIL.replace("xfail=up.c", "xfail=up.[cd]")),
+    "an_expected_failure_pattern_matching_a_pass_fails": lambda: fails_naming(
+        GUEST_XFAIL, "expected to fail but did not: up.a (PASS)",
+        manifest=MANIFEST_XFAIL.replace("xfail=up.c", "xfail=up.*")),
     "a_missing_section_fails": lambda: fails_naming(
         GUEST.replace("### devmem-rs: end\n", ""), "section-end"),
 }

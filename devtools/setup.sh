@@ -13,7 +13,7 @@ PREFS=/etc/apt/preferences.d/devmem-rs.pref
 HOST_PKGS="clang-19 lld-19 llvm-19 libclang-19-dev flex bison bc libelf-dev libssl-dev
 	cpio rsync kmod dwarves ccache udev busybox-static python3-yaml python3-jsonschema
 	iproute2 xz-utils zstd git make gcc libc6-dev libcap-ng-dev libseccomp-dev python3-venv
-	socat"
+	socat iputils-ping iperf3 bpftool"
 
 [ "$(id -u)" = 0 ] || die "setup must run as root (it installs Debian packages)"
 
