@@ -40,7 +40,9 @@ pub use ring::{
 };
 pub use rss::{
     rss_key_fill,
+    HashFields,
     HashFunction,
+    RxfhFields,
     RxfhParam,
     RXH_XFRM_NO_CHANGE, //
 };
@@ -158,6 +160,27 @@ pub trait EthtoolOps: Operations {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
+    /// Reports the header fields packets of a flow type are hashed over (`ethtool -n ...
+    /// rx-flow-hash`, and the `flow-hash` of an RSS get, which asks for every flow type);
+    /// [`HashFields::NONE`] when they are not hashed, `EINVAL` for a flow type the driver
+    /// does not know. Runs under the core's RSS lock.
+    fn get_rxfh_fields(_data: &Self::Data, _dev: &NetDevice, _f: &mut RxfhFields) -> Result {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Changes the header fields a flow type is hashed over (`ethtool -N ... rx-flow-hash`,
+    /// or the `flow-hash` of an RSS set), under the core's RSS lock. The core has checked
+    /// the fields against the input transformation; the driver refuses what its hardware
+    /// cannot hash. The ioctl carries no extended acknowledgement.
+    fn set_rxfh_fields(
+        _data: &Self::Data,
+        _dev: &NetDevice,
+        _f: &RxfhFields,
+        _ack: Option<&mut ExtAck>,
+    ) -> Result {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
     /// Answers an rx flow classification query (`ethtool -n`): `ETHTOOL_GRXCLSRLCNT`,
     /// `ETHTOOL_GRXCLSRULE`, `ETHTOOL_GRXCLSRLALL` (whose rule locations go to
     /// `rule_locs`, as many as the caller has room for, else `EMSGSIZE`). Unsupported
@@ -249,6 +272,12 @@ impl<T: EthtoolOps> EthtoolTable<T> {
         }
         if T::HAS_SET_RXFH {
             ops.set_rxfh = Some(Self::set_rxfh);
+        }
+        if T::HAS_GET_RXFH_FIELDS {
+            ops.get_rxfh_fields = Some(Self::get_rxfh_fields);
+        }
+        if T::HAS_SET_RXFH_FIELDS {
+            ops.set_rxfh_fields = Some(Self::set_rxfh_fields);
         }
         if T::HAS_GET_RXNFC {
             ops.get_rxnfc = Some(Self::get_rxnfc);
@@ -474,6 +503,46 @@ impl<T: EthtoolOps> EthtoolTable<T> {
             )
         };
         from_result(|| T::set_rxfh(data, dev, rxfh, ack).map(|()| 0))
+    }
+
+    /// # Safety
+    ///
+    /// Called by the ethtool core through this table (see [`NetDevice::callee`]), with
+    /// `fields` valid for reads and writes for the call.
+    unsafe extern "C" fn get_rxfh_fields(
+        dev: *mut bindings::net_device,
+        fields: *mut bindings::ethtool_rxfh_fields,
+    ) -> c_int {
+        // SAFETY: `dev` as `callee` requires (this function's contract); `fields` is the
+        // core's, ours for the call.
+        let ((dev, data), f) = unsafe {
+            (
+                NetDevice::callee::<T>(dev),
+                RxfhFields::from_raw_mut(fields),
+            )
+        };
+        from_result(|| T::get_rxfh_fields(data, dev, f).map(|()| 0))
+    }
+
+    /// # Safety
+    ///
+    /// Called by the ethtool core through this table (see [`NetDevice::callee`]), with
+    /// `fields` valid for the call and `extack` null or the request's.
+    unsafe extern "C" fn set_rxfh_fields(
+        dev: *mut bindings::net_device,
+        fields: *const bindings::ethtool_rxfh_fields,
+        extack: *mut bindings::netlink_ext_ack,
+    ) -> c_int {
+        // SAFETY: `dev` as `callee` requires (this function's contract); `fields` is the
+        // core's, unchanged during the call; `extack` is null or the request's.
+        let ((dev, data), f, ack) = unsafe {
+            (
+                NetDevice::callee::<T>(dev),
+                RxfhFields::from_raw(fields),
+                ExtAck::from_raw(extack),
+            )
+        };
+        from_result(|| T::set_rxfh_fields(data, dev, f, ack).map(|()| 0))
     }
 
     /// # Safety

@@ -2,6 +2,7 @@
 
 //! RSS: the hash function, key and indirection table of a request (`ethtool -x/-X`).
 
+use super::FlowKind;
 use crate::bindings;
 
 /// An RSS hash function (C `ETH_RSS_HASH_*`), as `hfunc` carries it.
@@ -142,5 +143,83 @@ impl RxfhParam {
         // SAFETY: A non-null key has `key_size` bytes, valid while `self` is (type
         // invariant); nobody else accesses it while `self` is borrowed mutably.
         Some(unsafe { core::slice::from_raw_parts_mut(self.0.key, self.0.key_size as usize) })
+    }
+}
+
+/// The header fields a flow type's RSS hash is computed over (C `RXH_*` bits); empty when
+/// such packets are not hashed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HashFields(u32);
+
+impl HashFields {
+    /// No field: such packets are not hashed.
+    pub const NONE: Self = Self(0);
+    /// The IP source address.
+    pub const IP_SRC: Self = Self(bindings::RXH_IP_SRC);
+    /// The IP destination address.
+    pub const IP_DST: Self = Self(bindings::RXH_IP_DST);
+    /// Bytes 0 and 1 of the L4 header (the source port of TCP and UDP).
+    pub const L4_B_0_1: Self = Self(bindings::RXH_L4_B_0_1);
+    /// Bytes 2 and 3 of the L4 header (the destination port of TCP and UDP).
+    pub const L4_B_2_3: Self = Self(bindings::RXH_L4_B_2_3);
+    /// Addresses and ports (`ethtool -N ... rx-flow-hash ... sdfn`).
+    pub const ADDRS_PORTS: Self = Self(
+        bindings::RXH_IP_SRC
+            | bindings::RXH_IP_DST
+            | bindings::RXH_L4_B_0_1
+            | bindings::RXH_L4_B_2_3,
+    );
+
+    /// The C bits.
+    pub fn bits(self) -> u32 {
+        self.0
+    }
+}
+
+/// The hash fields of one flow type (C `struct ethtool_rxfh_fields`), as `ethtool -n/-N
+/// ... rx-flow-hash` and the `flow-hash` attribute of the RSS netlink messages carry them.
+#[repr(transparent)]
+pub struct RxfhFields(bindings::ethtool_rxfh_fields);
+
+impl RxfhFields {
+    /// Borrows the fields at `ptr`.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` is valid and not written by anyone else for `'a`.
+    pub(super) unsafe fn from_raw<'a>(ptr: *const bindings::ethtool_rxfh_fields) -> &'a Self {
+        // SAFETY: Transparent wrapper; validity promised by the caller.
+        unsafe { &*ptr.cast() }
+    }
+
+    /// Borrows the fields at `ptr`, to fill.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` is valid and not accessed by anyone else for `'a`.
+    pub(super) unsafe fn from_raw_mut<'a>(ptr: *mut bindings::ethtool_rxfh_fields) -> &'a mut Self {
+        // SAFETY: Transparent wrapper; validity and exclusivity promised by the caller.
+        unsafe { &mut *ptr.cast() }
+    }
+
+    /// The flow type (without `FLOW_RSS`).
+    pub fn flow_kind(&self) -> FlowKind {
+        FlowKind::from_raw(self.0.flow_type)
+    }
+
+    /// The RSS context (always 0 unless the driver keeps fields per context, which the
+    /// table does not declare).
+    pub fn rss_context(&self) -> u32 {
+        self.0.rss_context
+    }
+
+    /// The fields the flow type is hashed over.
+    pub fn fields(&self) -> HashFields {
+        HashFields(self.0.data)
+    }
+
+    /// Reports the fields the flow type is hashed over.
+    pub fn set_fields(&mut self, fields: HashFields) {
+        self.0.data = fields.0;
     }
 }

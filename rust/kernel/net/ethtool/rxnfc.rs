@@ -24,7 +24,7 @@ pub enum FlowKind {
 }
 
 impl FlowKind {
-    fn from_raw(v: u32) -> Self {
+    pub(super) fn from_raw(v: u32) -> Self {
         match v {
             bindings::TCP_V4_FLOW => Self::TcpV4,
             bindings::UDP_V4_FLOW => Self::UdpV4,

@@ -3,7 +3,7 @@
 #
 # The Rust 82576 driver (igb_rs) on port A, the C igb driver on port B in its own network
 # namespace: probe, link, ping both ways, TCP in both directions with every byte checked
-# at MTU 1500 and 9000, the ethtool surface (RSS table and key, flow steering rules, per-queue
+# at MTU 1500 and 9000, the ethtool surface (RSS table, key and hash fields, flow steering rules, per-queue
 # statistics that survive down/up) and unbind/rebind. The module's KUnit suite (igb_rs_rss,
 # the RSS hash and rule table) runs when it loads; its result is read from the kernel log.
 
@@ -129,7 +129,7 @@ refused() {
 }
 
 ktap_print_header
-ktap_set_plan 36
+ktap_set_plan 38
 
 mapfile -t ports < <(igb_ports)
 A=${ports[0]}
@@ -244,6 +244,30 @@ if refused -N "$IF_A" flow-type tcp4 dst-port 7000 action 1 &&
 	ktap_test_pass "ethtool_N_refused"
 else
 	ktap_test_fail "ethtool_N_refused"
+fi
+
+# rx-flow-hash: TCP over IPv4 and IPv6 is hashed over addresses and ports; nothing else is
+# hashed (the model sends it to queue 0). Other fields are refused and change nothing.
+hash_fields() {
+	ethtool -n "$IF_A" rx-flow-hash "$1" |
+		grep -cE "^(IP SA|IP DA|L4 bytes 0 & 1 .*|L4 bytes 2 & 3 .*)$"
+}
+unhashed() {
+	ethtool -n "$IF_A" rx-flow-hash "$1" | grep -qx "None"
+}
+if [ "$(hash_fields tcp4)" = 4 ] && [ "$(hash_fields tcp6)" = 4 ] &&
+   unhashed udp4 && unhashed udp6 && unhashed sctp4; then
+	ktap_test_pass "ethtool_n_rx_flow_hash"
+else
+	ktap_print_msg "tcp4: $(ethtool -n "$IF_A" rx-flow-hash tcp4 2>&1 | tr '\n' ' ')"
+	ktap_test_fail "ethtool_n_rx_flow_hash"
+fi
+if refused -N "$IF_A" rx-flow-hash tcp4 sd && refused -N "$IF_A" rx-flow-hash tcp6 s &&
+   refused -N "$IF_A" rx-flow-hash udp4 sdfn && ethtool -N "$IF_A" rx-flow-hash tcp4 sdfn &&
+   [ "$(hash_fields tcp4)" = 4 ] && [ "$(hash_fields tcp6)" = 4 ] && unhashed udp4; then
+	ktap_test_pass "ethtool_N_rx_flow_hash_refused"
+else
+	ktap_test_fail "ethtool_N_rx_flow_hash_refused"
 fi
 
 # ethtool -S: every per-queue counter is there, and traffic moves them.

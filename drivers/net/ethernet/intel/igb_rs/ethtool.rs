@@ -44,10 +44,13 @@ use kernel::{
             Channels,
             Coalesce,
             EthtoolOps,
+            FlowKind,
+            HashFields,
             HashFunction,
             KernelRingParam,
             RingParam,
             RuleLocation,
+            RxfhFields,
             RxfhParam,
             Rxnfc,
             RxnfcCommand,
@@ -364,6 +367,29 @@ impl EthtoolOps for IgbOps {
         a.program_rss(&cfg)
     }
 
+    fn get_rxfh_fields(_a: &Adapter, _dev: &NetDevice, f: &mut RxfhFields) -> Result {
+        f.set_fields(hashed_over(f.flow_kind()));
+        Ok(())
+    }
+
+    fn set_rxfh_fields(
+        _a: &Adapter,
+        _dev: &NetDevice,
+        f: &RxfhFields,
+        mut ack: Option<&mut ExtAck>,
+    ) -> Result {
+        // What the driver programs (MRQC) is all it can keep: unhashed traffic is what
+        // keeps queue 0, which is never bound to a dma-buf, the queue of everything but TCP.
+        if f.fields() != hashed_over(f.flow_kind()) {
+            return Err(refuse(
+                &mut ack,
+                c"igb_rs hashes TCP over addresses and ports, and no other traffic",
+                EINVAL,
+            ));
+        }
+        Ok(())
+    }
+
     fn get_rxnfc(
         a: &Adapter,
         _dev: &NetDevice,
@@ -449,6 +475,16 @@ impl EthtoolOps for IgbOps {
 }
 
 /// Leaves `msg` in the request's extended acknowledgement, if it has one; returns `err`.
+/// The fields packets of `kind` are hashed over: TCP over IPv4 and IPv6 by addresses and
+/// ports (MRQC, see `Adapter::configure`); nothing else is hashed (the model sends it to
+/// queue 0).
+fn hashed_over(kind: FlowKind) -> HashFields {
+    match kind {
+        FlowKind::TcpV4 | FlowKind::TcpV6 => HashFields::ADDRS_PORTS,
+        _ => HashFields::NONE,
+    }
+}
+
 pub(crate) fn refuse(ack: &mut Option<&mut ExtAck>, msg: &'static CStr, err: Error) -> Error {
     if let Some(ack) = ack.as_deref_mut() {
         ack.set_msg(msg);
