@@ -474,7 +474,6 @@ impl EthtoolOps for IgbOps {
     }
 }
 
-/// Leaves `msg` in the request's extended acknowledgement, if it has one; returns `err`.
 /// The fields packets of `kind` are hashed over: TCP over IPv4 and IPv6 by addresses and
 /// ports (MRQC, see `Adapter::configure`); nothing else is hashed (the model sends it to
 /// queue 0).
@@ -485,6 +484,7 @@ fn hashed_over(kind: FlowKind) -> HashFields {
     }
 }
 
+/// Leaves `msg` in the request's extended acknowledgement, if it has one; returns `err`.
 pub(crate) fn refuse(ack: &mut Option<&mut ExtAck>, msg: &'static CStr, err: Error) -> Error {
     if let Some(ack) = ack.as_deref_mut() {
         ack.set_msg(msg);
