@@ -27,6 +27,7 @@ use crate::{
             EthtoolOps,
             EthtoolTable, //
         },
+        ext_ack::ExtAck,
         queue::{
             QueueMgmtOps,
             QueueMgmtTable,
@@ -34,7 +35,11 @@ use crate::{
             QueueStatsTable, //
         },
         skbuff::SkBuff,
-        sock::NetNs, //
+        sock::NetNs,
+        xdp::{
+            BpfProg,
+            XdpXmit, //
+        }, //
     },
     prelude::*,
     sync::Arc,
@@ -420,6 +425,33 @@ pub trait Operations: 'static {
     fn get_stats64(_data: &Self::Data, _dev: &NetDevice, _stats: &mut LinkStats64) {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
+
+    /// Attaches (`Some`), replaces or detaches (`None`) the device's native XDP program
+    /// (C `ndo_bpf` with `XDP_SETUP_PROG`), under the instance lock. On success the
+    /// driver keeps `prog` and drops the program it had; on failure it drops `prog` and
+    /// the old one stays, and `ack` says why. The core has checked what it knows (no
+    /// memory provider bound, no header split under a single-buffer program).
+    fn xdp_setup(
+        _data: &Self::Data,
+        _dev: &LockedNetDevice,
+        _prog: Option<BpfProg>,
+        _ack: Option<&mut ExtAck>,
+    ) -> Result {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Transmits the frames another device redirected here (C `ndo_xdp_xmit`), taking
+    /// them from `frames` in order until one does not fit; with `flush`, tells the device
+    /// of them. The driver sends or gives back every frame it takes; the rest stay the
+    /// caller's. `Err` only when nothing was taken.
+    fn xdp_xmit(
+        _data: &Self::Data,
+        _dev: &NetDevice,
+        _frames: &mut XdpXmit<'_>,
+        _flush: bool,
+    ) -> Result {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
 }
 
 struct OpsAdapter<T: Operations>(PhantomData<T>);
@@ -493,12 +525,93 @@ impl<T: Operations> OpsAdapter<T> {
         T::get_stats64(unsafe { dev.data::<T>() }, dev, stats);
     }
 
+    /// # Safety
+    ///
+    /// Called by the networking core through the ops table built here, with the live
+    /// objects the C prototype names, on a device (or NAPI context) of the driver.
+    unsafe extern "C" fn bpf(
+        dev: *mut bindings::net_device,
+        bpf: *mut bindings::netdev_bpf,
+    ) -> c_int {
+        from_result(|| {
+            // SAFETY: The stack calls with a live device made by `Registration<T>`, which
+            // is ops locked: `ndo_bpf` runs under its instance lock (`dev_xdp_attach`).
+            let dev = unsafe { LockedNetDevice::assume_locked(NetDevice::from_raw(dev)) };
+            // SAFETY: `bpf` is valid for the call.
+            let bpf = unsafe { &mut *bpf };
+            if bpf.command != bindings::bpf_netdev_command_XDP_SETUP_PROG {
+                return Err(EINVAL);
+            }
+            // SAFETY: For `XDP_SETUP_PROG`, the first member of the union is in use.
+            let setup = unsafe { &mut bpf.__bindgen_anon_1.__bindgen_anon_1 };
+            let raw = setup.prog;
+            // The core moved a reference to the driver and takes it back on failure: the
+            // driver gets a reference of its own, and on success the core's goes.
+            if !raw.is_null() {
+                // SAFETY: A live program the core holds a reference to.
+                unsafe { bindings::bpf_prog_inc(raw) };
+            }
+            // SAFETY: The reference just taken, or none.
+            let prog = unsafe { BpfProg::from_raw(raw) };
+            // SAFETY: The core's extack for the request, valid for the call, or null.
+            let ack = unsafe { ExtAck::from_raw(setup.extack) };
+            // SAFETY: The device was made by a `Registration<T>`.
+            T::xdp_setup(unsafe { dev.data::<T>() }, dev, prog, ack)?;
+            if !raw.is_null() {
+                // SAFETY: The reference the core moved to the driver, which has its own.
+                unsafe { bindings::bpf_prog_put(raw) };
+            }
+            Ok(0)
+        })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the networking core through the ops table built here, with the live
+    /// objects the C prototype names, on a device (or NAPI context) of the driver.
+    unsafe extern "C" fn xdp_xmit(
+        dev: *mut bindings::net_device,
+        n: c_int,
+        frames: *mut *mut bindings::xdp_frame,
+        flags: u32,
+    ) -> c_int {
+        if flags & !bindings::XDP_XMIT_FLUSH != 0 {
+            return EINVAL.to_errno();
+        }
+        let n = usize::try_from(n).unwrap_or(0);
+        if n == 0 || frames.is_null() {
+            return 0;
+        }
+        // SAFETY: The stack calls with a live device made by `Registration<T>`.
+        let dev = unsafe { NetDevice::from_raw(dev) };
+        // SAFETY: `frames` holds `n` live frames the caller hands over in order; those not
+        // taken (the count returned) stay its own.
+        let mut batch = unsafe { XdpXmit::new(core::slice::from_raw_parts(frames, n)) };
+        // SAFETY: The device was made by a `Registration<T>`.
+        let r = T::xdp_xmit(unsafe { dev.data::<T>() }, dev, &mut batch, flags != 0);
+        match r {
+            Err(e) if batch.taken() == 0 => e.to_errno(),
+            // CAST: at most `n`, a `c_int`.
+            _ => batch.taken() as c_int,
+        }
+    }
+
     const OPS: bindings::net_device_ops = bindings::net_device_ops {
         ndo_open: Some(Self::open),
         ndo_stop: Some(Self::stop),
         ndo_start_xmit: Some(Self::start_xmit),
         ndo_get_stats64: if T::HAS_GET_STATS64 {
             Some(Self::get_stats64)
+        } else {
+            None
+        },
+        ndo_bpf: if T::HAS_XDP_SETUP {
+            Some(Self::bpf)
+        } else {
+            None
+        },
+        ndo_xdp_xmit: if T::HAS_XDP_XMIT {
+            Some(Self::xdp_xmit)
         } else {
             None
         },
@@ -582,6 +695,7 @@ pub struct ExtraOps<T: Operations> {
     features: Features,
     netmem_tx: bool,
     irq_affinity_auto: bool,
+    xdp: crate::net::xdp::Features,
     _p: PhantomData<T>,
 }
 
@@ -595,6 +709,7 @@ impl<T: Operations> ExtraOps<T> {
             features: Features::EMPTY,
             netmem_tx: false,
             irq_affinity_auto: false,
+            xdp: crate::net::xdp::Features::EMPTY,
             _p: PhantomData,
         }
     }
@@ -622,6 +737,17 @@ impl<T: Operations> ExtraOps<T> {
     pub fn irq_affinity_auto(self) -> Self {
         Self {
             irq_affinity_auto: true,
+            ..self
+        }
+    }
+}
+
+impl<T: Operations> ExtraOps<T> {
+    /// The XDP capabilities the device reports (C `xdp_features`): those of the
+    /// [`Operations::xdp_setup`] and [`Operations::xdp_xmit`] it implements.
+    pub fn xdp(self, features: crate::net::xdp::Features) -> Self {
+        Self {
+            xdp: features,
             ..self
         }
     }
@@ -724,6 +850,7 @@ impl<T: Operations> Registration<T> {
             if extra.irq_affinity_auto {
                 bindings::netif_set_affinity_auto(raw);
             }
+            (*raw).xdp_features = extra.xdp.as_raw();
             bindings::netdev_priv(raw)
                 .cast::<*const T::Data>()
                 .write(Arc::into_raw(data));

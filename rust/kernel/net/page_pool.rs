@@ -52,6 +52,15 @@ impl Params {
         Self(p)
     }
 
+    /// The device writes each buffer from `offset` bytes on (C `offset`): the pool syncs
+    /// from there, and a driver adds it to the buffer's DMA address. `max_len` counts from
+    /// there too.
+    pub fn offset(mut self, offset: u32) -> Self {
+        // `fast` is the named view of the C struct group: a plain field.
+        self.0.__bindgen_anon_1.fast.offset = offset;
+        self
+    }
+
     /// Lets the pool take unreadable buffers (`net_iov`s) from the memory provider bound
     /// to rx queue `queue` of `netdev`, if any (`PP_FLAG_ALLOW_UNREADABLE_NETMEM`).
     ///
@@ -105,6 +114,11 @@ impl OwnedPagePool {
             netmem: NetmemRef::from_raw(raw),
             pool: self.0,
         })
+    }
+
+    /// The C pool.
+    pub(crate) fn as_nonnull(&self) -> NonNull<bindings::page_pool> {
+        self.0
     }
 
     /// Makes the first `len` bytes of a buffer the device wrote visible to the CPU
@@ -171,6 +185,15 @@ impl PoolNetmem {
     pub fn dma_addr(&self) -> crate::dma::DmaAddress {
         // SAFETY: A buffer of a page pool, which records its address (type invariant).
         unsafe { bindings::page_pool_get_dma_addr_netmem(self.netmem.as_raw()) }
+    }
+
+    /// Whether the buffer is one of `pool`'s.
+    pub fn is_of(&self, pool: &OwnedPagePool) -> bool {
+        self.pool == pool.0
+    }
+
+    pub(crate) fn is_of_raw(&self, pool: NonNull<bindings::page_pool>) -> bool {
+        self.pool == pool
     }
 
     /// Gives up ownership without giving the buffer back: its reference goes to the

@@ -21,9 +21,11 @@ use crate::{
     bindings,
     device::Device,
     dma::DmaAddress,
+    ffi::c_void,
     net::{
         napi::PollContext,
-        skbuff::SkBuff, //
+        skbuff::SkBuff,
+        xdp::XdpFrame, //
     },
     prelude::*,
     sync::aref::ARef, //
@@ -85,6 +87,77 @@ struct Mappings {
     n: usize,
 }
 
+impl Mappings {
+    /// Maps `head_len` bytes at `head` (if any) and each frag of `frags` for `dev` to read.
+    /// A `net_iov` frag takes the address its TX binding mapped when `niov_ok`, and is
+    /// refused (`EINVAL`) otherwise. Nothing stays mapped on failure.
+    ///
+    /// # Safety
+    ///
+    /// `head` holds `head_len` bytes and each frag is a live `skb_frag_t`, all outliving
+    /// the mappings.
+    unsafe fn new(
+        dev: &Device,
+        head: *mut c_void,
+        head_len: u32,
+        frags: impl Iterator<Item = *const bindings::skb_frag>,
+        niov_ok: bool,
+    ) -> Result<Self> {
+        let mut map = Mappings {
+            dev: dev.into(),
+            segs: [Segment::EMPTY; MAX_SEGMENTS],
+            n: 0,
+        };
+        let dir = bindings::dma_data_direction::DMA_TO_DEVICE;
+        if head_len > 0 {
+            // SAFETY: `head` holds `head_len` bytes that outlive the mapping (the
+            // function's safety contract).
+            let addr = unsafe {
+                bindings::dma_map_single_attrs(dev.as_raw(), head, head_len as usize, dir, 0)
+            };
+            // SAFETY: `addr` was just returned for `dev`.
+            if unsafe { bindings::dma_mapping_error(dev.as_raw(), addr) } != 0 {
+                return Err(ENOMEM);
+            }
+            map.segs[0] = Segment {
+                addr,
+                len: head_len,
+                unmap: Unmap::Single,
+            };
+            // INVARIANT: `segs[0]` is mapped as it says.
+            map.n = 1;
+        }
+        for frag in frags {
+            if map.n == MAX_SEGMENTS {
+                // `map` unmaps the segments mapped so far.
+                return Err(EINVAL);
+            }
+            // SAFETY: A live frag (the function's safety contract).
+            let (netmem, len) = unsafe { ((*frag).netmem, (*frag).len) };
+            let niov = netmem & bindings::NET_IOV as usize != 0;
+            if niov && !niov_ok {
+                return Err(EINVAL);
+            }
+            // SAFETY: A live frag; a page frag gets mapped for `dev`, a `net_iov` gives the
+            // address its binding mapped.
+            let addr =
+                unsafe { bindings::__skb_frag_dma_map(dev.as_raw(), frag, 0, len as usize, dir) };
+            // SAFETY: `addr` was just returned by the mapping call for `dev`.
+            if !niov && unsafe { bindings::dma_mapping_error(dev.as_raw(), addr) } != 0 {
+                return Err(ENOMEM);
+            }
+            map.segs[map.n] = Segment {
+                addr,
+                len,
+                unmap: if niov { Unmap::None } else { Unmap::Page },
+            };
+            // INVARIANT: as mapped above; at most `MAX_SEGMENTS` segments.
+            map.n += 1;
+        }
+        Ok(map)
+    }
+}
+
 impl Drop for Mappings {
     fn drop(&mut self) {
         let dev = self.dev.as_raw();
@@ -106,12 +179,18 @@ impl Drop for Mappings {
     }
 }
 
-/// A packet handed to the device: the skb and the DMA mappings of its data, which last
-/// until [`TxPacket::complete`] or drop.
+/// What a [`TxPacket`] carries: an skb of the stack, or an XDP frame.
+enum Owner {
+    Skb(SkBuff),
+    Frame(XdpFrame),
+}
+
+/// A packet handed to the device: the skb (or XDP frame) and the DMA mappings of its
+/// data, which last until [`TxPacket::complete`] or drop.
 pub struct TxPacket {
-    // Dropped first: the mappings go before the skb that owns the memory.
+    // Dropped first: the mappings go before the owner of the memory.
     map: Mappings,
-    skb: SkBuff,
+    owner: Owner,
 }
 
 impl TxPacket {
@@ -124,63 +203,38 @@ impl TxPacket {
     /// a plain [`Device`], as [`page_pool::Params`](super::page_pool::Params) does.
     pub fn map(dev: &Device, skb: SkBuff) -> Result<Self, (Error, SkBuff)> {
         let raw = skb.as_raw();
-        let mut map = Mappings {
-            dev: dev.into(),
-            segs: [Segment::EMPTY; MAX_SEGMENTS],
-            n: 0,
-        };
-        let dir = bindings::dma_data_direction::DMA_TO_DEVICE;
-        let headlen = skb.headlen();
-        if headlen > 0 {
-            // SAFETY: `data` holds `headlen` bytes of the skb, which outlives the mapping
-            // (the packet drops its mappings first).
-            let addr = unsafe {
-                bindings::dma_map_single_attrs(
-                    dev.as_raw(),
-                    (*raw).data.cast(),
-                    headlen as usize,
-                    dir,
-                    0,
-                )
-            };
-            // SAFETY: `addr` was just returned for `dev`.
-            if unsafe { bindings::dma_mapping_error(dev.as_raw(), addr) } != 0 {
-                return Err((ENOMEM, skb));
-            }
-            map.segs[0] = Segment {
-                addr,
-                len: headlen,
-                unmap: Unmap::Single,
-            };
-            // INVARIANT: `segs[0]` is mapped as it says.
-            map.n = 1;
-        }
+        // SAFETY: `data` holds `headlen` bytes of the skb, which outlives the mapping (the
+        // packet drops its mappings first).
+        let head = unsafe { (*raw).data.cast() };
         let shinfo = skb.shinfo();
-        for i in 0..skb.nr_frags() as usize {
-            // SAFETY: `i < nr_frags <= MAX_SKB_FRAGS`: a frag of the skb.
-            let frag = unsafe { core::ptr::addr_of!((*shinfo).frags[i]) };
-            // SAFETY: `frag` points to frag `i` of the skb, in its shared info (above).
-            let (netmem, len) = unsafe { ((*frag).netmem, (*frag).len) };
-            let niov = netmem & bindings::NET_IOV as usize != 0;
-            // SAFETY: A frag of the skb; a page frag gets mapped for `dev`, a `net_iov`
-            // gives the address its binding mapped.
-            let addr =
-                unsafe { bindings::__skb_frag_dma_map(dev.as_raw(), frag, 0, len as usize, dir) };
-            // SAFETY: `addr` was just returned by the mapping call for `dev`.
-            if !niov && unsafe { bindings::dma_mapping_error(dev.as_raw(), addr) } != 0 {
-                // `map` unmaps the segments mapped so far.
-                drop(map);
-                return Err((ENOMEM, skb));
-            }
-            map.segs[map.n] = Segment {
-                addr,
-                len,
-                unmap: if niov { Unmap::None } else { Unmap::Page },
-            };
-            // INVARIANT: as mapped above; at most `1 + MAX_SKB_FRAGS` segments.
-            map.n += 1;
+        let frags = (0..skb.nr_frags() as usize).map(|i| {
+            // SAFETY: `i < nr_frags`: a frag of the skb, in its shared info, which lives
+            // with it.
+            unsafe { core::ptr::addr_of!((*shinfo).frags[i]) }
+        });
+        // SAFETY: As above: the head and frags of the skb, which the packet keeps.
+        match unsafe { Mappings::new(dev, head, skb.headlen(), frags, true) } {
+            Ok(map) => Ok(Self {
+                map,
+                owner: Owner::Skb(skb),
+            }),
+            Err(e) => Err((e, skb)),
         }
-        Ok(Self { map, skb })
+    }
+
+    /// Maps the first buffer and the frags of an XDP frame for `dev` to read (as
+    /// [`TxPacket::map`]). On failure the frame comes back with the error. A frame with
+    /// unreadable frags (`net_iov`s) is refused (`EINVAL`).
+    pub fn map_frame(dev: &Device, frame: XdpFrame) -> Result<Self, (Error, XdpFrame)> {
+        let frags = frame.frag_ptrs();
+        // SAFETY: The frame's first buffer and frags, which the packet keeps.
+        match unsafe { Mappings::new(dev, frame.data(), frame.head_len(), frags, false) } {
+            Ok(map) => Ok(Self {
+                map,
+                owner: Owner::Frame(frame),
+            }),
+            Err(e) => Err((e, frame)),
+        }
     }
 
     /// The packet's buffers in order: the linear part (unless empty), then the frags.
@@ -188,19 +242,16 @@ impl TxPacket {
         &self.map.segs[..self.map.n]
     }
 
-    /// The skb.
-    pub fn skb(&self) -> &SkBuff {
-        &self.skb
-    }
-
     /// The device finished: unmaps the buffers and frees the skb, through the softirq's
-    /// cache when called from a NAPI poll (`ctx`), else from any context.
+    /// cache when called from a NAPI poll (`ctx`), else from any context; an XDP frame
+    /// goes back to its memory.
     pub fn complete(self, ctx: Option<&PollContext<'_>>) {
-        let Self { map, skb } = self;
+        let Self { map, owner } = self;
         drop(map);
-        match ctx {
-            Some(ctx) => ctx.consume_skb(skb),
-            None => skb.consume_any(),
+        match (owner, ctx) {
+            (Owner::Skb(skb), Some(ctx)) => ctx.consume_skb(skb),
+            (Owner::Skb(skb), None) => skb.consume_any(),
+            (Owner::Frame(frame), _) => drop(frame),
         }
     }
 }

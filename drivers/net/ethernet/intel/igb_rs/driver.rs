@@ -38,7 +38,8 @@ use kernel::{
             Features,
             Registration, //
         },
-        ethtool::rss_key_fill, //
+        ethtool::rss_key_fill,
+        xdp, //
     },
     pci,
     prelude::*,
@@ -186,6 +187,8 @@ impl pci::Driver for IgbDriver {
                 rss <- kernel::new_mutex!(Rss::new(key, DEFAULT_QUEUES as u8)),
                 rx_undersize: AtomicU64::new(0),
                 rx_oversize: AtomicU64::new(0),
+                split_requested: AtomicBool::new(false),
+                xdp <- kernel::new_mutex!(None),
             }),
             GFP_KERNEL,
         )?;
@@ -200,7 +203,14 @@ impl pci::Driver for IgbDriver {
                 .queue_stats()
                 .features(FEATURES)
                 .netmem_tx()
-                .irq_affinity_auto(),
+                .irq_affinity_auto()
+                .xdp(
+                    xdp::Features::BASIC
+                        | xdp::Features::REDIRECT
+                        | xdp::Features::NDO_XMIT
+                        | xdp::Features::RX_SG
+                        | xdp::Features::NDO_XMIT_SG,
+                ),
         )?;
         netdev
             .dev()

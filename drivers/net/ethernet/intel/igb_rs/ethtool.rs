@@ -109,9 +109,9 @@ impl EthtoolOps for IgbOps {
         r.tx_max_pending = RING_MAX;
         r.rx_pending = a.rx_ring.load(Ordering::Relaxed);
         r.tx_pending = a.tx_ring.load(Ordering::Relaxed);
-        // Rx splits headers from payload unless told not to.
+        // Rx splits headers from payload unless told not to, or an XDP program runs.
         if k.tcp_data_split() == TcpDataSplit::Unknown {
-            k.set_tcp_data_split(if a.split() {
+            k.set_tcp_data_split(if a.rx_split() {
                 TcpDataSplit::Enabled
             } else {
                 TcpDataSplit::Disabled
@@ -141,6 +141,16 @@ impl EthtoolOps for IgbOps {
             TcpDataSplit::Enabled => true,
             TcpDataSplit::Unknown => a.split(),
         };
+        let requested = k.tcp_data_split() == TcpDataSplit::Enabled;
+        // The core refused this under a single-buffer XDP program; a multi-buffer one
+        // sees whole frames too (`xdp_setup`).
+        if requested && a.xdp.lock().is_some() {
+            if let Some(ack) = ack {
+                ack.set_msg(c"igb_rs: XDP runs on whole frames: tcp-data-split stays off");
+            }
+            return Err(EINVAL);
+        }
+        a.split_requested.store(requested, Ordering::Relaxed);
         let rings = (r.rx_pending, r.tx_pending);
         let old = (
             a.rx_ring.load(Ordering::Relaxed),

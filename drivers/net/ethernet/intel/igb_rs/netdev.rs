@@ -6,6 +6,7 @@ use crate::regs::*;
 use crate::{
     driver::{
         DEFAULT_RX_QUEUE,
+        FRAME_OVERHEAD,
         MAX_FRAME, //
     },
     hw::Hw,
@@ -13,7 +14,8 @@ use crate::{
     rss::Rss,
     rx::{
         pkt_buf_size,
-        RxRing, //
+        RxRing,
+        XDP_BUF, //
     },
     stats::{
         RxStats,
@@ -51,7 +53,11 @@ use kernel::{
             QueueStatsTx,
             QCFG_RX_PAGE_SIZE, //
         },
-        skbuff::SkBuff, //
+        skbuff::SkBuff,
+        xdp::{
+            BpfProg,
+            XdpXmit, //
+        }, //
     },
     prelude::*,
     sync::{
@@ -92,11 +98,29 @@ pub(crate) struct Adapter {
     /// summed.
     pub(crate) rx_undersize: AtomicU64,
     pub(crate) rx_oversize: AtomicU64,
+    /// Userspace asked for header split (`tcp-data-split on`), rather than leaving it to
+    /// the driver: an XDP program is refused then. Set under the instance lock.
+    pub(crate) split_requested: AtomicBool,
+    /// The XDP program, for the rings made from now on (running rings hold their own
+    /// reference); changed under the instance lock (`xdp_setup`).
+    #[pin]
+    pub(crate) xdp: Mutex<Option<BpfProg>>,
 }
 
 impl Adapter {
     pub(crate) fn split(&self) -> bool {
         self.split.load(Ordering::Relaxed)
+    }
+
+    /// The XDP program the rings made now run.
+    pub(crate) fn xdp_prog(&self) -> Option<BpfProg> {
+        self.xdp.lock().clone()
+    }
+
+    /// Whether the rings made now split headers from payload: the setting, unless an XDP
+    /// program runs (it sees whole frames).
+    pub(crate) fn rx_split(&self) -> bool {
+        self.split() && self.xdp.lock().is_none()
     }
 
     /// The queue pairs in use.
@@ -156,6 +180,7 @@ impl Operations for IgbOps {
     fn open(a: &Adapter, dev: &LockedNetDevice) -> Result {
         // Every ring first: on failure nothing is installed and nothing needs undoing.
         let mut rings = KVec::with_capacity(a.active().len(), GFP_KERNEL)?;
+        let prog = a.xdp_prog();
         for p in a.active() {
             rings.push(
                 (
@@ -166,6 +191,7 @@ impl Operations for IgbOps {
                         a.split(),
                         &dev.queue_config(p.index)?,
                         a.rx_ring.load(Ordering::Relaxed),
+                        prog.clone(),
                     )?,
                     TxRing::new(a.tx_ring.load(Ordering::Relaxed))?,
                 ),
@@ -232,6 +258,83 @@ impl Operations for IgbOps {
     fn get_stats64(a: &Adapter, _dev: &NetDevice, s: &mut LinkStats64) {
         a.add_stats(s);
     }
+
+    fn xdp_setup(
+        a: &Adapter,
+        dev: &LockedNetDevice,
+        prog: Option<BpfProg>,
+        ack: Option<&mut ExtAck>,
+    ) -> Result {
+        if let Some(p) = &prog {
+            // The core refused a single-buffer program under a requested split; the
+            // rings of a multi-buffer one would have to give it the header buffer as the
+            // frame's head, which is not done.
+            if a.split_requested.load(Ordering::Relaxed) {
+                if let Some(ack) = ack {
+                    ack.set_msg(c"igb_rs: XDP runs on whole frames: turn tcp-data-split off");
+                }
+                return Err(EOPNOTSUPP);
+            }
+            if !p.has_frags() && dev.mtu() + FRAME_OVERHEAD > XDP_BUF {
+                if let Some(ack) = ack {
+                    ack.set_msg(c"igb_rs: MTU too large for single-buffer XDP (3054 at most)");
+                }
+                return Err(EOPNOTSUPP);
+            }
+        }
+        let mut cur = a.xdp.lock();
+        let layout = cur.is_some() != prog.is_some();
+        if !layout || !a.up.load(Ordering::Relaxed) {
+            // The running rings take the new program at once (each under its lock, which
+            // its poll holds); the old one goes once they are done with it.
+            if let Some(new) = &prog {
+                for p in a.active() {
+                    let old =
+                        p.rx.lock()
+                            .ring
+                            .as_mut()
+                            .and_then(|r| r.xdp.as_mut())
+                            .map(|x| core::mem::replace(&mut x.prog, new.clone()));
+                    drop(old);
+                }
+            }
+            *cur = prog;
+            return Ok(());
+        }
+        // Attaching the first program or detaching the last changes the rings (headroom,
+        // buffer size, no split): stopped and opened again, as `ip link set down; up`
+        // would. On failure the old program stays.
+        let old = core::mem::replace(&mut *cur, prog);
+        drop(cur);
+        <Self as Operations>::stop(a, dev)?;
+        if let Err(e) = <Self as Operations>::open(a, dev) {
+            *a.xdp.lock() = old;
+            // The rings as they were, if they can be made.
+            let _ = <Self as Operations>::open(a, dev);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    fn xdp_xmit(a: &Adapter, _dev: &NetDevice, frames: &mut XdpXmit<'_>, flush: bool) -> Result {
+        let pairs = a.active();
+        if !a.up.load(Ordering::Relaxed) || pairs.is_empty() {
+            return Err(ENETDOWN);
+        }
+        // The pair of this CPU, as the stack's transmit queues spread over them.
+        let cpu = kernel::cpu::CpuId::current().as_u32() as usize;
+        let p = &pairs[cpu % pairs.len()];
+        while let Some(f) = frames.take() {
+            if let Err(f) = p.xmit_frame(f, false) {
+                frames.untake(f);
+                break;
+            }
+        }
+        if flush {
+            p.xdp_doorbell();
+        }
+        Ok(())
+    }
 }
 
 #[vtable]
@@ -273,7 +376,7 @@ impl QueueMgmtOps for IgbOps {
         }
         a.active().get(idx as usize).ok_or(EINVAL)?;
         let size = a.rx_ring.load(Ordering::Relaxed);
-        RxRing::new(&a.dev, dev, idx, a.split(), qcfg, size)
+        RxRing::new(&a.dev, dev, idx, a.split(), qcfg, size, a.xdp_prog())
     }
 
     fn start(

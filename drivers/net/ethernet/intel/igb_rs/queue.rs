@@ -41,6 +41,7 @@ use kernel::{
     },
     prelude::*,
     sync::{
+        aref::ARef,
         lock::spinlock_bh::SpinLockBh,
         Arc,
         ArcBorrow, //
@@ -74,6 +75,8 @@ pub(crate) struct QueuePair {
     /// The interrupt of the pair's MSI-X vector, which schedules its NAPI.
     pub(crate) irq: u32,
     pub(crate) hw: Arc<Hw>,
+    /// The PCI device, which maps for DMA what the pair transmits.
+    pub(crate) ddev: ARef<device::Device>,
     /// Polls a starved rx ring again (`rx.rs`).
     pub(crate) repoll: Arc<Repoll>,
     pub(crate) rx_desc: Coherent<[u64]>,
@@ -116,11 +119,14 @@ impl QueuePair {
         let rx_desc = Coherent::<u64>::zeroed_slice(dev, 2 * RING_MAX as usize, GFP_KERNEL)?;
         let tx_desc = Coherent::<u64>::zeroed_slice(dev, 2 * RING_MAX as usize, GFP_KERNEL)?;
         let repoll = Arc::pin_init(Repoll::new(hw.clone(), index), GFP_KERNEL)?;
+        let ddev: &device::Device = dev;
+        let ddev = ARef::from(ddev);
         Ok(try_pin_init!(Self {
             napi <- Napi::new(),
             index,
             irq,
             hw,
+            ddev,
             repoll,
             rx_desc,
             tx_desc,

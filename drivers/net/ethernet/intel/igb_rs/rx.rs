@@ -36,7 +36,14 @@ use kernel::{
             PoolNetmem, //
         },
         queue::QueueConfig,
-        skbuff::SkBuff, //
+        skbuff::SkBuff,
+        xdp::{
+            self,
+            BpfProg,
+            Verdict,
+            XdpBuff,
+            XdpRxq, //
+        }, //
     },
     page::PAGE_SIZE,
     prelude::*,
@@ -63,6 +70,14 @@ pub(crate) const PKT_BUF: u32 = PAGE_SIZE as u32;
 
 pub(crate) const MAX_PKT_BUF: u32 = 64 * 1024;
 
+/// Payload buffer under an XDP program: a page holds the headroom, the frame and the
+/// tailroom for the shared info of an skb built on it (or of a frame's frags), so
+/// BSIZEPACKET (1 KiB units) is 3 KiB.
+pub(crate) const XDP_BUF: u32 = 3 * 1024;
+
+/// The most buffers of one frame the ring gathers for an XDP program: an skb's.
+const XDP_MAX_BUFS: usize = kernel::net::tx::MAX_SEGMENTS;
+
 /// The buffers of an rx ring, from its two page pools; made when the queue starts.
 pub(crate) struct RxRing {
     /// The buffers posted on each descriptor, given back to their pools when dropped
@@ -85,8 +100,20 @@ pub(crate) struct RxRing {
     /// Header split (`ethtool -G tcp-data-split`); off, each frame lands whole in its
     /// payload buffers and its headers are pulled into the linear part.
     pub(crate) split: bool,
-    /// The size of a payload buffer (the queue's `rx_page_size`).
+    /// The size of a payload buffer (the queue's `rx_page_size`, or [`XDP_BUF`]).
     pub(crate) buf_size: u32,
+    /// A ring made for XDP (one buffer per descriptor, headroom, no split): its program,
+    /// which may change while it runs.
+    pub(crate) xdp: Option<KBox<XdpRing>>,
+}
+
+/// What an rx ring needs to run an XDP program.
+pub(crate) struct XdpRing {
+    pub(crate) prog: BpfProg,
+    /// The queue registered for XDP with the payload pool.
+    pub(crate) rxq: Pin<KBox<XdpRxq>>,
+    /// The buffers of the frame being gathered.
+    pub(crate) frame: KVec<(PoolNetmem, u32)>,
 }
 
 /// The payload buffer size for a queue configuration: `rx_page_size`, or a page.
@@ -116,13 +143,20 @@ impl RxRing {
         split: bool,
         qcfg: &QueueConfig,
         size: u32,
+        prog: Option<BpfProg>,
     ) -> Result<Self> {
-        let buf_size = pkt_buf_size(qcfg)?;
+        // XDP and memory providers exclude each other (the core refuses either with the
+        // other), and so do XDP and rx-page-size, which only providers set.
+        let (buf_size, headroom) = match prog {
+            Some(_) => (XDP_BUF, xdp::HEADROOM),
+            None => (pkt_buf_size(qcfg)?, 0),
+        };
         // A power of two from PKT_BUF on (`pkt_buf_size`): its page order, without the
-        // panicking `ilog2`.
-        let order = (buf_size / PKT_BUF).trailing_zeros();
+        // panicking `ilog2`; an XDP buffer is a page.
+        let order = (buf_size / PKT_BUF).max(1).trailing_zeros();
         let hdr_params = Params::new(dev, 0, size, DataDirection::FromDevice, HDR_BUF);
-        let mut pkt_params = Params::new(dev, order, size, DataDirection::FromDevice, buf_size);
+        let mut pkt_params =
+            Params::new(dev, order, size, DataDirection::FromDevice, buf_size).offset(headroom);
         let devmem = net.rx_queue_has_provider(q);
         if devmem {
             // SAFETY: `net` has queue `q` and outlives the pool (the ring is dropped in
@@ -132,6 +166,18 @@ impl RxRing {
         }
         let hdr_pool = OwnedPagePool::new(&hdr_params)?;
         let pkt_pool = OwnedPagePool::new(&pkt_params)?;
+        let xdp = match prog {
+            Some(prog) => Some(KBox::new(
+                XdpRing {
+                    prog,
+                    // A frag may grow to the end of its page (`bpf_xdp_adjust_tail`).
+                    rxq: XdpRxq::new(net, q, &pkt_pool, PAGE_SIZE as u32)?,
+                    frame: KVec::with_capacity(XDP_MAX_BUFS, GFP_KERNEL)?,
+                },
+                GFP_KERNEL,
+            )?),
+            None => None,
+        };
         let mut hdr = KVec::with_capacity(size as usize, GFP_KERNEL)?;
         let mut pkt = KVec::with_capacity(size as usize, GFP_KERNEL)?;
         for _ in 0..size {
@@ -149,10 +195,20 @@ impl RxRing {
             discard: false,
             devmem,
             // The core refuses a memory provider without tcp-data-split, and turning it
-            // off with one bound.
-            split: split || devmem,
+            // off with one bound; an XDP program sees whole frames.
+            split: (split || devmem) && xdp.is_none(),
             buf_size,
+            xdp,
         })
+    }
+
+    /// Where the NIC writes in a payload buffer: after the headroom on an XDP ring.
+    pub(crate) fn headroom(&self) -> u32 {
+        if self.xdp.is_some() {
+            xdp::HEADROOM
+        } else {
+            0
+        }
     }
 
     /// The number of descriptors.
@@ -177,7 +233,10 @@ impl RxRing {
             }
         }
         match (&self.hdr[s], &self.pkt[s]) {
-            (Some(h), Some(p)) => desc_write(desc, i, p.dma_addr(), h.dma_addr()).is_ok(),
+            (Some(h), Some(p)) => {
+                let pa = p.dma_addr() + kernel::dma::DmaAddress::from(self.headroom());
+                desc_write(desc, i, pa, h.dma_addr()).is_ok()
+            }
             _ => false,
         }
     }
@@ -195,7 +254,126 @@ impl RxRing {
     }
 }
 
+/// What the NIC found of a packet's checksums and hash, on its skb.
+fn rx_offloads(skb: &mut SkBuff, status: u32, lo: u64, features: Features, stats: &mut RxStats) {
+    let csum_bad = status & (RXD_ERR_TCPE | RXD_ERR_IPE) != 0;
+    if csum_bad {
+        stats.csum_err += 1;
+    }
+    let csum_ok = status & (RXD_STAT_TCPCS | RXD_STAT_IPCS) != 0 && !csum_bad;
+    if csum_ok && status & RXD_STAT_TCPCS != 0 && features.contains(Features::RXCSUM) {
+        skb.set_csum_unnecessary();
+        stats.csum_unnecessary += 1;
+    }
+    if features.contains(Features::RXHASH) {
+        skb.set_hash_l4((lo >> 32) as u32);
+    }
+}
+
 impl QueuePair {
+    /// A descriptor of an XDP ring: its buffer joins the frame being gathered, and at the
+    /// frame's last one the program runs on the frame and its verdict is carried out.
+    /// True when a packet went to the stack.
+    #[allow(clippy::too_many_arguments)]
+    fn rx_xdp(
+        &self,
+        ctx: &PollContext<'_>,
+        dev: &NetDevice,
+        rx: &mut RxRing,
+        stats: &mut RxStats,
+        s: usize,
+        len: u32,
+        status: u32,
+        lo: u64,
+        redirected: &mut bool,
+    ) -> bool {
+        let eop = status & RXD_STAT_EOP != 0;
+        let RxRing {
+            xdp,
+            pkt,
+            pkt_pool,
+            discard,
+            ..
+        } = rx;
+        let Some(x) = xdp.as_mut() else {
+            return false;
+        };
+        let XdpRing { prog, rxq, frame } = &mut **x;
+        let Some(p) = pkt[s].take() else {
+            stats.drops += 1;
+            frame.clear();
+            *discard = !eop;
+            return false;
+        };
+        pkt_pool.sync_for_cpu(&p, len);
+        // More buffers than a frame may have: the frame goes (and the buffer back).
+        if frame.len() == XDP_MAX_BUFS || frame.push((p, len), GFP_ATOMIC).is_err() {
+            stats.drops += 1;
+            frame.clear();
+            *discard = !eop;
+            return false;
+        }
+        if !eop {
+            return false;
+        }
+        let xdp_frame = frame;
+        let headroom = xdp::HEADROOM;
+        stats.packets += 1;
+        stats.bytes += xdp_frame.iter().map(|(_, l)| u64::from(*l)).sum::<u64>();
+        // A single-buffer program gets only frames of one buffer (the MTU it was attached
+        // under keeps them so; a larger frame from the peer is dropped).
+        if xdp_frame.len() > 1 && !prog.has_frags() {
+            stats.drops += 1;
+            xdp_frame.clear();
+            return false;
+        }
+        let mut bufs = xdp_frame.drain_all();
+        let Some((head, hlen)) = bufs.next() else {
+            return false;
+        };
+        let frame_sz = PAGE_SIZE as u32;
+        let Ok(mut buff) = XdpBuff::new(ctx, rxq, pkt_pool, head, headroom, hlen, frame_sz) else {
+            stats.drops += 1;
+            return false;
+        };
+        for (b, l) in bufs {
+            if buff.add_frag(b, headroom, l).is_err() {
+                stats.drops += 1;
+                return false;
+            }
+        }
+        let prog = &*prog;
+        match buff.run(prog, dev) {
+            Verdict::Pass(b) => {
+                let Some(mut skb) = b.build_skb() else {
+                    stats.drops += 1;
+                    return false;
+                };
+                rx_offloads(&mut skb, status, lo, dev.features(), stats);
+                ctx.gro_receive(skb);
+                return true;
+            }
+            Verdict::Tx(b) => match b.into_frame() {
+                Some(f) => match self.xmit_frame(f, true) {
+                    Ok(()) => stats.xdp_tx += 1,
+                    // The tx ring is full: the frame goes back to the pool.
+                    Err(_) => stats.xdp_tx_full += 1,
+                },
+                None => stats.drops += 1,
+            },
+            Verdict::Redirect(b) => match b.redirect(dev, prog) {
+                Ok(()) => {
+                    stats.xdp_redirect += 1;
+                    *redirected = true;
+                }
+                Err(_) => stats.xdp_redirect_fail += 1,
+            },
+            Verdict::Drop => stats.xdp_drop += 1,
+            Verdict::Aborted => stats.xdp_aborted += 1,
+        }
+        false
+    }
+
     pub(crate) fn rx_poll(&self, ctx: &PollContext<'_>, dev: &NetDevice, budget: i32) -> i32 {
         let mut guard = self.rx.lock();
         let RxQueue {
@@ -210,6 +388,7 @@ impl QueuePair {
         let features = dev.features();
         let mut done = 0;
         let mut used = 0;
+        let mut redirected = false;
         // Only the descriptors from `ntc` up to the tail are posted: one the refill could not
         // post still holds the write-back of its last packet, DD set.
         while done < budget && used < rx.size() - 1 && rx.ntc != rx.ntu {
@@ -238,8 +417,17 @@ impl QueuePair {
                 if !rx.discard {
                     stats.drops += 1;
                     rx.partial = None;
+                    if let Some(x) = rx.xdp.as_mut() {
+                        x.frame.clear();
+                    }
                 }
                 rx.discard = status & RXD_STAT_EOP == 0;
+                continue;
+            }
+            if rx.xdp.is_some() {
+                if self.rx_xdp(ctx, dev, rx, stats, s, len, status, lo, &mut redirected) {
+                    done += 1;
+                }
                 continue;
             }
             // A devmem queue runs in plain header-split mode, in which the model puts a
@@ -322,21 +510,13 @@ impl QueuePair {
             stats.packets += 1;
             stats.bytes += u64::from(skb.len());
             skb.eth_type_trans(dev);
-            let csum_bad = status & (RXD_ERR_TCPE | RXD_ERR_IPE) != 0;
-            if csum_bad {
-                stats.csum_err += 1;
-            }
-            let csum_ok = status & (RXD_STAT_TCPCS | RXD_STAT_IPCS) != 0 && !csum_bad;
-            if csum_ok && status & RXD_STAT_TCPCS != 0 && features.contains(Features::RXCSUM) {
-                skb.set_csum_unnecessary();
-                stats.csum_unnecessary += 1;
-            }
-            if features.contains(Features::RXHASH) {
-                skb.set_hash_l4((lo >> 32) as u32);
-            }
+            rx_offloads(&mut skb, status, lo, features, stats);
             skb.record_rx_queue(self.index as u16);
             ctx.gro_receive(skb);
             done += 1;
+        }
+        if redirected {
+            xdp::flush(ctx);
         }
         // Refill whenever the ring is short, not only after taking packets: a ring that ran
         // dry (a memory provider out of buffers) takes none until it is refilled.

@@ -68,6 +68,17 @@ counters! {
         /// Packets whose IP or L4 checksum the NIC found wrong: delivered without
         /// `CHECKSUM_UNNECESSARY`, for the stack to drop.
         csum_err: "csum_err",
+        /// Frames the XDP program dropped (`XDP_DROP`).
+        xdp_drop: "xdp_drop",
+        /// Frames the XDP program sent back out (`XDP_TX`), and those the tx ring had no
+        /// room for (dropped).
+        xdp_tx: "xdp_tx",
+        xdp_tx_full: "xdp_tx_full",
+        /// Frames the XDP program redirected, and those the redirect failed for (dropped).
+        xdp_redirect: "xdp_redirect",
+        xdp_redirect_fail: "xdp_redirect_fail",
+        /// Frames the XDP program aborted on (`XDP_ABORTED` or an unknown action).
+        xdp_aborted: "xdp_aborted",
     }
 }
 
@@ -86,6 +97,9 @@ counters! {
         csum_offload: "csum_offload",
         tso: "tso",
         csum_sw: "csum_sw",
+        /// XDP frames sent (`XDP_TX` on this pair's rx ring, or redirected here), among
+        /// `packets`.
+        xdp_xmit: "xdp_xmit",
     }
 }
 

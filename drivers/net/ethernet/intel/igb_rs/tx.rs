@@ -38,7 +38,8 @@ use kernel::{
         tx::{
             TxPacket,
             MAX_SEGMENTS, //
-        }, //
+        },
+        xdp::XdpFrame, //
     },
     prelude::*,
     sync::barrier::{
@@ -117,7 +118,117 @@ impl TxRing {
     }
 }
 
+impl TxRing {
+    /// Writes the descriptors of `pkt` from the tail on: a context descriptor for
+    /// `offload` if it needs one, then every non-empty buffer in pieces of at most
+    /// `MAX_PER_DESC`; the ring keeps the packet until the NIC sent it. The caller made
+    /// sure of room for `TX_DESC_MAX` descriptors. `Err` (nothing written) for a packet
+    /// without bytes.
+    pub(crate) fn post(
+        &mut self,
+        desc: &Coherent<[u64]>,
+        pkt: TxPacket,
+        offload: &Offload,
+        total: u32,
+    ) -> Result {
+        let first = self.ntu;
+        let size = self.size();
+        let mut i = first;
+        if let Some((q0, q1)) = crate::txdesc::context_desc(offload) {
+            let _ = desc_write(desc, i, q0, q1);
+            i = (i + 1) % size;
+        }
+        let mut pieces = pkt
+            .segments()
+            .iter()
+            .filter(|s| !s.is_empty())
+            .flat_map(|s| {
+                (0..crate::txdesc::descs_for(s.len())).map(move |k| {
+                    let off = k * MAX_PER_DESC;
+                    (
+                        s.addr() + DmaAddress::from(off),
+                        (s.len() - off).min(MAX_PER_DESC),
+                    )
+                })
+            });
+        let mut next = pieces.next();
+        let mut is_first = true;
+        let mut last = i;
+        while let Some((addr, len)) = next {
+            next = pieces.next();
+            let hi = crate::txdesc::data_desc(offload, len, total, is_first, next.is_none());
+            let _ = desc_write(desc, i, addr, hi);
+            is_first = false;
+            last = i;
+            i = (i + 1) % size;
+        }
+        if is_first {
+            return Err(EINVAL);
+        }
+        self.pkts[first as usize] = Some((pkt, last));
+        self.ntu = i;
+        Ok(())
+    }
+}
+
 impl QueuePair {
+    /// Tells the NIC of the descriptors written up to the tail.
+    fn doorbell(&self, tx: &TxRing) {
+        // The descriptors are in memory before the NIC is told of them.
+        dma_mb(Write);
+        // A device that is gone sends nothing: the packet stays on the ring until it is
+        // torn down.
+        let q = self.index as usize;
+        let _ = self.hw.try_io(|io| {
+            io.write(TDT::try_at(q).ok_or(EINVAL)?, TDT::from_raw(tx.ntu));
+            Ok(())
+        });
+    }
+
+    /// Sends an XDP frame on this pair's ring, telling the NIC at once with `doorbell`
+    /// (else [`QueuePair::xdp_doorbell`] does, after a batch). The frame comes back when
+    /// the ring is down or full, or it cannot be mapped.
+    pub(crate) fn xmit_frame(&self, frame: XdpFrame, doorbell: bool) -> Result<(), XdpFrame> {
+        let mut guard = self.tx.lock();
+        let TxQueue { ring, stats } = &mut *guard;
+        let Some(tx) = ring.as_mut() else {
+            return Err(frame);
+        };
+        if tx.free_slots() < TX_DESC_MAX {
+            tx.clean(&self.tx_desc, None);
+            if tx.free_slots() < TX_DESC_MAX {
+                return Err(frame);
+            }
+        }
+        let pkt = TxPacket::map_frame(&self.ddev, frame).map_err(|(_, f)| f)?;
+        let total: u32 = pkt.segments().iter().map(|s| s.len()).sum();
+        // Shorter than the NIC pads from (TCTL.PSP), or than an Ethernet header: dropped
+        // (with its packet).
+        if total < 17 {
+            stats.drops += 1;
+            return Ok(());
+        }
+        // A frame without bytes is dropped with its packet.
+        if tx.post(&self.tx_desc, pkt, &Offload::None, total).is_err() {
+            stats.drops += 1;
+            return Ok(());
+        }
+        stats.packets += 1;
+        stats.bytes += u64::from(total);
+        stats.xdp_xmit += 1;
+        if doorbell {
+            self.doorbell(tx);
+        }
+        Ok(())
+    }
+
+    /// Tells the NIC of the XDP frames sent without a doorbell.
+    pub(crate) fn xdp_doorbell(&self) {
+        if let Some(tx) = self.tx.lock().ring.as_ref() {
+            self.doorbell(tx);
+        }
+    }
+
     /// What `skb` asks of the NIC; a checksum the NIC cannot do is computed here, and a
     /// TSO packet's headers are prepared. `Err` drops the packet.
     pub(crate) fn tx_offload(skb: &mut SkBuff, stats: &mut TxStats) -> Result<Offload> {
@@ -198,55 +309,14 @@ impl QueuePair {
                 return TxResult::Ok;
             }
         };
-        let first = tx.ntu;
-        let mut i = first;
-        if let Some((q0, q1)) = crate::txdesc::context_desc(&offload) {
-            let _ = desc_write(&self.tx_desc, i, q0, q1);
-            i = (i + 1) % tx.size();
-        }
-        // The data descriptors: every non-empty buffer, in pieces of at most MAX_PER_DESC.
-        let mut pieces = pkt
-            .segments()
-            .iter()
-            .filter(|s| !s.is_empty())
-            .flat_map(|s| {
-                (0..crate::txdesc::descs_for(s.len())).map(move |k| {
-                    let off = k * MAX_PER_DESC;
-                    (
-                        s.addr() + DmaAddress::from(off),
-                        (s.len() - off).min(MAX_PER_DESC),
-                    )
-                })
-            });
-        let mut next = pieces.next();
-        let mut is_first = true;
-        let mut last = i;
-        while let Some((addr, len)) = next {
-            next = pieces.next();
-            let hi = crate::txdesc::data_desc(&offload, len, total, is_first, next.is_none());
-            let _ = desc_write(&self.tx_desc, i, addr, hi);
-            is_first = false;
-            last = i;
-            i = (i + 1) % tx.size();
-        }
-        if is_first {
+        if tx.post(&self.tx_desc, pkt, &offload, total).is_err() {
             // No bytes at all: nothing was written.
             stats.drops += 1;
             return TxResult::Ok;
         }
-        tx.pkts[first as usize] = Some((pkt, last));
-        tx.ntu = i;
         stats.packets += 1;
         stats.bytes += u64::from(total);
-        // The descriptors are in memory before the NIC is told of them.
-        dma_mb(Write);
-        // A device that is gone sends nothing: the packet stays on the ring until it is
-        // torn down.
-        let q = self.index as usize;
-        let _ = self.hw.try_io(|io| {
-            io.write(TDT::try_at(q).ok_or(EINVAL)?, TDT::from_raw(tx.ntu));
-            Ok(())
-        });
+        self.doorbell(tx);
         if tx.free_slots() < TX_DESC_MAX {
             if let Some(txq) = self.txq(dev) {
                 txq.stop();
