@@ -28,3 +28,31 @@ fn case(parent: &Device, pair: &Arc<Pair>) -> Result {
     pair.napi.schedule();
     Ok(())
 }
+
+// An XDP frame from a ring's pool: run, then to the stack, out, or back to the pool; the
+// pool allocates again once the buff is gone.
+fn xdp_rx(
+    ctx: &PollContext<'_>,
+    rxq: &XdpRxq,
+    pool: &mut OwnedPagePool,
+    buf: PoolNetmem,
+    prog: &BpfProg,
+) {
+    let dev = ctx.dev();
+    if let Ok(buff) = XdpBuff::new(ctx, rxq, pool, buf, 256, 60, 4096) {
+        match buff.run(prog, dev) {
+            Verdict::Pass(b) => {
+                if let Some(skb) = b.build_skb() {
+                    ctx.gro_receive(skb);
+                }
+            }
+            Verdict::Redirect(b) => {
+                let _ = b.redirect(dev, prog);
+                xdp::flush(ctx);
+            }
+            Verdict::Tx(b) => drop(b.into_frame()),
+            Verdict::Drop | Verdict::Aborted => {}
+        }
+    }
+    let _ = pool.alloc_netmem(GFP_ATOMIC);
+}

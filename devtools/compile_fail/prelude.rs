@@ -22,7 +22,18 @@ use kernel::{
             Napi,
             PollContext, //
         },
+        page_pool::{
+            OwnedPagePool,
+            PoolNetmem, //
+        },
         skbuff::SkBuff,
+        xdp::{
+            self,
+            BpfProg,
+            Verdict,
+            XdpBuff,
+            XdpRxq, //
+        },
     },
     prelude::*,
     sync::Arc,
