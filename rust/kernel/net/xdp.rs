@@ -243,16 +243,18 @@ pub struct XdpBuff<'a> {
     /// The pool of every buffer, and the size of its buffers.
     pool: NonNull<bindings::page_pool>,
     room: u32,
-    _p: PhantomData<(&'a mut OwnedPagePool, &'a XdpRxq)>,
+    _p: PhantomData<(&'a mut OwnedPagePool, &'a XdpRxq, &'a ())>,
 }
 
 impl<'a> XdpBuff<'a> {
     /// A frame whose first `len` bytes are in `head`, a page buffer of `pool`, from
     /// `headroom` on; `frame_sz` is the room of the buffer, of which the last [`TAILROOM`]
     /// bytes are kept for shared info. `rxq` is the queue's, registered with `pool`; `ctx`
-    /// is the poll of the queue. The buffer comes back if it does not fit these conditions.
+    /// is the poll of the queue, which the buff cannot outlive (running the program,
+    /// redirecting and recycling all need the poll's context). The buffer comes back if it
+    /// does not fit these conditions.
     pub fn new(
-        _ctx: &PollContext<'_>,
+        _ctx: &'a PollContext<'_>,
         rxq: &'a XdpRxq,
         pool: &'a mut OwnedPagePool,
         head: PoolNetmem,
