@@ -1,17 +1,21 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
 #
-# The guest half of `make bench`: runs in the two-port test guest on one kernel (one devmem
-# implementation) and prints every measurement as a line `BENCH {json}` for
-# devtools/bench.sh; everything else it prints is commentary.
+# The guest half of `make bench`: runs in the two-port test guest on one kernel and prints
+# every measurement as a line `BENCH {json}` for devtools/bench.sh; everything else it
+# prints is commentary.
 #
-# Usage: guest.py IMPL KSRC TCP_RXTX
+# Usage: guest.py IMPL KSRC TCP_RXTX PHASE...
 #   IMPL      the devmem implementation the kernel was built with (rust or c), for the record
 #   KSRC      the prepared kernel tree (YNL library and netdev spec)
 #   TCP_RXTX  the benchmark's TCP program (bench/tcp_rxtx.c, built on the host)
-# Environment: BENCH_REPS (bind/e2e repetitions, default 5), BENCH_E2E_MIB (bytes per
-# end-to-end transfer, default 32), BENCH_BIND_MIB (dma-buf sizes, default
-# "64 128 256 512 1024").
+#   PHASE     micro: devmem_bench, both providers in one module load (a Rust kernel, which
+#             builds upstream's provider beside its own); run twice, for the ruler's
+#             determinism check. e2e: devmem against copying receive, then igb_rs against
+#             igb, alternating within the boot.
+# Environment: BENCH_MICRO_REPS (repetitions in one devmem_bench load, default 12),
+# BENCH_REPS (e2e repetitions, default 5), BENCH_E2E_MIB (bytes per end-to-end transfer,
+# default 256).
 
 import json
 import os
@@ -27,8 +31,11 @@ sys.path.insert(0, os.path.join(KSRC, "tools/testing/selftests/devmem"))
 import devmem_lib as dl  # noqa: E402
 
 REPS = int(os.environ.get("BENCH_REPS", "5"))
-E2E_BYTES = int(os.environ.get("BENCH_E2E_MIB", "32")) << 20
-BIND_MIB = [int(x) for x in os.environ.get("BENCH_BIND_MIB", "64 128 256 512 1024").split()]
+E2E_BYTES = int(os.environ.get("BENCH_E2E_MIB", "256")) << 20
+MICRO_REPS = int(os.environ.get("BENCH_MICRO_REPS", "12"))
+# devmem_bench's dma-bufs, (MiB, memfd flags): the first backs its pools (4 KiB pages, one
+# scatterlist range each); bind is timed on every one, for the slope per net_iov.
+MICRO_BUFS = [(16, 0), (16, dl.MFD_HUGETLB), (64, dl.MFD_HUGETLB), (256, dl.MFD_HUGETLB)]
 E2E_PORT = 5301
 
 
@@ -52,53 +59,33 @@ def busy_jiffies():
     return v[0] + v[1] + v[2] + v[5] + v[6] + v[7]
 
 
-def pagepool_bench(ynl, ifi):
-    """The in-kernel page_pool benchmark on a pool backed by the provider of rx queue 1."""
-    memfd, dmabuf = dl.make_udmabuf(64 << 20)
-    r = ynl.do("bind-rx", {"ifindex": ifi, "fd": dmabuf, "queues": [{"id": 1, "type": "rx"}]})
-    subprocess.run(["dmesg", "-C"], check=True)
-    load = subprocess.run(["modprobe", "devmem_bench", f"ifindex={ifi}", "queue=1"],
-                          capture_output=True, text=True)
-    subprocess.run(["rmmod", "devmem_bench"], stderr=subprocess.DEVNULL)
-    log = subprocess.run(["dmesg"], capture_output=True, text=True, check=True).stdout
-    ynl.do("unbind", {"id": r["id"]})
-    os.close(dmabuf)
-    os.close(memfd)
+def micro_bench(ifi, run):
+    """devmem_bench: both providers (upstream's, built beside devmem-rs, and devmem-rs') in
+    one module load, on the same dma-bufs, and a plain page pool. The module resolves the
+    dma-bufs' fds in modprobe, which inherits them."""
+    bufs = []
+    try:
+        for mib, flags in MICRO_BUFS:
+            bufs.append(dl.make_udmabuf(mib << 20, flags))
+        fds = [d for _, d in bufs]
+        subprocess.run(["dmesg", "-C"], check=True)
+        load = subprocess.run(["modprobe", "devmem_bench", f"ifindex={ifi}",
+                               "dmabuf_fds=" + ",".join(map(str, fds)), f"reps={MICRO_REPS}"],
+                              capture_output=True, text=True, pass_fds=fds)
+        subprocess.run(["rmmod", "devmem_bench"], stderr=subprocess.DEVNULL)
+        log = subprocess.run(["dmesg"], capture_output=True, text=True, check=True).stdout
+    finally:
+        for memfd, dmabuf in bufs:
+            os.close(dmabuf)
+            os.close(memfd)
     n = 0
-    for m in re.finditer(r"devmem_bench: test=(\w+) pool=(\w+) rep=(\d+) ops=(\d+) "
-                         r"cycles=(\d+) ns=(\d+)", log):
-        emit(kind="pp", test=m[1], pool=m[2], rep=int(m[3]), ops=int(m[4]),
-             cycles=int(m[5]), ns=int(m[6]))
+    for m in re.finditer(r"devmem_bench: test=(\w+) impl=(\w+) rep=(\d+) ops=(\d+) "
+                         r"ns=(\d+) cycles=(\d+) mem=(-?\d+)", log):
+        emit(kind="micro", run=run, test=m[1], impl=m[2], rep=int(m[3]), ops=int(m[4]),
+             ns=int(m[5]), cycles=int(m[6]), mem=int(m[7]))
         n += 1
     if load.returncode or not n or "devmem_bench: done" not in log:
         raise RuntimeError(f"devmem_bench failed (rc {load.returncode}): {load.stderr}{log[-2000:]}")
-
-
-def bind_bench(ynl, ifi):
-    """bind-rx and unbind latency against dma-buf size and queue count, and the memory a
-    binding holds (MemAvailable before and after bind-rx)."""
-    for nq in (1, 2):
-        queues = [{"id": q, "type": "rx"} for q in range(2 - nq, 2)]
-        for mib in BIND_MIB:
-            for rep in range(REPS):
-                # Huge pages: 1 GiB of them are reserved at boot, and a udmabuf of them is
-                # built fast.
-                memfd, dmabuf = dl.make_udmabuf(mib << 20, dl.MFD_HUGETLB)
-                time.sleep(0.2)
-                mem0 = meminfo("MemAvailable")
-                t0 = time.perf_counter_ns()
-                r = ynl.do("bind-rx", {"ifindex": ifi, "fd": dmabuf, "queues": queues})
-                t1 = time.perf_counter_ns()
-                mem1 = meminfo("MemAvailable")
-                ynl.do("unbind", {"id": r["id"]})
-                t2 = time.perf_counter_ns()
-                os.close(dmabuf)
-                os.close(memfd)
-                emit(kind="bind", queues=nq, mib=mib, rep=rep, bind_ns=t1 - t0,
-                     unbind_ns=t2 - t1, held_bytes=mem0 - mem1,
-                     niovs=(mib << 20) // os.sysconf("SC_PAGE_SIZE"))
-        # Released from a work item: let it run before the next size is allocated.
-        time.sleep(1)
 
 
 def transfer(mode, dbid=0, to_peer=False):
@@ -129,7 +116,8 @@ def e2e_bench(ynl, ifi):
     """Throughput and CPU per GiB: devmem receive into a udmabuf bound to both rx queues
     against ordinary copying receive, same driver, alternating."""
     memfd, dmabuf = dl.make_udmabuf(64 << 20)
-    queues = [{"id": 0, "type": "rx"}, {"id": 1, "type": "rx"}]
+    # Every queue RSS spreads TCP over (queue 0, the default queue, cannot be bound).
+    queues = [{"id": q, "type": "rx"} for q in dl.rx_queues(ynl, ifi)]
     for rep in range(REPS):
         for mode in ("copy", "devmem"):
             dbid = 0
@@ -163,6 +151,7 @@ def driver_bench(ports):
 def main():
     from lib import YnlFamily
 
+    phases = sys.argv[4:] or ["micro"]
     ports = dl.Ports()
     if not ports.tcp_data_split_on():
         raise RuntimeError("ethtool -G tcp-data-split on failed")
@@ -170,18 +159,22 @@ def main():
     ynl = YnlFamily(dl.SPEC)
     with open("/proc/cpuinfo") as f:
         model = re.search(r"model name\s*:\s*(.*)", f.read())
+    with open("/proc/cmdline") as f:
+        cmdline = f.read().strip()
     emit(kind="guest", impl=IMPL, kernel=os.uname().release, cpus=os.cpu_count(),
          cpu=model[1] if model else "?", mem_bytes=meminfo("MemTotal"),
-         page_size=os.sysconf("SC_PAGE_SIZE"))
-    for name, fn in (("page_pool", pagepool_bench), ("bind", bind_bench), ("e2e", e2e_bench)):
+         page_size=os.sysconf("SC_PAGE_SIZE"), cmdline=cmdline, phases=phases)
+    steps = []
+    if "micro" in phases:
+        steps += [("micro run 1", lambda: micro_bench(ifi, 1)),
+                  ("micro run 2", lambda: micro_bench(ifi, 2))]
+    if "e2e" in phases:
+        steps += [("e2e", lambda: e2e_bench(ynl, ifi)), ("driver", lambda: driver_bench(ports))]
+    for name, fn in steps:
         t = time.monotonic()
         print(f"# {name} ...", flush=True)
-        fn(ynl, ifi)
+        fn()
         print(f"# {name}: {time.monotonic() - t:.0f}s", flush=True)
-    t = time.monotonic()
-    print("# driver ...", flush=True)
-    driver_bench(ports)
-    print(f"# driver: {time.monotonic() - t:.0f}s", flush=True)
     ports.close()
     print("# bench done", flush=True)
 

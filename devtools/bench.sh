@@ -1,45 +1,81 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# `make bench`: build the kernel once per devmem implementation (IMPLS, default "rust c"),
-# boot the two-port guest on each, run bench/guest.py there, and write the results
-# directory (BENCH_OUT, default bench/results): results.csv, results.md, SVG plots and the
-# raw guest output. VARIANT is release unless given (make bench passes BENCH_VARIANT):
-# KASAN and lockdep would weigh on what is measured.
+# `make bench`: measure, and write the results directory (BENCH_OUT, default bench/results):
+# results.md (every ratio with its interval, and met/missed/inconclusive per target),
+# results.csv, SVG plots, machine.txt and the raw guest output.
+#
+# PHASES (default "micro"):
+#   micro  the ruler: devmem_bench in one boot of the Rust release kernel, which builds
+#          upstream's provider beside devmem-rs (CONFIG_DEVMEM_RS_BENCH_ORACLE), both
+#          measured in one module load on the same dma-bufs, interleaved ABBA, twice (the
+#          determinism check). QEMU runs with -icount shift=0,sleep=off on one vCPU: the
+#          guest's clock advances one nanosecond per instruction, so the figures are
+#          instruction counts, which do not drift with the host's load or clock.
+#   e2e    the second tier: end-to-end receive (devmem against copying; igb_rs against
+#          igb) on each of IMPLS' release kernels, wall-clock under MTTCG.
+# VARIANT is release unless given (make bench passes BENCH_VARIANT): KASAN and lockdep
+# would weigh on what is measured. A dirty tree is refused (BENCH_DIRTY=1 allows it, and
+# machine.txt says so): a figure must name the commit it measured.
 
 export VARIANT=${VARIANT:-release}
 . "$(dirname "$0")/lib.sh"
 
+PHASES=${PHASES:-micro}
 IMPLS=${IMPLS:-rust c}
 out=${BENCH_OUT:-$DEVMEM_TOP/bench/results}
 tcp=$CACHE/bench/tcp_rxtx
+commit=$(git -C "$DEVMEM_TOP" describe --always --dirty)
+case "$commit" in
+*-dirty) [ "${BENCH_DIRTY:-0}" = 1 ] || die "the tree is dirty ($commit): commit first, or BENCH_DIRTY=1" ;;
+esac
 
 bash "$DEVMEM_TOP/devtools/setup.sh"
 bash "$DEVMEM_TOP/devtools/tree.sh"
 
 mkdir -p "$CACHE/bench" "$out"
 gcc -O2 -Wall -o "$tcp" "$DEVMEM_TOP/bench/tcp_rxtx.c"
+rm -f "$out"/raw-*.txt
 
+# guest NAME IMPL PHASE...: one boot; its output becomes raw-NAME.txt.
 raws=()
-for impl in $IMPLS; do
-	IMPL=$impl bash "$DEVMEM_TOP/devtools/build.sh"
-	phase "guest: bench ($impl, $VARIANT)"
-	logdir=$CACHE/logs/bench-$VARIANT-$impl
-	IMPL=$impl QUIET=1 bash "$DEVMEM_TOP/devtools/boot.sh" "$logdir" \
-		/usr/bin/python3 "$DEVMEM_TOP/bench/guest.py" "$impl" "$SRC" "$tcp" ||
-		die "the $impl benchmark guest failed: see $logdir/guest.out and console.log"
+guest() {
+	local name=$1 impl=$2 logdir=$CACHE/logs/bench-$VARIANT-$1
+	shift 2
+	phase "guest: bench $name ($impl, $VARIANT)"
+	IMPL=$impl QUIET=1 KERNEL_APPEND="kunit.enable=0 ${KERNEL_APPEND:-}" \
+		bash "$DEVMEM_TOP/devtools/boot.sh" "$logdir" \
+		/usr/bin/python3 "$DEVMEM_TOP/bench/guest.py" "$impl" "$SRC" "$tcp" "$@" ||
+		die "the $name benchmark guest failed: see $logdir/guest.out and console.log"
 	grep -q '^# bench done' "$logdir/guest.out" ||
-		die "the $impl benchmark did not finish: see $logdir/guest.out"
-	cp "$logdir/guest.out" "$out/raw-$impl.txt"
-	raws+=("$out/raw-$impl.txt")
+		die "the $name benchmark did not finish: see $logdir/guest.out"
+	cp "$logdir/guest.out" "$out/raw-$name.txt"
+	raws+=("$out/raw-$name.txt")
 	phase_end
+}
+
+icount="-icount shift=0,sleep=off"
+for p in $PHASES; do
+	case $p in
+	micro)
+		IMPL=rust bash "$DEVMEM_TOP/devtools/build.sh"
+		GUEST_CPUS=1 QEMU_EXTRA="$icount ${QEMU_EXTRA:-}" guest micro rust micro
+		;;
+	e2e)
+		for impl in $IMPLS; do
+			IMPL=$impl bash "$DEVMEM_TOP/devtools/build.sh"
+			guest "e2e-$impl" "$impl" e2e
+		done
+		;;
+	*) die "unknown phase $p (micro, e2e)" ;;
+	esac
 done
 
 {
 	echo "host: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)," \
 		"$(($(sed -n 's/^MemTotal: *\([0-9]*\).*/\1/p' /proc/meminfo) >> 20)) GiB"
-	echo "QEMU: $(qemu-system-x86_64 --version | head -n1)"
-	echo "kernel variant: $VARIANT; date: $(date -u +%Y-%m-%dT%H:%MZ); commit: $(git -C "$DEVMEM_TOP" describe --always --dirty)"
+	echo "QEMU: $(qemu-system-x86_64 --version | head -n1); micro: $icount, 1 vCPU"
+	echo "kernel variant: $VARIANT; date: $(date -u +%Y-%m-%dT%H:%MZ); commit: $commit; phases: $PHASES"
 } >"$out/machine.txt"
 python3 "$DEVMEM_TOP/bench/report.py" "$out" "$out/machine.txt" "${raws[@]}"
 echo "results: $out/results.md"

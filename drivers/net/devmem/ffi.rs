@@ -135,6 +135,14 @@ extern "C" fn net_devmem_dev_unregister(dev: &NetDevice) {
     binding::forget_dev(dev);
 }
 
+/// The provider's ops, which a page pool takes from an rx queue bound to a binding: for the
+/// benchmark (drivers/net/devmem/bench), which makes such pools on a device of its own.
+#[cfg(CONFIG_DEVMEM_RS_BENCH_ORACLE)]
+#[no_mangle]
+extern "C" fn net_devmem_rs_mp_ops() -> *const bindings::memory_provider_ops {
+    crate::provider::DEVMEM_OPS.as_raw()
+}
+
 /// The binding's id.
 #[no_mangle]
 extern "C" fn net_devmem_binding_id(binding: &Binding) -> u32 {

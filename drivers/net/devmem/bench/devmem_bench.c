@@ -1,51 +1,71 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * devmem_bench: cost of the page_pool paths a devmem rx queue runs, for a plain page pool
- * and for a pool backed by whichever devmem memory provider the kernel was built with
- * (devmem-rs' or net/core/devmem.c's), measured in the same module load.
+ * devmem_bench: the cost of what a devmem rx queue does to its memory provider, for
+ * upstream's provider (net/core/devmem.c, built beside devmem-rs by bench/oracle.c) and
+ * devmem-rs', in one module load, on the same dma-bufs; and of a plain page pool, the
+ * baseline.
  *
- * Loading the module runs the benchmark and prints one line per measurement:
+ * The loader passes the dma-bufs as open file descriptors it inherited from the process
+ * that made them (dmabuf_fds=): the module resolves them in the loader's table while it
+ * initialises. Each repetition measures both providers, in the order C, Rust on even
+ * repetitions and Rust, C on odd ones (ABBA over two repetitions), and prints a line per
+ * measurement:
  *
- *   devmem_bench: test=<fast|alloc|release> pool=<plain|provider> rep=R ops=N cycles=C ns=T
+ *   devmem_bench: test=T impl=I rep=R ops=N ns=NS cycles=C mem=M
  *
- * C and T are the totals over N operations (get_cycles() and ktime_get_ns() deltas).
+ * NS and C are the totals over N operations (ktime_get_ns() and get_cycles() deltas); under
+ * QEMU's -icount shift=0, one nanosecond of the guest's clock is one instruction, so NS
+ * counts instructions. M is the memory (bytes of MemAvailable) a binding holds, for bind.
  *
- *   fast     allocate a buffer and give it straight back to the pool's cache, N times,
- *            with bottom halves off: the recycling fast path every rx refill takes.
- *   alloc    N allocations from a pool whose caches are empty: for a provider pool this
- *            is the provider's alloc_netmems (the refill path), for the plain pool the
- *            page allocator.
- *   release  give the N buffers back without direct recycling to a pool whose ring holds
- *            RING_SIZE: all but RING_SIZE go back to the provider's release_netmem (or
- *            to the page allocator).
+ *   bind     net_devmem_bind_dmabuf() of dma-buf i (N: its net_iovs), rx direction, no
+ *            queue: attach, map, and the provider's per-net_iov state.
+ *   unbind   net_devmem_unbind_dmabuf() of that binding, until it returns (the rest of the
+ *            teardown may run later from a work item, in both implementations).
+ *   alloc    N allocations from a fresh pool of the first dma-buf's binding, whose caches
+ *            are empty: the provider's refill path (alloc_netmems). impl=plain: the page
+ *            allocator.
+ *   release  the N buffers given back without direct recycling to a pool whose ring holds
+ *            RING_SIZE: all but RING_SIZE reach the provider's release_netmem.
+ *   fast     N allocations each given straight back to the pool's cache (bottom halves
+ *            off): the recycling fast path of every rx refill, in which the provider is
+ *            never called; a check of the ruler more than of the providers.
  *
- * The provider pool is made on rx queue @queue of @ifindex, which userspace must have
- * bound to a dma-buf (bind-rx) first; without @ifindex only the plain pool is measured.
- * The module is written in C on purpose: it calls the page_pool API exactly as a driver
- * does, the same code for both devmem implementations, and goes through none of the
- * Rust abstractions it compares.
+ * The provider pools are made on rx queues of a net_device of the module's own, never
+ * registered, that carries the binding as bind-rx would install it on a NIC's queue, so
+ * no buffer of either binding can reach a NIC ring or the stack. The bindings name the
+ * device @ifindex and map the dma-bufs for its parent, the DMA device a NIC's pools use.
+ * The module is written in C on purpose: it calls both providers exactly as the core does,
+ * through none of the Rust abstractions it compares.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/dma-buf.h>
+#include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/netdevice.h>
 #include <linux/slab.h>
 #include <linux/timex.h>
 #include <net/netdev_lock.h>
+#include <net/netdev_netlink.h>
+#include <net/netdev_rx_queue.h>
 #include <net/netmem.h>
 #include <net/page_pool/helpers.h>
+#include <net/page_pool/memory_provider.h>
 #include <net/page_pool/types.h>
+
+#include "devmem_bench.h"
 
 static int ifindex;
 module_param(ifindex, int, 0444);
-MODULE_PARM_DESC(ifindex, "device whose rx queue carries the memory provider (0: plain pool only)");
+MODULE_PARM_DESC(ifindex, "device the bindings name; its parent maps the dma-bufs");
 
-static uint queue;
-module_param(queue, uint, 0444);
-MODULE_PARM_DESC(queue, "rx queue bound to a dma-buf");
+static int dmabuf_fds[16];
+static int n_dmabuf_fds;
+module_param_array(dmabuf_fds, int, &n_dmabuf_fds, 0444);
+MODULE_PARM_DESC(dmabuf_fds, "dma-bufs, open in the loader; the first backs the pools");
 
-static uint fast_ops = 200000;
+static uint fast_ops = 100000;
 module_param(fast_ops, uint, 0444);
 MODULE_PARM_DESC(fast_ops, "operations per fast-path measurement");
 
@@ -53,7 +73,7 @@ static uint refill_ops = 4096;
 module_param(refill_ops, uint, 0444);
 MODULE_PARM_DESC(refill_ops, "buffers per alloc/release measurement");
 
-static uint reps = 7;
+static uint reps = 8;
 module_param(reps, uint, 0444);
 MODULE_PARM_DESC(reps, "repetitions of every measurement");
 
@@ -77,40 +97,52 @@ static void sample_end(struct sample *s)
 	s->ns = ktime_get_ns() - s->ns;
 }
 
-static void report(const char *test, const char *pool, uint rep, uint ops,
-		   const struct sample *s)
+static void report(const char *test, const char *impl, uint rep, uint ops,
+		   const struct sample *s, long mem)
 {
-	pr_info("test=%s pool=%s rep=%u ops=%u cycles=%llu ns=%llu\n",
-		test, pool, rep, ops, s->cycles, s->ns);
+	pr_info("test=%s impl=%s rep=%u ops=%u ns=%llu cycles=%llu mem=%ld\n",
+		test, impl, rep, ops, s->ns, s->cycles, mem);
 }
 
-static struct page_pool *make_pool(struct net_device *dev)
+struct bench {
+	struct net_device *dev;		/* @ifindex */
+	struct net_device *fake;	/* the pools' device: one rx queue per provider */
+	struct netdev_nl_sock sock;	/* the bindings' owner, as a netlink socket is */
+	netmem_ref *bufs;
+};
+
+static struct page_pool *make_pool(struct bench *b, const struct devmem_bench_impl *impl,
+				   struct net_devmem_dmabuf_binding *binding, uint q)
 {
 	struct page_pool_params pp = {
 		.order = 0,
 		.pool_size = RING_SIZE,
 		.nid = NUMA_NO_NODE,
 	};
+	struct netdev_rx_queue *rxq;
 	struct page_pool *pool;
 
-	if (!dev)
+	if (!impl)
 		return page_pool_create(&pp);
 
 	/* What a devmem-capable driver passes for a payload pool. */
 	pp.flags = PP_FLAG_DMA_MAP | PP_FLAG_DMA_SYNC_DEV | PP_FLAG_ALLOW_UNREADABLE_NETMEM;
-	pp.dev = dev->dev.parent;
+	pp.dev = b->dev->dev.parent;
 	pp.dma_dir = DMA_FROM_DEVICE;
 	pp.max_len = PAGE_SIZE;
-	pp.netdev = dev;
-	pp.queue_idx = queue;
-	netdev_lock(dev);
+	pp.netdev = b->fake;
+	pp.queue_idx = q;
+	rxq = __netif_get_rx_queue(b->fake, q);
+	netdev_lock(b->fake);
+	rxq->mp_params.mp_ops = impl->mp_ops();
+	rxq->mp_params.mp_priv = binding;
 	pool = page_pool_create(&pp);
-	netdev_unlock(dev);
-	if (!IS_ERR(pool) && !pool->mp_ops) {
-		pr_err("rx queue %u of %s has no memory provider: bind it first\n",
-		       queue, netdev_name(dev));
+	memset(&rxq->mp_params, 0, sizeof(rxq->mp_params));
+	netdev_unlock(b->fake);
+	if (!IS_ERR(pool) && pool->mp_ops != impl->mp_ops()) {
+		pr_err("impl=%s: the pool did not take the provider\n", impl->name);
 		page_pool_destroy(pool);
-		return ERR_PTR(-ENOENT);
+		return ERR_PTR(-EINVAL);
 	}
 	return pool;
 }
@@ -162,35 +194,125 @@ static uint bench_refill(struct page_pool *pool, netmem_ref *bufs, uint ops,
 	return n;
 }
 
-static int run_pool(const char *name, struct net_device *dev, netmem_ref *bufs)
+/* The pool measurements of one provider (impl NULL: the plain pool). */
+static int run_pool(struct bench *b, const struct devmem_bench_impl *impl,
+		    struct net_devmem_dmabuf_binding *binding, uint q, uint rep)
 {
+	const char *name = impl ? impl->name : "plain";
 	struct sample s, a, r;
 	struct page_pool *pool;
-	uint rep, n;
+	uint n;
+
+	/* A fresh pool: empty caches for alloc/release. */
+	pool = make_pool(b, impl, binding, q);
+	if (IS_ERR(pool)) {
+		pr_err("impl=%s: page_pool_create: %pe\n", name, pool);
+		return PTR_ERR(pool);
+	}
+	n = bench_refill(pool, b->bufs, refill_ops, &a, &r);
+	if (n != refill_ops) {
+		pr_err("impl=%s: only %u of %u buffers\n", name, n, refill_ops);
+		page_pool_destroy(pool);
+		return -ENOMEM;
+	}
+	report("alloc", name, rep, n, &a, 0);
+	report("release", name, rep, n, &r, 0);
+
+	n = bench_fast(pool, fast_ops, &s);
+	page_pool_destroy(pool);
+	if (n != fast_ops) {
+		pr_err("impl=%s: fast path ran dry after %u\n", name, n);
+		return -ENOMEM;
+	}
+	report("fast", name, rep, n, &s, 0);
+	return 0;
+}
+
+static long mem_available(void)
+{
+	return si_mem_available() << PAGE_SHIFT;
+}
+
+static struct net_devmem_dmabuf_binding *
+bench_bind(struct bench *b, const struct devmem_bench_impl *impl, int fd, struct sample *s)
+{
+	struct net_devmem_dmabuf_binding *binding;
+	struct netlink_ext_ack extack = {};
+
+	/* The locks bind-rx holds. */
+	mutex_lock(&b->sock.lock);
+	netdev_lock(b->dev);
+	sample_start(s);
+	binding = impl->bind(b->dev, NULL, b->dev->dev.parent, DMA_FROM_DEVICE, fd,
+			     PAGE_SHIFT, &b->sock, &extack);
+	sample_end(s);
+	netdev_unlock(b->dev);
+	mutex_unlock(&b->sock.lock);
+	if (IS_ERR(binding))
+		pr_err("impl=%s: bind of fd %d: %pe (%s)\n", impl->name, fd, binding,
+		       extack._msg ?: "");
+	return binding;
+}
+
+static void bench_unbind(struct bench *b, const struct devmem_bench_impl *impl,
+		   struct net_devmem_dmabuf_binding *binding, struct sample *s)
+{
+	mutex_lock(&b->sock.lock);
+	netdev_lock(b->dev);
+	sample_start(s);
+	impl->unbind(binding);
+	sample_end(s);
+	netdev_unlock(b->dev);
+	mutex_unlock(&b->sock.lock);
+}
+
+/* Everything one provider is measured on in one repetition. */
+static int run_impl(struct bench *b, uint i, uint rep)
+{
+	const struct devmem_bench_impl *impl = &devmem_bench_impls[i];
+	struct net_devmem_dmabuf_binding *binding;
+	struct sample s;
+	long mem;
+	uint f;
+	int err;
+
+	for (f = 0; f < n_dmabuf_fds; f++) {
+		struct dma_buf *dmabuf = dma_buf_get(dmabuf_fds[f]);
+		uint niovs;
+
+		if (IS_ERR(dmabuf))
+			return PTR_ERR(dmabuf);
+		niovs = dmabuf->size >> PAGE_SHIFT;
+		dma_buf_put(dmabuf);
+
+		mem = mem_available();
+		binding = bench_bind(b, impl, dmabuf_fds[f], &s);
+		if (IS_ERR(binding))
+			return PTR_ERR(binding);
+		report("bind", impl->name, rep, niovs, &s, mem - mem_available());
+
+		err = f ? 0 : run_pool(b, impl, binding, i, rep);
+
+		bench_unbind(b, impl, binding, &s);
+		if (err)
+			return err;
+		report("unbind", impl->name, rep, niovs, &s, 0);
+		cond_resched();
+	}
+	return 0;
+}
+
+static int run(struct bench *b)
+{
+	uint rep, k;
+	int err;
 
 	for (rep = 0; rep < reps; rep++) {
-		/* A fresh pool per repetition: empty caches for alloc/release. */
-		pool = make_pool(dev);
-		if (IS_ERR(pool)) {
-			pr_err("pool=%s: page_pool_create: %pe\n", name, pool);
-			return PTR_ERR(pool);
-		}
-		n = bench_refill(pool, bufs, refill_ops, &a, &r);
-		if (n != refill_ops) {
-			pr_err("pool=%s: only %u of %u buffers\n", name, n, refill_ops);
-			page_pool_destroy(pool);
-			return -ENOMEM;
-		}
-		report("alloc", name, rep, n, &a);
-		report("release", name, rep, n, &r);
-
-		n = bench_fast(pool, fast_ops, &s);
-		page_pool_destroy(pool);
-		if (n != fast_ops) {
-			pr_err("pool=%s: fast path ran dry after %u\n", name, n);
-			return -ENOMEM;
-		}
-		report("fast", name, rep, n, &s);
+		err = run_pool(b, NULL, NULL, 0, rep);
+		for (k = 0; !err && k < DEVMEM_BENCH_IMPLS; k++)
+			err = run_impl(b, rep % 2 ? DEVMEM_BENCH_IMPLS - 1 - k : k, rep);
+		if (err)
+			return err;
 		cond_resched();
 	}
 	return 0;
@@ -198,39 +320,36 @@ static int run_pool(const char *name, struct net_device *dev, netmem_ref *bufs)
 
 static int __init devmem_bench_init(void)
 {
-	struct net_device *dev = NULL;
-	netmem_ref *bufs;
-	int err;
+	struct bench b = {};
+	int err = -EINVAL;
 
-	if (!fast_ops || !refill_ops || !reps)
+	if (!fast_ops || !refill_ops || !reps || !n_dmabuf_fds)
 		return -EINVAL;
-	bufs = kvcalloc(refill_ops, sizeof(*bufs), GFP_KERNEL);
-	if (!bufs)
+	mutex_init(&b.sock.lock);
+	INIT_LIST_HEAD(&b.sock.bindings);
+	b.bufs = kvcalloc(refill_ops, sizeof(*b.bufs), GFP_KERNEL);
+	if (!b.bufs)
 		return -ENOMEM;
+	b.dev = dev_get_by_index(&init_net, ifindex);
+	if (!b.dev || !b.dev->dev.parent)
+		goto out;
+	err = -ENOMEM;
+	b.fake = alloc_netdev_mqs(0, "dmbench%d", NET_NAME_ENUM, ether_setup, 1,
+				  DEVMEM_BENCH_IMPLS);
+	if (!b.fake)
+		goto out;
 
-	if (ifindex) {
-		dev = dev_get_by_index(&init_net, ifindex);
-		if (!dev) {
-			err = -ENODEV;
-			goto out;
-		}
-		if (queue >= dev->real_num_rx_queues) {
-			err = -EINVAL;
-			goto out;
-		}
-	}
-
-	pr_info("start fast_ops=%u refill_ops=%u reps=%u ring=%u\n",
-		fast_ops, refill_ops, reps, RING_SIZE);
-	err = run_pool("plain", NULL, bufs);
-	if (!err && dev)
-		err = run_pool("provider", dev, bufs);
+	pr_info("start fast_ops=%u refill_ops=%u reps=%u ring=%u dmabufs=%d\n",
+		fast_ops, refill_ops, reps, RING_SIZE, n_dmabuf_fds);
+	err = run(&b);
 	if (!err)
 		pr_info("done\n");
 out:
-	if (dev)
-		dev_put(dev);
-	kvfree(bufs);
+	if (b.fake)
+		free_netdev(b.fake);
+	if (b.dev)
+		dev_put(b.dev);
+	kvfree(b.bufs);
 	return err;
 }
 
@@ -240,5 +359,6 @@ static void __exit devmem_bench_exit(void)
 
 module_init(devmem_bench_init);
 module_exit(devmem_bench_exit);
-MODULE_DESCRIPTION("page_pool fast path and devmem memory provider benchmark");
+MODULE_DESCRIPTION("devmem TCP memory providers, upstream's and devmem-rs', measured side by side");
 MODULE_LICENSE("GPL");
+MODULE_IMPORT_NS("DMA_BUF");
