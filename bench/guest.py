@@ -33,8 +33,9 @@ import devmem_lib as dl  # noqa: E402
 REPS = int(os.environ.get("BENCH_REPS", "5"))
 E2E_BYTES = int(os.environ.get("BENCH_E2E_MIB", "256")) << 20
 MICRO_REPS = int(os.environ.get("BENCH_MICRO_REPS", "12"))
-# devmem_bench's dma-bufs, (MiB, memfd flags): the first backs its pools (4 KiB pages, one
-# scatterlist range each); bind is timed on every one, for the slope per net_iov.
+# devmem_bench's dma-bufs, (MiB, memfd flags): 4 KiB pages (as many DMA ranges as the
+# pages' physical layout gives) and huge pages (few ranges); bind is timed on every one,
+# for the slope per net_iov, and the pool paths on each.
 MICRO_BUFS = [(16, 0), (16, dl.MFD_HUGETLB), (64, dl.MFD_HUGETLB), (256, dl.MFD_HUGETLB)]
 E2E_PORT = 5301
 
@@ -59,30 +60,36 @@ def busy_jiffies():
     return v[0] + v[1] + v[2] + v[5] + v[6] + v[7]
 
 
-def micro_bench(ifi, run):
+def micro_bench(ifi):
     """devmem_bench: both providers (upstream's, built beside devmem-rs, and devmem-rs') in
-    one module load, on the same dma-bufs, and a plain page pool. The module resolves the
-    dma-bufs' fds in modprobe, which inherits them."""
+    one module load, on the same dma-bufs, and a plain page pool; loaded twice on the same
+    dma-bufs, for the ruler's determinism check. The module resolves the dma-bufs' fds in
+    modprobe, which inherits them."""
     bufs = []
     try:
         for mib, flags in MICRO_BUFS:
             bufs.append(dl.make_udmabuf(mib << 20, flags))
         fds = [d for _, d in bufs]
-        subprocess.run(["dmesg", "-C"], check=True)
-        load = subprocess.run(["modprobe", "devmem_bench", f"ifindex={ifi}",
-                               "dmabuf_fds=" + ",".join(map(str, fds)), f"reps={MICRO_REPS}"],
-                              capture_output=True, text=True, pass_fds=fds)
-        subprocess.run(["rmmod", "devmem_bench"], stderr=subprocess.DEVNULL)
-        log = subprocess.run(["dmesg"], capture_output=True, text=True, check=True).stdout
+        for run in (1, 2):
+            micro_load(ifi, fds, run)
     finally:
         for memfd, dmabuf in bufs:
             os.close(dmabuf)
             os.close(memfd)
+
+
+def micro_load(ifi, fds, run):
+    subprocess.run(["dmesg", "-C"], check=True)
+    load = subprocess.run(["modprobe", "devmem_bench", f"ifindex={ifi}",
+                           "dmabuf_fds=" + ",".join(map(str, fds)), f"reps={MICRO_REPS}"],
+                          capture_output=True, text=True, pass_fds=fds)
+    subprocess.run(["rmmod", "devmem_bench"], stderr=subprocess.DEVNULL)
+    log = subprocess.run(["dmesg"], capture_output=True, text=True, check=True).stdout
     n = 0
-    for m in re.finditer(r"devmem_bench: test=(\w+) impl=(\w+) rep=(\d+) ops=(\d+) "
-                         r"ns=(\d+) cycles=(\d+) mem=(-?\d+)", log):
-        emit(kind="micro", run=run, test=m[1], impl=m[2], rep=int(m[3]), ops=int(m[4]),
-             ns=int(m[5]), cycles=int(m[6]), mem=int(m[7]))
+    for m in re.finditer(r"devmem_bench: test=(\w+) impl=(\w+) rep=(\d+) buf=(-?\d+) "
+                         r"ranges=(\d+) ops=(\d+) ns=(\d+) cycles=(\d+) mem=(-?\d+)", log):
+        emit(kind="micro", run=run, test=m[1], impl=m[2], rep=int(m[3]), buf=int(m[4]),
+             ranges=int(m[5]), ops=int(m[6]), ns=int(m[7]), cycles=int(m[8]), mem=int(m[9]))
         n += 1
     if load.returncode or not n or "devmem_bench: done" not in log:
         raise RuntimeError(f"devmem_bench failed (rc {load.returncode}): {load.stderr}{log[-2000:]}")
@@ -166,8 +173,7 @@ def main():
          page_size=os.sysconf("SC_PAGE_SIZE"), cmdline=cmdline, phases=phases)
     steps = []
     if "micro" in phases:
-        steps += [("micro run 1", lambda: micro_bench(ifi, 1)),
-                  ("micro run 2", lambda: micro_bench(ifi, 2))]
+        steps += [("micro", lambda: micro_bench(ifi))]
     if "e2e" in phases:
         steps += [("e2e", lambda: e2e_bench(ynl, ifi)), ("driver", lambda: driver_bench(ports))]
     for name, fn in steps:

@@ -11,19 +11,23 @@
  * repetitions and Rust, C on odd ones (ABBA over two repetitions), and prints a line per
  * measurement:
  *
- *   devmem_bench: test=T impl=I rep=R ops=N ns=NS cycles=C mem=M
+ *   devmem_bench: test=T impl=I rep=R buf=B ranges=G ops=N ns=NS cycles=C mem=M
  *
- * NS and C are the totals over N operations (ktime_get_ns() and get_cycles() deltas); under
- * QEMU's -icount shift=0, one nanosecond of the guest's clock is one instruction, so NS
- * counts instructions. M is the memory (bytes of MemAvailable) a binding holds, for bind.
+ * B is the dma-buf (its index in dmabuf_fds), G the number of DMA ranges it maps to for
+ * @ifindex's parent. NS and C are the totals over N operations (ktime_get_ns() and
+ * get_cycles() deltas); under QEMU's -icount shift=0, one nanosecond of the guest's clock
+ * is one instruction, so NS counts instructions. M is the memory (bytes of MemAvailable) a
+ * binding holds, for bind.
  *
  *   bind     net_devmem_bind_dmabuf() of dma-buf i (N: its net_iovs), rx direction, no
  *            queue: attach, map, and the provider's per-net_iov state.
- *   unbind   net_devmem_unbind_dmabuf() of that binding, until it returns (the rest of the
- *            teardown may run later from a work item, in both implementations).
- *   alloc    N allocations from a fresh pool of the first dma-buf's binding, whose caches
- *            are empty: the provider's refill path (alloc_netmems). impl=plain: the page
- *            allocator.
+ *   unbind   net_devmem_unbind_dmabuf() of that binding, until it returns. The rest of
+ *            the teardown runs later in both implementations (C's after an RCU grace
+ *            period, from a work item), outside the count; the module waits until the
+ *            dma-buf is detached before it measures anything else.
+ *   alloc    N allocations from a fresh pool of the binding (of every dma-buf of at least
+ *            N net_iovs), whose caches are empty: the provider's refill path
+ *            (alloc_netmems). impl=plain: the page allocator.
  *   release  the N buffers given back without direct recycling to a pool whose ring holds
  *            RING_SIZE: all but RING_SIZE reach the provider's release_netmem.
  *   fast     N allocations each given straight back to the pool's cache (bottom halves
@@ -40,7 +44,9 @@
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/delay.h>
 #include <linux/dma-buf.h>
+#include <linux/dma-resv.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/netdevice.h>
@@ -63,7 +69,7 @@ MODULE_PARM_DESC(ifindex, "device the bindings name; its parent maps the dma-buf
 static int dmabuf_fds[16];
 static int n_dmabuf_fds;
 module_param_array(dmabuf_fds, int, &n_dmabuf_fds, 0444);
-MODULE_PARM_DESC(dmabuf_fds, "dma-bufs, open in the loader; the first backs the pools");
+MODULE_PARM_DESC(dmabuf_fds, "dma-bufs, open in the loader");
 
 static uint fast_ops = 100000;
 module_param(fast_ops, uint, 0444);
@@ -97,16 +103,25 @@ static void sample_end(struct sample *s)
 	s->ns = ktime_get_ns() - s->ns;
 }
 
-static void report(const char *test, const char *impl, uint rep, uint ops,
-		   const struct sample *s, long mem)
+/* The dma-buf a measurement is about: its index and its number of DMA ranges. */
+struct buf {
+	uint index;
+	uint ranges;
+};
+
+static void report(const char *test, const char *impl, uint rep, const struct buf *buf,
+		   uint ops, const struct sample *s, long mem)
 {
-	pr_info("test=%s impl=%s rep=%u ops=%u ns=%llu cycles=%llu mem=%ld\n",
-		test, impl, rep, ops, s->ns, s->cycles, mem);
+	pr_info("test=%s impl=%s rep=%u buf=%d ranges=%u ops=%u ns=%llu cycles=%llu mem=%ld\n",
+		test, impl, rep, buf ? (int)buf->index : -1, buf ? buf->ranges : 0, ops,
+		s->ns, s->cycles, mem);
 }
 
 struct bench {
 	struct net_device *dev;		/* @ifindex */
 	struct net_device *fake;	/* the pools' device: one rx queue per provider */
+	struct dma_buf *dmabufs[ARRAY_SIZE(dmabuf_fds)];
+	uint ranges[ARRAY_SIZE(dmabuf_fds)];
 	struct netdev_nl_sock sock;	/* the bindings' owner, as a netlink socket is */
 	netmem_ref *bufs;
 };
@@ -196,7 +211,8 @@ static uint bench_refill(struct page_pool *pool, netmem_ref *bufs, uint ops,
 
 /* The pool measurements of one provider (impl NULL: the plain pool). */
 static int run_pool(struct bench *b, const struct devmem_bench_impl *impl,
-		    struct net_devmem_dmabuf_binding *binding, uint q, uint rep)
+		    struct net_devmem_dmabuf_binding *binding, uint q, uint rep,
+		    const struct buf *buf)
 {
 	const char *name = impl ? impl->name : "plain";
 	struct sample s, a, r;
@@ -215,8 +231,8 @@ static int run_pool(struct bench *b, const struct devmem_bench_impl *impl,
 		page_pool_destroy(pool);
 		return -ENOMEM;
 	}
-	report("alloc", name, rep, n, &a, 0);
-	report("release", name, rep, n, &r, 0);
+	report("alloc", name, rep, buf, n, &a, 0);
+	report("release", name, rep, buf, n, &r, 0);
 
 	n = bench_fast(pool, fast_ops, &s);
 	page_pool_destroy(pool);
@@ -224,7 +240,7 @@ static int run_pool(struct bench *b, const struct devmem_bench_impl *impl,
 		pr_err("impl=%s: fast path ran dry after %u\n", name, n);
 		return -ENOMEM;
 	}
-	report("fast", name, rep, n, &s, 0);
+	report("fast", name, rep, buf, n, &s, 0);
 	return 0;
 }
 
@@ -266,37 +282,77 @@ static void bench_unbind(struct bench *b, const struct devmem_bench_impl *impl,
 	mutex_unlock(&b->sock.lock);
 }
 
-/* Everything one provider is measured on in one repetition. */
+/* The number of DMA ranges @dmabuf maps to for @dev, as a binding maps it. */
+static int count_ranges(struct dma_buf *dmabuf, struct device *dev)
+{
+	struct dma_buf_attachment *att;
+	struct sg_table *sgt;
+	int n;
+
+	att = dma_buf_attach(dmabuf, dev);
+	if (IS_ERR(att))
+		return PTR_ERR(att);
+	sgt = dma_buf_map_attachment_unlocked(att, DMA_FROM_DEVICE);
+	if (IS_ERR(sgt)) {
+		n = PTR_ERR(sgt);
+	} else {
+		n = sgt->nents;
+		dma_buf_unmap_attachment_unlocked(att, sgt, DMA_FROM_DEVICE);
+	}
+	dma_buf_detach(dmabuf, att);
+	return n;
+}
+
+/* Waits until nothing is attached to @dmabuf: the teardown an unbind left is done. */
+static int wait_detached(struct dma_buf *dmabuf)
+{
+	int ms;
+
+	for (ms = 0; ms < 10000; ms++) {
+		bool empty;
+
+		dma_resv_lock(dmabuf->resv, NULL);
+		empty = list_empty(&dmabuf->attachments);
+		dma_resv_unlock(dmabuf->resv);
+		if (empty)
+			return 0;
+		msleep(1);
+	}
+	pr_err("dma-buf still attached 10 s after unbind\n");
+	return -ETIMEDOUT;
+}
+
+/* Everything one provider is measured on in one repetition: bind, the pool paths and
+ * unbind of every dma-buf.
+ */
 static int run_impl(struct bench *b, uint i, uint rep)
 {
 	const struct devmem_bench_impl *impl = &devmem_bench_impls[i];
 	struct net_devmem_dmabuf_binding *binding;
 	struct sample s;
+	struct buf buf;
 	long mem;
-	uint f;
 	int err;
 
-	for (f = 0; f < n_dmabuf_fds; f++) {
-		struct dma_buf *dmabuf = dma_buf_get(dmabuf_fds[f]);
-		uint niovs;
+	for (buf.index = 0; buf.index < n_dmabuf_fds; buf.index++) {
+		struct dma_buf *dmabuf = b->dmabufs[buf.index];
+		uint niovs = dmabuf->size >> PAGE_SHIFT;
 
-		if (IS_ERR(dmabuf))
-			return PTR_ERR(dmabuf);
-		niovs = dmabuf->size >> PAGE_SHIFT;
-		dma_buf_put(dmabuf);
-
+		buf.ranges = b->ranges[buf.index];
 		mem = mem_available();
-		binding = bench_bind(b, impl, dmabuf_fds[f], &s);
+		binding = bench_bind(b, impl, dmabuf_fds[buf.index], &s);
 		if (IS_ERR(binding))
 			return PTR_ERR(binding);
-		report("bind", impl->name, rep, niovs, &s, mem - mem_available());
+		report("bind", impl->name, rep, &buf, niovs, &s, mem - mem_available());
 
-		err = f ? 0 : run_pool(b, impl, binding, i, rep);
+		err = niovs >= refill_ops ? run_pool(b, impl, binding, i, rep, &buf) : 0;
 
 		bench_unbind(b, impl, binding, &s);
+		if (!err)
+			err = wait_detached(dmabuf);
 		if (err)
 			return err;
-		report("unbind", impl->name, rep, niovs, &s, 0);
+		report("unbind", impl->name, rep, &buf, niovs, &s, 0);
 		cond_resched();
 	}
 	return 0;
@@ -308,7 +364,7 @@ static int run(struct bench *b)
 	int err;
 
 	for (rep = 0; rep < reps; rep++) {
-		err = run_pool(b, NULL, NULL, 0, rep);
+		err = run_pool(b, NULL, NULL, 0, rep, NULL);
 		for (k = 0; !err && k < DEVMEM_BENCH_IMPLS; k++)
 			err = run_impl(b, rep % 2 ? DEVMEM_BENCH_IMPLS - 1 - k : k, rep);
 		if (err)
@@ -322,6 +378,7 @@ static int __init devmem_bench_init(void)
 {
 	struct bench b = {};
 	int err = -EINVAL;
+	int i;
 
 	if (!fast_ops || !refill_ops || !reps || !n_dmabuf_fds)
 		return -EINVAL;
@@ -338,6 +395,19 @@ static int __init devmem_bench_init(void)
 				  DEVMEM_BENCH_IMPLS);
 	if (!b.fake)
 		goto out;
+	for (i = 0; i < n_dmabuf_fds; i++) {
+		struct dma_buf *dmabuf = dma_buf_get(dmabuf_fds[i]);
+
+		if (IS_ERR(dmabuf)) {
+			err = PTR_ERR(dmabuf);
+			goto out;
+		}
+		b.dmabufs[i] = dmabuf;
+		err = count_ranges(dmabuf, b.dev->dev.parent);
+		if (err < 0)
+			goto out;
+		b.ranges[i] = err;
+	}
 
 	pr_info("start fast_ops=%u refill_ops=%u reps=%u ring=%u dmabufs=%d\n",
 		fast_ops, refill_ops, reps, RING_SIZE, n_dmabuf_fds);
@@ -345,6 +415,9 @@ static int __init devmem_bench_init(void)
 	if (!err)
 		pr_info("done\n");
 out:
+	for (i = 0; i < n_dmabuf_fds; i++)
+		if (b.dmabufs[i])
+			dma_buf_put(b.dmabufs[i]);
 	if (b.fake)
 		free_netdev(b.fake);
 	if (b.dev)
