@@ -72,14 +72,12 @@ impl Chunks {
             kernel::ext_ack_fmt!(ack, "dma-buf smaller than one rx page ({chunk} bytes)");
             return Err(EINVAL);
         }
-        let area = NetIovArea::new(count, 0, Area(owner), GFP_KERNEL_ACCOUNT)?;
-        let mut niovs = area.as_slice().iter();
-        for (addr, len) in ranges() {
-            for (i, niov) in (0..len >> shift).zip(&mut niovs) {
-                // CAST: `i << shift` is within the range's length.
-                niov.set_dma_addr(addr + (i << shift) as DmaAddress)?;
-            }
-        }
+        // Every chunk of every range, in order: the DMA address of each `net_iov`.
+        let addrs = ranges().flat_map(|(addr, len)| {
+            // CAST: `i << shift` is within the range's length.
+            (0..len >> shift).map(move |i| addr + (i << shift) as DmaAddress)
+        });
+        let area = NetIovArea::with_dma_addrs(count, 0, Area(owner), addrs, GFP_KERNEL_ACCOUNT)?;
         Ok(Self { shift, area })
     }
 

@@ -15,7 +15,7 @@ use crate::{
     prelude::*,
     types::Opaque, //
 };
-use core::marker::PhantomPinned;
+use core::{marker::PhantomPinned, mem::size_of};
 
 /// The kind of memory provider a [`NetIov`] belongs to (C `enum net_iov_type`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -274,18 +274,34 @@ pub struct NetIovArea<T> {
 
 impl<T: NetIovOwner> NetIovArea<T> {
     /// Allocates an area of `count` `net_iov`s of kind `T::KIND`, whose memory starts at
-    /// `base_virtual` in the provider's address space.
+    /// `base_virtual` in the provider's address space, with no DMA address.
     pub fn new(
         count: usize,
         base_virtual: usize,
         data: T,
         flags: Flags,
     ) -> Result<Pin<KBox<Self>>> {
-        let mut niovs = KVVec::with_capacity(count, flags)?;
-        for _ in 0..count {
-            niovs.push(NetIov(Opaque::zeroed()), flags)?;
-        }
-        let this = KBox::pin_init(
+        Self::with_dma_addrs(count, base_virtual, data, core::iter::repeat(0), flags)
+    }
+
+    /// Allocates an area of `count` `net_iov`s of kind `T::KIND`, whose memory starts at
+    /// `base_virtual` in the provider's address space, the `net_iov` at index `i` with the
+    /// `i`-th DMA address that `dma_addrs` yields.
+    ///
+    /// Each `net_iov` is written once, whole: its owner and kind (C `net_iov_init`), its DMA
+    /// address (C `net_mp_niov_set_dma_addr`) and no page pool. Fails with `EINVAL` if
+    /// `dma_addrs` yields fewer than `count` addresses, and with `EOVERFLOW` if an address
+    /// cannot be stored in the descriptor (on 32-bit systems the page pool keeps it shifted
+    /// by `PAGE_SHIFT`).
+    pub fn with_dma_addrs(
+        count: usize,
+        base_virtual: usize,
+        data: T,
+        dma_addrs: impl IntoIterator<Item = DmaAddress>,
+        flags: Flags,
+    ) -> Result<Pin<KBox<Self>>> {
+        let niovs = KVVec::with_capacity(count, flags)?;
+        let mut this = KBox::pin_init(
             pin_init!(Self {
                 area: Opaque::zeroed(),
                 niovs,
@@ -294,21 +310,47 @@ impl<T: NetIovOwner> NetIovArea<T> {
             }),
             flags,
         )?;
-
-        let area = this.area.get();
+        // SAFETY: Nothing is moved out of `this`: only the C area and the spare capacity of
+        // the array (on the heap, not in `this`) are written.
+        let this_mut = unsafe { this.as_mut().get_unchecked_mut() };
+        let area = this_mut.area.get();
+        // A `net_iov` keeps its DMA address in an `unsigned long`, shifted right by
+        // `PAGE_SHIFT` where that is narrower than a DMA address: C stores and checks it then.
+        let shifted = size_of::<DmaAddress>() > size_of::<usize>();
+        let slots = this_mut.niovs.spare_capacity_mut().as_mut_ptr();
+        let mut written = 0;
+        let mut overflow = false;
+        // One pass, driven by the iterator (`for_each` runs nested iterators as nested
+        // loops), at most `count` addresses.
+        dma_addrs.into_iter().take(count).for_each(|addr| {
+            let mut niov: bindings::net_iov = pin_init::zeroed();
+            niov.type_ = T::KIND as bindings::net_iov_type;
+            niov.owner = area;
+            // CAST: the address fits an `unsigned long` unless `shifted`, handled below.
+            niov.desc.dma_addr = addr as _;
+            // SAFETY: `take(count)` yields at most `count` addresses, and the array has
+            // room for `count`: slot `written` is in its spare capacity.
+            let slot = unsafe { &mut *slots.add(written) };
+            let niov = slot.write(NetIov(Opaque::new(niov)));
+            // SAFETY: `niov` is initialized; the function only writes its `dma_addr`.
+            overflow |=
+                shifted && unsafe { bindings::net_mp_niov_set_dma_addr(niov.as_raw(), addr) };
+            written += 1;
+        });
+        if overflow {
+            return Err(EOVERFLOW);
+        }
+        if written < count {
+            return Err(EINVAL);
+        }
+        // SAFETY: The first `count` elements of the spare capacity were written above.
+        unsafe { this_mut.niovs.inc_len(count) };
         // SAFETY: `area` is valid for writes: it lives in `this`, and nothing else refers
         // to it yet.
         unsafe {
-            (*area).niovs = this.niovs.as_ptr().cast_mut().cast();
+            (*area).niovs = this_mut.niovs.as_mut_ptr().cast();
             (*area).num_niovs = count;
             (*area).base_virtual = base_virtual;
-        }
-        for niov in this.niovs.iter() {
-            // SAFETY: `niov` is a zeroed `net_iov` that nothing else refers to yet; `area`
-            // is pinned and outlives it, as the array is owned by the same object.
-            unsafe {
-                bindings::net_iov_init(niov.as_raw(), area, T::KIND as bindings::net_iov_type)
-            };
         }
         // INVARIANT: the C area now points to the array, and each `net_iov` to the area.
         Ok(this)
