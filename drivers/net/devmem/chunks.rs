@@ -8,7 +8,6 @@
 
 use crate::binding::Binding;
 use kernel::{
-    bitmap::BitmapVec,
     dma::DmaAddress,
     net::{
         ext_ack::ExtAck,
@@ -108,19 +107,33 @@ impl Chunks {
     }
 }
 
-/// Which of the `net_iov`s of a [`Chunks`] are in use: a bit each, the next free one found
-/// from where the last search stopped. A buffer comes back in O(1).
+/// Which of the `net_iov`s of a [`Chunks`] are in use: a bit each, set when in use. The
+/// search for free ones goes on from where the last one stopped, a word of bits at a time;
+/// a buffer comes back in O(1).
 pub struct FreeList {
-    used: BitmapVec,
+    /// The bits, `usize::BITS` a word; those past `count` in the last word are set, so that
+    /// they are never free.
+    words: KVVec<usize>,
+    count: usize,
     in_use: usize,
+    /// Where the next search starts: the number after the last one handed out.
     next: usize,
 }
+
+const WORD_BITS: usize = usize::BITS as usize;
 
 impl FreeList {
     /// A free list of `count` numbers, all free.
     pub fn new(count: usize) -> Result<Self> {
+        let mut words = KVVec::from_elem(0usize, count.div_ceil(WORD_BITS), GFP_KERNEL_ACCOUNT)?;
+        if count % WORD_BITS != 0 {
+            if let Some(last) = words.last_mut() {
+                *last = !0 << (count % WORD_BITS);
+            }
+        }
         Ok(Self {
-            used: BitmapVec::new(count, GFP_KERNEL_ACCOUNT)?,
+            words,
+            count,
             in_use: 0,
             next: 0,
         })
@@ -131,25 +144,66 @@ impl FreeList {
         self.in_use
     }
 
+    /// Takes up to `max` free numbers, handing each to `take`, and returns how many: fewer
+    /// than `max` only when all the others are in use. The search starts after the last
+    /// number handed out and wraps around once.
+    #[inline]
+    pub fn alloc_batch(&mut self, max: usize, mut take: impl FnMut(usize)) -> usize {
+        let nwords = self.words.len();
+        let mut done = 0;
+        let mut w = self.next / WORD_BITS;
+        // The first word from `next` on; it is visited again at the end, whole.
+        let mut mask = !0usize << (self.next % WORD_BITS);
+        let mut last = None;
+        for _ in 0..=nwords {
+            if done == max {
+                break;
+            }
+            let Some(word) = self.words.get_mut(w) else {
+                break;
+            };
+            let mut free = !*word & mask;
+            let mut taken = 0;
+            while free != 0 && done < max {
+                let bit = free & free.wrapping_neg();
+                taken |= bit;
+                free ^= bit;
+                // CAST: a bit position is below `usize::BITS`.
+                let n = w * WORD_BITS + bit.trailing_zeros() as usize;
+                take(n);
+                last = Some(n);
+                done += 1;
+            }
+            *word |= taken;
+            mask = !0;
+            w = if w + 1 == nwords { 0 } else { w + 1 };
+        }
+        if let Some(n) = last {
+            self.next = if n + 1 == self.count { 0 } else { n + 1 };
+        }
+        self.in_use += done;
+        done
+    }
+
     /// Takes a free number, or `None` when all are in use.
     pub fn alloc(&mut self) -> Option<usize> {
-        let n = self.used.next_zero_bit(self.next);
-        let n = n.or_else(|| self.used.next_zero_bit(0))?;
-        self.used.set_bit(n);
-        self.in_use += 1;
-        self.next = n + 1;
-        Some(n)
+        let mut got = None;
+        self.alloc_batch(1, |n| got = Some(n));
+        got
     }
 
     /// Gives back number `n`: `EINVAL` if there is no such number, `EALREADY` if it is free.
+    #[inline]
     pub fn free(&mut self, n: usize) -> Result {
-        if n >= self.used.len() {
+        if n >= self.count {
             return Err(EINVAL);
         }
-        if self.used.next_bit(n) != Some(n) {
+        let bit = 1usize << (n % WORD_BITS);
+        let word = self.words.get_mut(n / WORD_BITS).ok_or(EINVAL)?;
+        if *word & bit == 0 {
             return Err(EALREADY);
         }
-        self.used.clear_bit(n);
+        *word &= !bit;
         self.in_use -= 1;
         Ok(())
     }
@@ -157,7 +211,7 @@ impl FreeList {
 
 impl Drop for FreeList {
     fn drop(&mut self) {
-        let (held, count) = (self.in_use, self.used.len());
+        let (held, count) = (self.in_use, self.count);
         if held != 0 {
             pr_err!("devmem-rs: binding freed with {held} of {count} net_iovs in use\n");
         }
@@ -264,6 +318,40 @@ mod tests {
         assert_eq!(free.alloc(), Some(1));
         free.free(0)?;
         assert_eq!(free.alloc(), Some(2));
+        Ok(())
+    }
+
+    #[test]
+    fn batches_cross_words_and_wrap_around() -> Result {
+        // 150 numbers: two full words and 22 bits of a third (on 64-bit).
+        const N: usize = 150;
+        let mut free = FreeList::new(N)?;
+        let mut got = KVec::new();
+        assert_eq!(
+            free.alloc_batch(100, |n| got.push(n, GFP_KERNEL).unwrap()),
+            100
+        );
+        assert!(got.iter().copied().eq(0..100));
+        // Give back a few; the next batch goes on after 99, takes the rest, then wraps
+        // around to the ones given back, in order.
+        for n in [3, 64, 65, 97] {
+            free.free(n)?;
+        }
+        got.clear();
+        assert_eq!(
+            free.alloc_batch(64, |n| got.push(n, GFP_KERNEL).unwrap()),
+            54
+        );
+        assert!(got
+            .iter()
+            .copied()
+            .eq(Iterator::chain(100..N, [3, 64, 65, 97])));
+        assert_eq!(free.in_use(), N);
+        // Nothing left: no number past the end is ever handed out.
+        assert_eq!(free.alloc_batch(64, |_| ()), 0);
+        assert_eq!(free.alloc(), None);
+        (0..N).try_for_each(|n| free.free(n))?;
+        assert_eq!(free.in_use(), 0);
         Ok(())
     }
 

@@ -48,18 +48,21 @@ impl MemoryProvider for DevmemProvider {
 
     fn alloc_netmems(
         b: &Binding,
-        pool: &PagePool,
+        _pool: &PagePool,
         cache: &mut AllocCache<'_>,
     ) -> Option<NetmemRef> {
         let mut free = b.free.lock();
-        let first = b.chunks.get(free.alloc()?)?;
-        pool.attach(first);
-        // Refill the pool's cache in the same critical section: the next allocations are
-        // served from it without calling back.
-        cache.refill(ALLOC_CACHE_REFILL - 1, || {
-            free.alloc().and_then(|n| b.chunks.get(n))
+        // The whole batch the pool asks for, in one critical section: the pool hands out the
+        // rest from its cache without calling back.
+        cache.fill(ALLOC_CACHE_REFILL, |batch| {
+            free.alloc_batch(batch.room(), |n| {
+                if let Some(niov) = b.chunks.get(n) {
+                    // The batch has room: `alloc_batch` hands out at most `room()` numbers.
+                    let _ = batch.push(niov);
+                }
+            });
         });
-        Some(NetmemRef::from(first))
+        cache.pop()
     }
 
     fn release_netmem(b: &Binding, pool: &PagePool, netmem: NetmemRef) -> bool {

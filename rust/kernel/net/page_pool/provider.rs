@@ -167,44 +167,84 @@ impl AllocCache<'_> {
         ALLOC_CACHE_SIZE - self.len()
     }
 
-    /// Accounts `niov` to the pool and puts it in the cache
-    /// (C `net_mp_niov_set_page_pool` and `net_mp_netmem_place_in_cache`).
-    ///
-    /// Fails with `ENOSPC` when the cache is full; `niov` is then left untouched.
+    /// Puts the buffers that `fill` pushes with [`CacheFill::push`] in the cache, up to `max`
+    /// and the room there is, and accounts them to the pool in one call (C
+    /// `net_mp_netmem_place_in_cache` for each, then `net_mp_netmems_set_page_pool`).
+    /// Returns how many were put.
     #[inline]
-    pub fn push(&mut self, niov: &NetIov) -> Result {
-        if self.space() == 0 {
-            return Err(ENOSPC);
-        }
-        self.pool.attach(niov);
-        // SAFETY: There is room in the cache (checked above); `&mut self` and the refill
-        // context make this the only writer of the cache.
-        unsafe {
-            bindings::net_mp_netmem_place_in_cache(
-                self.pool.as_raw(),
-                NetmemRef::from(niov).as_raw(),
-            )
+    pub fn fill(&mut self, max: usize, fill: impl FnOnce(&mut CacheFill<'_>)) -> usize {
+        let pool = self.pool.as_raw();
+        let start = self.len();
+        // SAFETY: The pool is alive and its cache has `ALLOC_CACHE_SIZE` entries, of which
+        // `start` are in use: the pointer is in bounds or one past the end (no room).
+        let slots = unsafe { (&raw mut (*pool).alloc.cache).cast::<bindings::netmem_ref>() };
+        // SAFETY: As above.
+        let slots = unsafe { slots.add(start) };
+        let mut batch = CacheFill {
+            slots,
+            room: max.min(self.space()),
+            len: 0,
+            _cache: PhantomData,
         };
-        Ok(())
+        fill(&mut batch);
+        let n = batch.len;
+        // CAST: `n` is at most `ALLOC_CACHE_SIZE`, a `u32` constant.
+        // SAFETY: `&mut self` and the refill context make this the only user of the cache;
+        // its `n` entries from `start` on were written by `push` with `net_iov`s of the
+        // provider, which the call associates with the pool.
+        unsafe {
+            (*pool).alloc.count += n as u32;
+            bindings::net_mp_netmems_set_page_pool(pool, slots, n as u32);
+        }
+        n
     }
 
-    /// Pushes the buffers `next` gives, until the cache is full, `max` were pushed or
-    /// `next` has none left; returns how many were pushed.
-    pub fn refill<'b>(
-        &mut self,
-        max: usize,
-        mut next: impl FnMut() -> Option<&'b NetIov>,
-    ) -> usize {
-        let mut pushed = 0;
-        while pushed < max.min(self.space()) {
-            let Some(niov) = next() else {
-                break;
-            };
-            // There is room: `space()` was checked above.
-            let _ = self.push(niov);
-            pushed += 1;
+    /// Takes the buffer put last out of the cache, if there is one: a provider fills the
+    /// cache and returns one of the buffers it put there from `alloc_netmems`.
+    #[inline]
+    pub fn pop(&mut self) -> Option<NetmemRef> {
+        let pool = self.pool.as_raw();
+        let count = self.len().checked_sub(1)?;
+        // SAFETY: `count` is below the number of entries in use, so in bounds; `&mut self`
+        // and the refill context make this the only user of the cache.
+        unsafe {
+            (*pool).alloc.count -= 1;
+            Some(NetmemRef::from_raw((*pool).alloc.cache[count]))
         }
-        pushed
+    }
+}
+
+/// The buffers a provider puts in a page pool's cache with [`AllocCache::fill`].
+pub struct CacheFill<'a> {
+    slots: *mut bindings::netmem_ref,
+    room: usize,
+    len: usize,
+    _cache: PhantomData<&'a mut bindings::netmem_ref>,
+}
+
+impl CacheFill<'_> {
+    /// The number of buffers that can still be pushed.
+    #[inline]
+    pub fn room(&self) -> usize {
+        self.room - self.len
+    }
+
+    /// Puts `niov` in the cache, to be accounted to the pool when [`AllocCache::fill`]
+    /// returns. Fails with `ENOSPC` when there is no room; `niov` is then left untouched.
+    #[inline]
+    pub fn push(&mut self, niov: &NetIov) -> Result {
+        if self.len == self.room {
+            return Err(ENOSPC);
+        }
+        // SAFETY: `slots` has room for `room` entries (`AllocCache::fill`), and `len` is
+        // below it.
+        unsafe {
+            self.slots
+                .add(self.len)
+                .write(NetmemRef::from(niov).as_raw())
+        };
+        self.len += 1;
+        Ok(())
     }
 }
 
@@ -261,9 +301,10 @@ pub trait MemoryProvider: 'static {
     /// Called when `pool` is destroyed, after every buffer came back.
     fn destroy(mp: &Self::Priv, pool: &PagePool);
 
-    /// Refills `pool`: returns one buffer, accounted to the pool with
-    /// [`PagePool::attach`], and may also fill `cache`. `None` when the provider is out of
-    /// buffers.
+    /// Refills `pool`: returns one buffer accounted to the pool, either with
+    /// [`PagePool::attach`] or by [`AllocCache::fill`] (and taken back out with
+    /// [`AllocCache::pop`]), and may fill `cache` with more. `None` when the provider is out
+    /// of buffers.
     fn alloc_netmems(
         mp: &Self::Priv,
         pool: &PagePool,
