@@ -30,6 +30,11 @@
  *            (alloc_netmems). impl=plain: the page allocator.
  *   release  the N buffers given back without direct recycling to a pool whose ring holds
  *            RING_SIZE: all but RING_SIZE reach the provider's release_netmem.
+ *   release_mp  the provider's own share of release: N buffers of a provider pool handed
+ *            to its ->release_netmem() directly, as page_pool_return_netmem() does once the
+ *            ring is full (the pool's count of returned buffers is then raised by N, as
+ *            that function would have, outside the count). release minus release_mp is
+ *            the page pool's own work, the same for both providers.
  *   fast     N allocations each given straight back to the pool's cache (bottom halves
  *            off): the recycling fast path of every rx refill, in which the provider is
  *            never called; a check of the ruler more than of the providers.
@@ -209,6 +214,28 @@ static uint bench_refill(struct page_pool *pool, netmem_ref *bufs, uint ops,
 	return n;
 }
 
+/* The provider's release_netmem() alone, on @ops buffers taken from @pool. */
+static uint bench_release_mp(struct page_pool *pool, netmem_ref *bufs, uint ops,
+			     struct sample *s)
+{
+	uint i, n;
+
+	for (n = 0; n < ops; n++) {
+		bufs[n] = page_pool_alloc_netmems(pool, GFP_KERNEL | __GFP_NOWARN);
+		if (!bufs[n])
+			break;
+	}
+	local_bh_disable();
+	sample_start(s);
+	for (i = 0; i < n; i++)
+		pool->mp_ops->release_netmem(pool, bufs[i]);
+	sample_end(s);
+	local_bh_enable();
+	/* What page_pool_return_netmem() counts after each call. */
+	atomic_add(n, &pool->pages_state_release_cnt);
+	return n;
+}
+
 /* The pool measurements of one provider (impl NULL: the plain pool). */
 static int run_pool(struct bench *b, const struct devmem_bench_impl *impl,
 		    struct net_devmem_dmabuf_binding *binding, uint q, uint rep,
@@ -235,12 +262,23 @@ static int run_pool(struct bench *b, const struct devmem_bench_impl *impl,
 	report("release", name, rep, buf, n, &r, 0);
 
 	n = bench_fast(pool, fast_ops, &s);
-	page_pool_destroy(pool);
 	if (n != fast_ops) {
 		pr_err("impl=%s: fast path ran dry after %u\n", name, n);
+		page_pool_destroy(pool);
 		return -ENOMEM;
 	}
 	report("fast", name, rep, buf, n, &s, 0);
+
+	if (impl) {
+		n = bench_release_mp(pool, b->bufs, refill_ops, &r);
+		if (n != refill_ops) {
+			pr_err("impl=%s: only %u of %u buffers\n", name, n, refill_ops);
+			page_pool_destroy(pool);
+			return -ENOMEM;
+		}
+		report("release_mp", name, rep, buf, n, &r, 0);
+	}
+	page_pool_destroy(pool);
 	return 0;
 }
 
