@@ -92,6 +92,27 @@ pub(crate) struct QueuePair {
 
 kernel::impl_napi_poll!(QueuePair, napi, napi_poll);
 
+/// The descriptor after `i` in a ring of `size` descriptors, wrapping to 0 at the end:
+/// the ring indices move by this, without a division per descriptor.
+#[inline]
+pub(crate) fn ring_next(i: u32, size: u32) -> u32 {
+    if i + 1 >= size {
+        0
+    } else {
+        i + 1
+    }
+}
+
+/// The number of descriptors from `from` on, up to and without `to`, in a ring of `size`.
+#[inline]
+pub(crate) fn ring_dist(from: u32, to: u32, size: u32) -> u32 {
+    if to >= from {
+        to - from
+    } else {
+        to + size - from
+    }
+}
+
 /// Writes descriptor `i` of a ring: two little-endian quadwords.
 pub(crate) fn desc_write(ring: &Coherent<[u64]>, i: u32, lo: u64, hi: u64) -> Result {
     let i = 2 * i as usize;

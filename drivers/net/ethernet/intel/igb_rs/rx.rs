@@ -8,6 +8,8 @@ use crate::{
     queue::{
         desc_read,
         desc_write,
+        ring_dist,
+        ring_next,
         QueuePair,
         Repoll,
         REPOLL_DELAY, //
@@ -244,11 +246,11 @@ impl RxRing {
     /// Posts buffers from the tail up to the descriptor before the next one the NIC
     /// writes back (one slot stays empty); returns the new tail.
     pub(crate) fn refill(&mut self, desc: &Coherent<[u64]>, stats: &mut RxStats) -> u32 {
-        while (self.ntu + 1) % self.size() != self.ntc {
+        while ring_next(self.ntu, self.size()) != self.ntc {
             if !self.post(desc, self.ntu, stats) {
                 break;
             }
-            self.ntu = (self.ntu + 1) % self.size();
+            self.ntu = ring_next(self.ntu, self.size());
         }
         self.ntu
     }
@@ -408,7 +410,7 @@ impl QueuePair {
             // PKT_LEN, which no correct write-back makes larger than the buffer.
             let len = ((hi >> 32) & 0xFFFF) as u32;
             let hdr_info = lo as u32;
-            rx.ntc = (rx.ntc + 1) % rx.size();
+            rx.ntc = ring_next(rx.ntc, rx.size());
             used += 1;
             let s = i as usize;
 
@@ -520,7 +522,7 @@ impl QueuePair {
         }
         // Refill whenever the ring is short, not only after taking packets: a ring that ran
         // dry (a memory provider out of buffers) takes none until it is refilled.
-        if used > 0 || (rx.ntu + 1) % rx.size() != rx.ntc {
+        if used > 0 || ring_next(rx.ntu, rx.size()) != rx.ntc {
             let tail = rx.refill(&self.rx_desc, stats);
             dma_mb(Write);
             // The tail is the last posted descriptor plus one; a device that is gone takes
@@ -536,7 +538,7 @@ impl QueuePair {
         // posted buffers are as dry as none. Nothing tells the driver when the pools have
         // buffers again (a memory provider's come back when userspace returns its
         // tokens): poll again in a while, and leave the CPU meanwhile.
-        let posted = (rx.ntu + rx.size() - rx.ntc) % rx.size();
+        let posted = ring_dist(rx.ntc, rx.ntu, rx.size());
         if posted < (dev.mtu() + FRAME_OVERHEAD).div_ceil(rx.buf_size) {
             stats.starved += 1;
             // The last handle goes first: dropping it cancels the timer, which is the one

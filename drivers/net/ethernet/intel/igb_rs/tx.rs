@@ -7,6 +7,8 @@ use crate::{
     queue::{
         desc_read,
         desc_write,
+        ring_dist,
+        ring_next,
         QueuePair, //
     },
     stats::TxStats,
@@ -91,7 +93,9 @@ impl TxRing {
     }
 
     pub(crate) fn free_slots(&self) -> u32 {
-        (self.ntc + self.size() - self.ntu - 1) % self.size()
+        // One slot stays empty: a full ring is not an empty one.
+        self.size()
+            .saturating_sub(ring_dist(self.ntc, self.ntu, self.size()) + 1)
     }
 
     /// Reclaims the packets the NIC sent: unmaps them and frees their skbs, from a NAPI
@@ -113,7 +117,7 @@ impl TxRing {
             if let Some((pkt, _)) = self.pkts[self.ntc as usize].take() {
                 pkt.complete(ctx);
             }
-            self.ntc = (last + 1) % self.size();
+            self.ntc = ring_next(last, self.size());
         }
     }
 }
@@ -136,7 +140,7 @@ impl TxRing {
         let mut i = first;
         if let Some((q0, q1)) = crate::txdesc::context_desc(offload) {
             let _ = desc_write(desc, i, q0, q1);
-            i = (i + 1) % size;
+            i = ring_next(i, size);
         }
         let mut pieces = pkt
             .segments()
@@ -160,7 +164,7 @@ impl TxRing {
             let _ = desc_write(desc, i, addr, hi);
             is_first = false;
             last = i;
-            i = (i + 1) % size;
+            i = ring_next(i, size);
         }
         if is_first {
             return Err(EINVAL);
