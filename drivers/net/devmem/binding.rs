@@ -38,7 +38,6 @@ use kernel::{
         }, //
     },
     new_mutex,
-    new_spinlock_irq,
     page::PAGE_SHIFT,
     prelude::*,
     sync::{
@@ -51,7 +50,6 @@ use kernel::{
         ArcBorrow,
         Mutex,
         SetOnce,
-        SpinLockIrq,
         UniqueArc, //
     },
     task::Kuid,
@@ -103,8 +101,7 @@ pub struct Binding {
     /// The rx page size its queues are opened with; 0 keeps the driver's default.
     rx_page_size: u32,
     pub(crate) chunks: Chunks,
-    #[pin]
-    pub(crate) free: SpinLockIrq<FreeList>,
+    pub(crate) free: FreeList,
     mapping: Mapping,
 }
 
@@ -195,7 +192,7 @@ impl Binding {
                 shift,
                 rx_page_size,
                 chunks,
-                free <- new_spinlock_irq!(free),
+                free,
                 mapping,
             }))?
             .into();
@@ -427,7 +424,7 @@ mod tests {
     fn register_lookup_unbind_releases_the_dma_buf() -> Result {
         let before = released();
         let b = bind(test_device()?, 8, DataDirection::FromDevice)?;
-        assert_eq!(b.free.lock().in_use(), 0);
+        assert_eq!(b.free.in_use(), 0);
         let id = b.id();
         assert_ne!(id, 0);
         assert!(lookup(id).is_some_and(|found| Arc::ptr_eq(&found, &b)));
@@ -566,13 +563,13 @@ mod tests {
                     break;
                 }
             }
-            let all_out = b.free.lock().in_use();
+            let all_out = b.free.in_use();
             let n = got.len();
             // Dropping them gives each back to `pool`; destroying the pool returns its
             // net_iovs to the binding.
             drop(got);
             drop(pool);
-            (n, all_out, b.free.lock().in_use())
+            (n, all_out, b.free.in_use())
         });
 
         // SAFETY: The pool is gone; nothing else uses `nd`.

@@ -18,7 +18,13 @@ use kernel::{
             NetIovType, //
         }, //
     },
-    prelude::*, //
+    prelude::*,
+    sync::atomic::{
+        Acquire,
+        Atomic,
+        Relaxed,
+        Release, //
+    }, //
 };
 
 /// What the area of a [`Chunks`] records: the binding it belongs to.
@@ -107,86 +113,130 @@ impl Chunks {
     }
 }
 
-/// Which of the `net_iov`s of a [`Chunks`] are in use: a bit each, set when in use. The
-/// search for free ones goes on from where the last one stopped, a word of bits at a time;
-/// a buffer comes back in O(1).
+/// Which of the `net_iov`s of a [`Chunks`] are in use: a bit each, set when in use. Lock
+/// free: a refill takes a batch of free bits from a word with one compare-and-exchange, and
+/// a buffer coming back clears its bit with another, so the pool's refill and the buffers
+/// coming back from softirq or process context never wait on each other or turn interrupts
+/// off. The search for free bits goes on from where the last one stopped, a word at a time.
 pub struct FreeList {
     /// The bits, `usize::BITS` a word; those past `count` in the last word are set, so that
     /// they are never free.
-    words: KVVec<usize>,
+    words: KVVec<Atomic<usize>>,
     count: usize,
-    in_use: usize,
-    /// Where the next search starts: the number after the last one handed out.
-    next: usize,
+    /// Where the next search starts: the number after the last one handed out. A hint:
+    /// concurrent searches may start from the same place, and the bits decide.
+    next: Atomic<usize>,
 }
 
 const WORD_BITS: usize = usize::BITS as usize;
 
+/// The lowest `n` set bits of `bits` (all of them if it has no more than `n`).
+#[inline]
+fn lowest_bits(bits: usize, n: usize) -> usize {
+    // CAST: a word has at most `usize::BITS` bits set.
+    if bits.count_ones() as usize <= n {
+        return bits;
+    }
+    let (mut rest, mut taken) = (bits, 0);
+    for _ in 0..n {
+        let bit = rest & rest.wrapping_neg();
+        taken |= bit;
+        rest ^= bit;
+    }
+    taken
+}
+
 impl FreeList {
     /// A free list of `count` numbers, all free.
     pub fn new(count: usize) -> Result<Self> {
-        let mut words = KVVec::from_elem(0usize, count.div_ceil(WORD_BITS), GFP_KERNEL_ACCOUNT)?;
-        if count % WORD_BITS != 0 {
-            if let Some(last) = words.last_mut() {
-                *last = !0 << (count % WORD_BITS);
-            }
+        let nwords = count.div_ceil(WORD_BITS);
+        let mut words = KVVec::with_capacity(nwords, GFP_KERNEL_ACCOUNT)?;
+        for w in 0..nwords {
+            let past_end = (w + 1) * WORD_BITS > count;
+            let bits = if past_end {
+                !0 << (count % WORD_BITS)
+            } else {
+                0
+            };
+            words.push(Atomic::new(bits), GFP_KERNEL_ACCOUNT)?;
         }
         Ok(Self {
             words,
             count,
-            in_use: 0,
-            next: 0,
+            next: Atomic::new(0),
         })
     }
 
-    /// The number of `net_iov`s in use.
+    /// The number of `net_iov`s in use (a count of the bits: for checks, not fast paths).
     pub fn in_use(&self) -> usize {
-        self.in_use
+        // CAST: at most `usize::BITS` bits of a word are set.
+        let set: usize = self
+            .words
+            .iter()
+            .map(|w| w.load(Relaxed).count_ones() as usize)
+            .sum();
+        // The bits past `count` are set for good.
+        set - (self.words.len() * WORD_BITS - self.count)
     }
 
     /// Takes up to `max` free numbers, handing each to `take`, and returns how many: fewer
-    /// than `max` only when all the others are in use. The search starts after the last
-    /// number handed out and wraps around once.
+    /// than `max` only when no other was free when its word was read. The search starts
+    /// after the last number handed out and wraps around once.
     #[inline]
-    pub fn alloc_batch(&mut self, max: usize, mut take: impl FnMut(usize)) -> usize {
+    pub fn alloc_batch(&self, max: usize, mut take: impl FnMut(usize)) -> usize {
         let nwords = self.words.len();
         let mut done = 0;
-        let mut w = self.next / WORD_BITS;
+        let start = self.next.load(Relaxed);
+        let mut w = start / WORD_BITS;
         // The first word from `next` on; it is visited again at the end, whole.
-        let mut mask = !0usize << (self.next % WORD_BITS);
+        let mut mask = !0usize << (start % WORD_BITS);
         let mut last = None;
         for _ in 0..=nwords {
             if done == max {
                 break;
             }
-            let Some(word) = self.words.get_mut(w) else {
+            let Some(word) = self.words.get(w) else {
                 break;
             };
-            let mut free = !*word & mask;
-            let mut taken = 0;
-            while free != 0 && done < max {
-                let bit = free & free.wrapping_neg();
-                taken |= bit;
-                free ^= bit;
-                // CAST: a bit position is below `usize::BITS`.
-                let n = w * WORD_BITS + bit.trailing_zeros() as usize;
-                take(n);
-                last = Some(n);
-                done += 1;
+            let mut cur = word.load(Relaxed);
+            // The lowest free bits, as many as are still wanted; taken if the word did not
+            // change meanwhile (a buffer coming back only clears bits: try again then).
+            let taken = loop {
+                let free = !cur & mask;
+                let taken = lowest_bits(free, max - done);
+                if taken == 0 {
+                    break 0;
+                }
+                // Acquire: what released the bits (the `net_iov`s taken out of their pool)
+                // happens before the caller gives them to another.
+                match word.cmpxchg(cur, cur | taken, Acquire) {
+                    Ok(_) => break taken,
+                    Err(now) => cur = now,
+                }
+            };
+            if taken != 0 {
+                let mut bits = taken;
+                while bits != 0 {
+                    // CAST: a bit position is below `usize::BITS`.
+                    take(w * WORD_BITS + bits.trailing_zeros() as usize);
+                    bits &= bits - 1;
+                }
+                // CAST: as above; and a word has at most `usize::BITS` bits set.
+                last = Some(w * WORD_BITS + (WORD_BITS - 1 - taken.leading_zeros() as usize));
+                done += taken.count_ones() as usize;
             }
-            *word |= taken;
             mask = !0;
             w = if w + 1 == nwords { 0 } else { w + 1 };
         }
         if let Some(n) = last {
-            self.next = if n + 1 == self.count { 0 } else { n + 1 };
+            self.next
+                .store(if n + 1 == self.count { 0 } else { n + 1 }, Relaxed);
         }
-        self.in_use += done;
         done
     }
 
     /// Takes a free number, or `None` when all are in use.
-    pub fn alloc(&mut self) -> Option<usize> {
+    pub fn alloc(&self) -> Option<usize> {
         let mut got = None;
         self.alloc_batch(1, |n| got = Some(n));
         got
@@ -194,25 +244,40 @@ impl FreeList {
 
     /// Gives back number `n`: `EINVAL` if there is no such number, `EALREADY` if it is free.
     #[inline]
-    pub fn free(&mut self, n: usize) -> Result {
+    pub fn free(&self, n: usize) -> Result {
         if n >= self.count {
             return Err(EINVAL);
         }
         let bit = 1usize << (n % WORD_BITS);
-        let word = self.words.get_mut(n / WORD_BITS).ok_or(EINVAL)?;
-        if *word & bit == 0 {
-            return Err(EALREADY);
+        let word = self.words.get(n / WORD_BITS).ok_or(EINVAL)?;
+        let mut cur = word.load(Relaxed);
+        loop {
+            if cur & bit == 0 {
+                return Err(EALREADY);
+            }
+            // Release: the caller's last use of the `net_iov` happens before another takes it.
+            match word.cmpxchg(cur, cur & !bit, Release) {
+                Ok(_) => return Ok(()),
+                Err(now) => cur = now,
+            }
         }
-        *word &= !bit;
-        self.in_use -= 1;
-        Ok(())
     }
 }
 
 impl Drop for FreeList {
     fn drop(&mut self) {
-        let (held, count) = (self.in_use, self.count);
-        if held != 0 {
+        // Nothing in use: every word clear but the bits past the end. Counted only if not.
+        let pad = match self.count % WORD_BITS {
+            0 => 0,
+            r => !0usize << r,
+        };
+        let last = self.words.len().saturating_sub(1);
+        let clear = self.words.iter().enumerate().all(|(i, w)| {
+            let v = w.load(Relaxed);
+            v == if i == last { pad } else { 0 }
+        });
+        if !clear {
+            let (held, count) = (self.in_use(), self.count);
             pr_err!("devmem-rs: binding freed with {held} of {count} net_iovs in use\n");
         }
     }
@@ -232,7 +297,7 @@ mod tests {
     #[test]
     fn one_niov_per_chunk_with_its_dma_address() -> Result {
         let chunks = chunks(&[(0x10_0000, 0x4000), (0x80_0000, 0x2000)], SHIFT_4K)?;
-        let mut free = FreeList::new(chunks.count())?;
+        let free = FreeList::new(chunks.count())?;
         assert_eq!(chunks.count(), 6);
         assert_eq!(free.in_use(), 0);
 
@@ -302,7 +367,7 @@ mod tests {
 
     #[test]
     fn exhaustion_and_refill() -> Result {
-        let mut free = FreeList::new(8)?;
+        let free = FreeList::new(8)?;
         let mut held = KVec::new();
         while let Some(n) = free.alloc() {
             held.push(n, GFP_KERNEL)?;
@@ -325,7 +390,7 @@ mod tests {
     fn batches_cross_words_and_wrap_around() -> Result {
         // 150 numbers: two full words and 22 bits of a third (on 64-bit).
         const N: usize = 150;
-        let mut free = FreeList::new(N)?;
+        let free = FreeList::new(N)?;
         let mut got = KVec::new();
         assert_eq!(
             free.alloc_batch(100, |n| got.push(n, GFP_KERNEL).unwrap()),
@@ -357,7 +422,7 @@ mod tests {
 
     #[test]
     fn double_free_and_foreign_niov_are_refused() -> Result {
-        let mut free = FreeList::new(2)?;
+        let free = FreeList::new(2)?;
         let n = free.alloc().ok_or(ENOMEM)?;
         free.free(n)?;
         assert_eq!(free.free(n), Err(EALREADY));

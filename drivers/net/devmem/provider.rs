@@ -51,11 +51,10 @@ impl MemoryProvider for DevmemProvider {
         _pool: &PagePool,
         cache: &mut AllocCache<'_>,
     ) -> Option<NetmemRef> {
-        let mut free = b.free.lock();
-        // The whole batch the pool asks for, in one critical section: the pool hands out the
-        // rest from its cache without calling back.
+        // The whole batch the pool asks for: the pool hands out the rest from its cache
+        // without calling back.
         cache.fill(ALLOC_CACHE_REFILL, |batch| {
-            free.alloc_batch(batch.room(), |n| {
+            b.free.alloc_batch(batch.room(), |n| {
                 if let Some(niov) = b.chunks.get(n) {
                     // The batch has room: `alloc_batch` hands out at most `room()` numbers.
                     let _ = batch.push(niov);
@@ -77,7 +76,7 @@ impl MemoryProvider for DevmemProvider {
         }
         pool.detach(niov);
         let n = b.chunks.number(niov);
-        if n.map_or(Err(EINVAL), |n| b.free.lock().free(n)).is_err() {
+        if n.map_or(Err(EINVAL), |n| b.free.free(n)).is_err() {
             pr_warn!("devmem-rs: net_iov released twice or to the wrong binding\n");
         }
         // Never let the pool put_page() a net_iov.
