@@ -222,6 +222,23 @@ def analyse_micro(m):
     for impl in ("c", "rust"):
         res[f"bind slope {impl}"] = median_ci([fits[(impl, r)][0] for r in reps if (impl, r) in fits])
         res[f"bind intercept {impl}"] = median_ci([fits[(impl, r)][1] for r in reps if (impl, r) in fits])
+    # What every bind starts with (get, attach, map the dma-buf), alone: the part of the
+    # slope no provider controls; bind minus it is the provider's own.
+    for rep in reps:
+        pts = [(r["ops"], r["ns"]) for r in m.get(("map", "dmabuf", rep), []) if r["buf"] in huge]
+        if len(pts) >= 2:
+            fits[("map", rep)] = fit(sorted(pts))
+    if any(k[0] == "map" for k in fits):
+        res["map slope"] = median_ci([fits[("map", r)][0] for r in reps if ("map", r) in fits])
+        own = {}
+        for impl in ("c", "rust"):
+            own[impl] = {r: fits[(impl, r)][0] - fits[("map", r)][0]
+                         for r in reps if (impl, r) in fits and ("map", r) in fits}
+            res[f"bind own slope {impl}"] = median_ci(list(own[impl].values()))
+        res["bind map share/c"] = median_ci([fits[("map", r)][0] / fits[("c", r)][0]
+                                             for r in reps if ("map", r) in fits and ("c", r) in fits])
+        res["bind own slope rust/c"] = median_ci([own["rust"][r] / own["c"][r]
+                                                  for r in own["rust"] if r in own["c"]])
     both = [r for r in reps if ("rust", r) in fits and ("c", r) in fits]
     res["bind slope rust/c"] = median_ci([fits[("rust", r)][0] / fits[("c", r)][0] for r in both])
     res["bind intercept rust-c"] = median_ci([fits[("rust", r)][1] - fits[("c", r)][1] for r in both])
@@ -309,6 +326,11 @@ def main():
                       f"{fmt_ci(r['release_mp c'], 1)} | {fmt_ci(r['release_mp rust'], 1)} |")
         md.append(f"| bind, instructions per net_iov (slope over dma-bufs 1..) | | {fmt_ci(r['bind slope c'], 1)} | "
                   f"{fmt_ci(r['bind slope rust'], 1)} |")
+        if "map slope" in r:
+            md.append(f"| bind, of that slope: the dma-buf get, attach and map alone (the same for both) | | "
+                      f"{fmt_ci(r['map slope'], 1)} | {fmt_ci(r['map slope'], 1)} |")
+            md.append(f"| bind, of that slope: the provider's own part (bind minus map) | | "
+                      f"{fmt_ci(r['bind own slope c'], 1)} | {fmt_ci(r['bind own slope rust'], 1)} |")
         md.append(f"| bind, intercept of that line (instructions) | | {fmt_ci(r['bind intercept c'], 0)} | "
                   f"{fmt_ci(r['bind intercept rust'], 0)} |")
         md.append(f"| bind, MemAvailable bytes per net_iov (dma-buf {r['_big']}) | | {fmt_ci(r['mem/niov c'], 1)} | "
@@ -349,6 +371,9 @@ def main():
              "target a provider controls; not itself a target)", r["release_mp rust/c"], 0.5, "max")
             if "release_mp rust/c" in r else None,
             ("bind slope per net_iov at most 0.8x C's", r["bind slope rust/c"], 0.8, "max"),
+            ("bind: the provider's own part of the slope at most 0.8x C's (the part a provider "
+             "controls; not itself a target)", r["bind own slope rust/c"], 0.8, "max")
+            if "bind own slope rust/c" in r else None,
             ("bind intercept no worse than C's (Rust minus C, instructions, at most 0)", r["bind intercept rust-c"], 0,
              "intercept" if min(r["bind intercept c"][0], r["bind intercept rust"][0]) >= 0 else "negative"),
             ("memory per net_iov at most 64 bytes", r["mem/niov rust"], 64, "mem"),
@@ -394,6 +419,10 @@ def main():
             if name.startswith("release per net_iov at most") and share and share[1] > limit:
                 v += (f"; the page pool's own part of a release (release minus release_mp) is "
                       f"{fmt_ci(share)} of C's whole release, above the target whatever the provider does")
+            share = r.get("bind map share/c") if runs else None
+            if name.startswith("bind slope per net_iov at most") and share and share[1] > limit:
+                v += (f"; the dma-buf get, attach and map alone are {fmt_ci(share)} of C's slope, "
+                      f"above the target whatever the provider does")
         md.append(f"| {name} | {fmt_ci(t, 3 if abs(t[0]) < 10 else 1)} | {v} |")
     md.append("| unbind at most 0.5x C's | not measured: both implementations finish the teardown "
               "later, outside the count (C after an RCU grace period), so the call alone is not "

@@ -21,6 +21,10 @@
  *
  *   bind     net_devmem_bind_dmabuf() of dma-buf i (N: its net_iovs), rx direction, no
  *            queue: attach, map, and the provider's per-net_iov state.
+ *   map      (impl=dmabuf) what every bind starts with, by itself: dma_buf_get() of the
+ *            descriptor, dma_buf_attach() for @ifindex's parent and
+ *            dma_buf_map_attachment_unlocked(); undone outside the count. bind minus map is
+ *            a provider's own part of a bind.
  *   unbind   net_devmem_unbind_dmabuf() of that binding, until it returns. The rest of
  *            the teardown runs later in both implementations (C's after an RCU grace
  *            period, from a work item), outside the count; the module waits until the
@@ -341,6 +345,35 @@ static int count_ranges(struct dma_buf *dmabuf, struct device *dev)
 	return n;
 }
 
+/* Gets, attaches and maps dma-buf @fd for @dev, as a bind does first, in @s. */
+static int bench_map(int fd, struct device *dev, struct sample *s)
+{
+	struct dma_buf_attachment *att;
+	struct dma_buf *dmabuf;
+	struct sg_table *sgt;
+	int err = 0;
+
+	sample_start(s);
+	dmabuf = dma_buf_get(fd);
+	if (IS_ERR(dmabuf))
+		return PTR_ERR(dmabuf);
+	att = dma_buf_attach(dmabuf, dev);
+	if (IS_ERR(att)) {
+		err = PTR_ERR(att);
+		goto put;
+	}
+	sgt = dma_buf_map_attachment_unlocked(att, DMA_FROM_DEVICE);
+	sample_end(s);
+	if (IS_ERR(sgt))
+		err = PTR_ERR(sgt);
+	else
+		dma_buf_unmap_attachment_unlocked(att, sgt, DMA_FROM_DEVICE);
+	dma_buf_detach(dmabuf, att);
+put:
+	dma_buf_put(dmabuf);
+	return err;
+}
+
 /* Waits until nothing is attached to @dmabuf: the teardown an unbind left is done. */
 static int wait_detached(struct dma_buf *dmabuf)
 {
@@ -402,6 +435,17 @@ static int run(struct bench *b)
 	int err;
 
 	for (rep = 0; rep < reps; rep++) {
+		struct sample s;
+		struct buf buf;
+
+		for (buf.index = 0; buf.index < n_dmabuf_fds; buf.index++) {
+			buf.ranges = b->ranges[buf.index];
+			err = bench_map(dmabuf_fds[buf.index], b->dev->dev.parent, &s);
+			if (err)
+				return err;
+			report("map", "dmabuf", rep, &buf,
+			       b->dmabufs[buf.index]->size >> PAGE_SHIFT, &s, 0);
+		}
 		err = run_pool(b, NULL, NULL, 0, rep, NULL);
 		for (k = 0; !err && k < DEVMEM_BENCH_IMPLS; k++)
 			err = run_impl(b, rep % 2 ? DEVMEM_BENCH_IMPLS - 1 - k : k, rep);
