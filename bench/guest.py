@@ -95,9 +95,20 @@ def micro_load(ifi, fds, run):
         raise RuntimeError(f"devmem_bench failed (rc {load.returncode}): {load.stderr}{log[-2000:]}")
 
 
-def transfer(mode, dbid=0, to_peer=False):
+def interrupts(ifname):
+    """Interrupts taken so far by the vectors named after `ifname` (its queues)."""
+    n = 0
+    with open("/proc/interrupts") as f:
+        for line in f:
+            fields = line.split()
+            if fields and any(ifname in x for x in fields[1:]):
+                n += sum(int(x) for x in fields[1:] if x.isdigit())
+    return n
+
+
+def transfer(mode, dbid=0, to_peer=False, ifname=None):
     """One transfer of E2E_BYTES to port A (or, with to_peer, from port A to the peer);
-    the receiver's figures and the guest's busy time."""
+    the receiver's figures, the guest's busy time and port A's interrupts."""
     ns = ["ip", "netns", "exec", dl.NS]
     dst = dl.IP_B if to_peer else dl.IP_A
     args = [TCP_RXTX, "recv", mode, dst, str(E2E_PORT), str(E2E_BYTES)]
@@ -107,21 +118,24 @@ def transfer(mode, dbid=0, to_peer=False):
     if rx.stdout.readline().strip() != "listening":
         raise RuntimeError("receiver did not start")
     j0 = busy_jiffies()
+    i0 = interrupts(ifname) if ifname else 0
     tx = subprocess.run(([] if to_peer else ns) + [TCP_RXTX, "send", dst,
                          str(E2E_PORT), str(E2E_BYTES)], timeout=600)
     out, _ = rx.communicate(timeout=600)
     j1 = busy_jiffies()
+    i1 = interrupts(ifname) if ifname else 0
     if rx.returncode or tx.returncode:
         raise RuntimeError(f"{mode} transfer failed: rx {rx.returncode} tx {tx.returncode}")
     res = dict(kv.split("=") for kv in out.split())
     res = {k: int(v) for k, v in res.items()}
     res["guest_cpu_ns"] = (j1 - j0) * (1000000000 // os.sysconf("SC_CLK_TCK"))
+    res["irqs"] = i1 - i0
     return res
 
 
-def e2e_bench(ynl, ifi):
-    """Throughput and CPU per GiB: devmem receive into a udmabuf bound to both rx queues
-    against ordinary copying receive, same driver, alternating."""
+def e2e_bench(ynl, ifi, ifname):
+    """Instructions per GiB (busy time under -icount): devmem receive into a udmabuf bound to
+    every RSS queue against ordinary copying receive, same driver, alternating."""
     memfd, dmabuf = dl.make_udmabuf(64 << 20)
     # Every queue RSS spreads TCP over (queue 0, the default queue, cannot be bound).
     queues = [{"id": q, "type": "rx"} for q in dl.rx_queues(ynl, ifi)]
@@ -131,7 +145,7 @@ def e2e_bench(ynl, ifi):
             if mode == "devmem":
                 dbid = ynl.do("bind-rx", {"ifindex": ifi, "fd": dmabuf, "queues": queues})["id"]
             try:
-                res = transfer(mode, dbid)
+                res = transfer(mode, dbid, ifname=ifname)
             finally:
                 if dbid:
                     ynl.do("unbind", {"id": dbid})
@@ -151,7 +165,7 @@ def driver_bench(ports):
             ports.configure_a()
             for direction in ("rx", "tx"):
                 emit(kind="driver", driver=drv, direction=direction, rep=rep,
-                     **transfer("copy", to_peer=direction == "tx"))
+                     **transfer("copy", to_peer=direction == "tx", ifname=ports.if_a))
     ports.attach_a()
 
 
@@ -175,7 +189,8 @@ def main():
     if "micro" in phases:
         steps += [("micro", lambda: micro_bench(ifi))]
     if "e2e" in phases:
-        steps += [("e2e", lambda: e2e_bench(ynl, ifi)), ("driver", lambda: driver_bench(ports))]
+        steps += [("e2e", lambda: e2e_bench(ynl, ifi, ports.if_a)),
+                  ("driver", lambda: driver_bench(ports))]
     for name, fn in steps:
         t = time.monotonic()
         print(f"# {name} ...", flush=True)

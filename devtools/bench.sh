@@ -12,8 +12,12 @@
 #          determinism check). QEMU runs with -icount shift=0,sleep=off on one vCPU: the
 #          guest's clock advances one nanosecond per instruction, so the figures are
 #          instruction counts, which do not drift with the host's load or clock.
-#   e2e    the second tier: end-to-end receive (devmem against copying; igb_rs against
-#          igb) on each of IMPLS' release kernels, wall-clock under MTTCG.
+#   e2e    end-to-end transfers on each of IMPLS' release kernels, under the same ruler
+#          (one vCPU, -icount): devmem against copying receive on one driver, then
+#          igb_rs against igb, alternating within each boot; the boots alternate the
+#          kernels E2E_BOOTS times (default 3: A/B/A/B/A/B). A transfer's figure is the
+#          guest's busy time, which under -icount counts instructions of the whole guest
+#          (sender and receiver alike) in /proc/stat's 10 ms ticks.
 # VARIANT is release unless given (make bench passes BENCH_VARIANT): KASAN and lockdep
 # would weigh on what is measured. A dirty tree is refused (BENCH_DIRTY=1 allows it, and
 # machine.txt says so): a figure must name the commit it measured.
@@ -64,7 +68,12 @@ for p in $PHASES; do
 	e2e)
 		for impl in $IMPLS; do
 			IMPL=$impl bash "$DEVMEM_TOP/devtools/build.sh"
-			guest "e2e-$impl" "$impl" e2e
+		done
+		for round in $(seq "${E2E_BOOTS:-3}"); do
+			for impl in $IMPLS; do
+				GUEST_CPUS=1 QEMU_EXTRA="$icount ${QEMU_EXTRA:-}" \
+					guest "e2e-$impl-$round" "$impl" e2e
+			done
 		done
 		;;
 	*) die "unknown phase $p (micro, e2e)" ;;
@@ -74,7 +83,7 @@ done
 {
 	echo "host: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)," \
 		"$(($(sed -n 's/^MemTotal: *\([0-9]*\).*/\1/p' /proc/meminfo) >> 20)) GiB"
-	echo "QEMU: $(qemu-system-x86_64 --version | head -n1); micro: $icount, 1 vCPU"
+	echo "QEMU: $(qemu-system-x86_64 --version | head -n1); every phase: $icount, 1 vCPU"
 	echo "kernel variant: $VARIANT; date: $(date -u +%Y-%m-%dT%H:%MZ); commit: $commit; phases: $PHASES"
 } >"$out/machine.txt"
 python3 "$DEVMEM_TOP/bench/report.py" "$out" "$out/machine.txt" "${raws[@]}"
