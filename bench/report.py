@@ -493,6 +493,12 @@ def main():
         svg_bars(os.path.join(outdir, "micro.svg"), "devmem_bench under -icount (median, 95% interval)",
                  "instructions per operation", ["fast", "alloc", "release"], ["plain", "c", "rust"],
                  {(t, i): r[f"{t} {i}"][:3] for t in ("fast", "alloc", "release") for i in ("plain", "c", "rust")})
+    if sec:
+        impls = sorted({k.split()[-1] for k in sec if k.startswith("devmem/copy ")})
+        svg_bars(os.path.join(outdir, "e2e.svg"), "end to end under -icount (median, 95% interval)",
+                 "millions of guest instructions per GiB", impls, ["copy", "devmem"],
+                 {(i, m): tuple(x / 1e6 for x in sec[f"{m} insns/GiB {i}"][:3])
+                  for i in impls for m in ("copy", "devmem")})
     print("\n".join(md))
 
 
