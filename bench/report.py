@@ -92,7 +92,10 @@ def fit(points):
 # --- SVG ------------------------------------------------------------------------------
 
 def svg_bars(path, title, ylabel, groups, series, values):
-    """Grouped bar chart. values[(group, series)] = (median, lo, hi)."""
+    """Grouped bar chart. values[(group, series)] = (median, lo, hi); an interval that could
+    not be computed (too few repetitions) is drawn as none."""
+    values = {k: (m, m if math.isnan(lo) else lo, m if math.isnan(hi) else hi)
+              for k, (m, lo, hi) in values.items() if not math.isnan(m)}
     W, H, L, B, T = 640, 360, 70, 60, 40
     top = max((v[2] for v in values.values()), default=1) * 1.15 or 1
     gw = (W - L - 20) / max(len(groups), 1)
