@@ -259,6 +259,17 @@ pub unsafe trait NetIovOwner: Sized {
 ///
 /// niov.set_dma_addr(0x8000_0000)?;
 /// assert_eq!(niov.dma_addr(), 0x8000_0000);
+///
+/// // An area made with DMA addresses gives each net_iov its own, in order; fewer addresses
+/// // than net_iovs is refused.
+/// let addrs = [0x1000, 0x5000, 0x9000];
+/// let area = NetIovArea::with_dma_addrs(3, 0, Data(1), addrs, GFP_KERNEL)?;
+/// for (niov, addr) in area.iter().zip(addrs) {
+///     assert_eq!(niov.dma_addr(), addr);
+///     assert_eq!(niov.kind(), Some(NetIovType::DmaBuf));
+/// }
+/// let short = NetIovArea::with_dma_addrs(4, 0, Data(2), addrs, GFP_KERNEL);
+/// assert_eq!(short.err(), Some(EINVAL));
 /// # Ok::<(), Error>(())
 /// ```
 #[repr(C)]
