@@ -277,13 +277,18 @@ impl Binding {
         index: u32,
         ack: Option<&mut ExtAck>,
     ) -> Result {
-        let mut queues = self.queues.lock();
-        queues.reserve(1, GFP_KERNEL_ACCOUNT)?;
+        // Room first: once the queue runs on the binding, recording it must not fail.
+        self.queues.lock().reserve(1, GFP_KERNEL_ACCOUNT)?;
+        // Not under `queues`: opening a queue leased from a physical device takes that
+        // device's instance lock, under which `uninstall` takes `queues`. Nothing changes
+        // the binding's queues in between: binding, unbinding and the end of a lease hold
+        // the instance lock of `dev`, as the caller does, and a device's own queue goes
+        // away under it too.
         // SAFETY: The binding outlives its queues: `unbind` closes them before it drops the
         // registry's reference, and `uninstall` forgets a queue that goes away first.
         unsafe { DEVMEM_OPS.open_rxq(dev, index, self, self.rx_page_size, ack) }?;
-        // Room was reserved above.
-        let _ = queues.push_within_capacity(index);
+        // Room was reserved above, and only callers holding `dev`'s lock add queues.
+        let _ = self.queues.lock().push_within_capacity(index);
         Ok(())
     }
 
