@@ -426,6 +426,13 @@ pub trait Operations: 'static {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
+    /// Accepts or refuses a new MTU (C `ndo_change_mtu`), under the instance lock. The core
+    /// has checked it against the device's range; on success the device's MTU becomes
+    /// `mtu`. The hook has no extended acknowledgement: say why in the kernel log.
+    fn change_mtu(_data: &Self::Data, _dev: &LockedNetDevice, _mtu: u32) -> Result {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
     /// Attaches (`Some`), replaces or detaches (`None`) the device's native XDP program
     /// (C `ndo_bpf` with `XDP_SETUP_PROG`), under the instance lock. On success the
     /// driver keeps `prog` and drops the program it had; on failure it drops `prog` and
@@ -529,6 +536,27 @@ impl<T: Operations> OpsAdapter<T> {
     ///
     /// Called by the networking core through the ops table built here, with the live
     /// objects the C prototype names, on a device (or NAPI context) of the driver.
+    unsafe extern "C" fn change_mtu(dev: *mut bindings::net_device, new_mtu: c_int) -> c_int {
+        from_result(|| {
+            // SAFETY: The stack calls with a live device made by `Registration<T>`, which
+            // is ops locked: `ndo_change_mtu` runs under its instance lock
+            // (`netif_set_mtu_ext`).
+            let dev = unsafe { LockedNetDevice::assume_locked(NetDevice::from_raw(dev)) };
+            // Within the device's range, which starts at 0 or above.
+            let mtu = u32::try_from(new_mtu).map_err(|_| EINVAL)?;
+            // SAFETY: The device was made by a `Registration<T>`.
+            T::change_mtu(unsafe { dev.data::<T>() }, dev, mtu)?;
+            // SAFETY: The device is valid; a word the stack reads without locks, written
+            // once (C `WRITE_ONCE`), as `__netif_set_mtu` does without this hook.
+            unsafe { core::ptr::write_volatile(&raw mut (*dev.as_raw()).mtu, mtu) };
+            Ok(0)
+        })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the networking core through the ops table built here, with the live
+    /// objects the C prototype names, on a device (or NAPI context) of the driver.
     unsafe extern "C" fn bpf(
         dev: *mut bindings::net_device,
         bpf: *mut bindings::netdev_bpf,
@@ -602,6 +630,11 @@ impl<T: Operations> OpsAdapter<T> {
         ndo_start_xmit: Some(Self::start_xmit),
         ndo_get_stats64: if T::HAS_GET_STATS64 {
             Some(Self::get_stats64)
+        } else {
+            None
+        },
+        ndo_change_mtu: if T::HAS_CHANGE_MTU {
+            Some(Self::change_mtu)
         } else {
             None
         },

@@ -4,7 +4,8 @@
 # Native XDP on igb_rs (port A), against the peer on port B under the C igb driver: each
 # action on frames the program picks out (an Ethernet type of their own, 0x88b5), single-
 # and multi-buffer, TCP through XDP_PASS checked byte for byte, the device's XDP features,
-# and the refusals: a single-buffer program over a jumbo MTU, XDP with tcp-data-split on,
+# and the refusals: a single-buffer program over a jumbo MTU and a jumbo MTU under a
+# single-buffer program, XDP with tcp-data-split on,
 # a memory provider with XDP and XDP with a memory provider.
 #
 # The programs are a few instructions, loaded with the bpf() system call and pinned in
@@ -323,6 +324,52 @@ def main():
         finally:
             ports.set_mtu(1500)
     check("xdp_single_buffer_refused_over_jumbo_mtu", sb_jumbo)
+
+    def kernel_said(kmsg, text):
+        """Whether a kernel log record read from `kmsg` (from where it stands) holds
+        `text`."""
+        while True:
+            try:
+                rec = os.read(kmsg, 8192).decode(errors="replace")
+            except BlockingIOError:
+                return False
+            except BrokenPipeError:  # records overwritten before they were read
+                continue
+            if text in rec:
+                return True
+
+    def set_mtu_a(mtu):
+        r = subprocess.run(["ip", "link", "set", "dev", ports.if_a, "mtu", str(mtu)],
+                           capture_output=True, text=True)
+        with open(f"/sys/class/net/{ports.if_a}/mtu") as f:
+            return r.returncode, r.stderr.strip(), int(f.read())
+
+    def mtu_under_single_buffer():
+        # The largest MTU whose frames fit one 3 KiB buffer (with the Ethernet header and a
+        # VLAN tag) is taken; one byte more is refused and the MTU stays.
+        try:
+            with Prog(ports, prog_return(XDP_PASS), False):
+                rc, err, now = set_mtu_a(3054)
+                if rc or now != 3054:
+                    return f"MTU 3054 under a single-buffer program: exit {rc} {err!r}, {now}"
+                kmsg = os.open("/dev/kmsg", os.O_RDONLY | os.O_NONBLOCK)
+                try:
+                    os.lseek(kmsg, 0, os.SEEK_END)
+                    rc, err, now = set_mtu_a(3055)
+                    said = kernel_said(kmsg, "MTU 3055 too large for single-buffer XDP")
+                finally:
+                    os.close(kmsg)
+                if rc == 0 or now != 3054 or "Invalid argument" not in err or not said:
+                    return (f"MTU 3055 under a single-buffer program: exit {rc} {err!r}, "
+                            f"{now}; the log {'says' if said else 'does not say'} why")
+            with Prog(ports, prog_return(XDP_PASS), True):
+                rc, err, now = set_mtu_a(9000)
+                if rc or now != 9000:
+                    return f"MTU 9000 under a multi-buffer program: exit {rc} {err!r}, {now}"
+        finally:
+            set_mtu_a(1500)
+        return None
+    check("mtu_over_one_buffer_refused_under_single_buffer_xdp", mtu_under_single_buffer)
 
     def with_split():
         subprocess.run(["ethtool", "-G", ports.if_a, "tcp-data-split", "on"], check=True)

@@ -259,6 +259,21 @@ impl Operations for IgbOps {
         a.add_stats(s);
     }
 
+    fn change_mtu(a: &Adapter, _dev: &LockedNetDevice, mtu: u32) -> Result {
+        // Serialized with `xdp_setup` by the instance lock: a single-buffer program keeps
+        // the MTU it was attached under (see there).
+        if a.xdp_prog().is_some_and(|p| !p.has_frags()) && mtu + FRAME_OVERHEAD > XDP_BUF {
+            dev_warn!(
+                a.dev,
+                "MTU {} too large for single-buffer XDP ({} at most)\n",
+                mtu,
+                XDP_BUF - FRAME_OVERHEAD
+            );
+            return Err(EINVAL);
+        }
+        Ok(())
+    }
+
     fn xdp_setup(
         a: &Adapter,
         dev: &LockedNetDevice,
