@@ -118,5 +118,17 @@ phase_end
 # the YNL library and specs its Python tests use.
 phase "kselftests ($SELFTEST_TARGETS)"
 quiet kmake TARGETS="$SELFTEST_TARGETS" kselftest-install || die "kselftest build failed"
+# Upstream's drivers/net/hw builds its iou-zcrx only when `$(CC) -luring` links a probe
+# program, which finds no liburing with the zcrx API here, and nothing given to kbuild
+# reaches that Makefile (the selftests' Makefile clears MAKEFLAGS under kbuild): build it
+# as that Makefile would, against the liburing setup built (static: the guest needs no
+# liburing), and install it beside the programs that run it (nk_qlease.py, iou-zcrx.py).
+if [[ " $SELFTEST_TARGETS " == *" drivers/net/hw "* ]]; then
+	[ -f "$LIBURING/src/liburing.a" ] || die "no liburing in $LIBURING: run devtools/setup.sh"
+	quiet "clang$LLVM_SUFFIX" -O2 -g -isystem "$OUT/usr/include" -I"$LIBURING/src/include" \
+		"$SRC/tools/testing/selftests/drivers/net/hw/iou-zcrx.c" "$LIBURING/src/liburing.a" \
+		-o "$OUT/kselftest/kselftest_install/drivers/net/hw/iou-zcrx" ||
+		die "iou-zcrx did not build"
+fi
 [ -x "$OUT/kselftest/kselftest_install/devmem/ncdevmem" ] || die "the devmem target installed no ncdevmem"
 phase_end

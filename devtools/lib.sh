@@ -14,6 +14,7 @@ OUT=$CACHE/build-$VARIANT   # O= build directory
 [ "$IMPL" = rust ] || OUT=$OUT-$IMPL
 DL=$CACHE/downloads         # cached .deb files
 TOOLS=$CACHE/tools          # extracted rust-src and other helpers
+LIBURING=$TOOLS/liburing-a33a770d  # built by setup for upstream's iou-zcrx (see setup.sh)
 LLVM_SUFFIX=-19
 export LIBCLANG_PATH=/usr/lib/llvm${LLVM_SUFFIX}/lib
 # The project's Python is Debian's, whose modules (python3-yaml, python3-jsonschema) setup

@@ -150,6 +150,35 @@ fetch_vng() {
 	quiet "$venv/bin/pip" install virtme-ng || die "pip install virtme-ng failed"
 }
 
+# liburing with the zcrx API (2.10 or later), for upstream's drivers/net/hw/iou-zcrx:
+# Debian has 2.9 at most, and PyPI's liburing package ships C sources up to 2.6 only.
+# The source distribution of py-asyncfiles 1.7.0 carries liburing in vendor/liburing:
+# upstream's tree at commit a33a770d8379 (liburing-2.14-132, before 2.15-rc1; its spec
+# already says 2.15), unchanged but for man-page symlinks made files. Fetched with the
+# machine's pip configuration, checked against its hash, built static in the cache:
+# iou-zcrx needs no liburing in the guest.
+LIBURING_PKG=py-asyncfiles==1.7.0
+LIBURING_SDIST=py_asyncfiles-1.7.0.tar.gz
+LIBURING_SHA256=72c0642da230950b87b3cdf84d8065ce0f36bcdbfdef07caae4a50fb126b67f2
+fetch_liburing() {
+	local tgz=$DL/$LIBURING_SDIST
+	[ -f "$LIBURING/src/liburing.a" ] && return
+	echo "fetching liburing a33a770d (in $LIBURING_PKG, PyPI) and building it"
+	mkdir -p "$DL"
+	[ -f "$tgz" ] || quiet "$CACHE/venv/bin/pip" download --no-deps \
+		--no-binary py-asyncfiles -d "$DL" "$LIBURING_PKG" ||
+		die "cannot download $LIBURING_PKG"
+	echo "$LIBURING_SHA256  $tgz" | sha256sum -c --quiet - ||
+		die "$tgz is not the file this script was written for (sha256)"
+	rm -rf "$LIBURING.tmp"
+	mkdir -p "$LIBURING.tmp"
+	tar xzf "$tgz" -C "$LIBURING.tmp" --strip-components=3 \
+		"${LIBURING_SDIST%.tar.gz}/vendor/liburing" || die "no liburing in $tgz"
+	(cd "$LIBURING.tmp" && quiet ./configure && quiet make -C src -j"$(nproc)") ||
+		die "liburing did not build"
+	mv "$LIBURING.tmp" "$LIBURING"
+}
+
 phase "setup: host packages"
 add_suites
 install_pkgs $HOST_PKGS
@@ -159,11 +188,12 @@ need_version qemu-system-x86 1:8.2 bookworm-backports
 need_version ethtool 6.11 trixie
 phase_end
 
-phase "setup: rust-src, bindgen, virtiofsd, virtme-ng"
+phase "setup: rust-src, bindgen, virtiofsd, virtme-ng, liburing"
 fetch_rust_src
 fetch_bindgen
 fetch_virtiofsd
 fetch_vng
+fetch_liburing
 phase_end
 
 # Everything the later steps use, checked now, each named with where it was looked for:
@@ -183,6 +213,7 @@ check_prereqs() {
 		[ -x "$CACHE/venv/bin/$t" ] || missing+=("virtme-ng's $t ($CACHE/venv/bin/$t)")
 	done
 	[ -d "$(rust_lib_src)/core" ] || missing+=("rust-src for rustc $(rustc_version) ($(rust_lib_src))")
+	[ -f "$LIBURING/src/liburing.a" ] || missing+=("liburing ($LIBURING/src/liburing.a)")
 	[ -f "$LIBCLANG_PATH/libclang.so" ] || missing+=("libclang ($LIBCLANG_PATH/libclang.so)")
 	if command -v qemu-system-x86_64 >/dev/null 2>&1 &&
 	   ! qemu-system-x86_64 -device help 2>/dev/null | grep -q '"igb"'; then

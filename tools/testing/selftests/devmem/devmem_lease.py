@@ -7,9 +7,11 @@
 # port A. The binding must land on port A's queue, the payload of a flow steered there
 # must arrive in the dma-buf of the process in the namespace, and the binding must go
 # away whole when it is unbound and when the netkit device is deleted under it; the
-# queue must then work as before. Refused along the way: dropping a leased queue with
+# queue must then work as before; last, port A's PCI function is removed while a queue
+# is leased and bound (and rescanned). Refused along the way: dropping a leased queue with
 # ethtool -L, leasing a queue that already has a memory provider, binding a leased queue
-# from port A's own namespace, and binding the netkit's own queue.
+# from port A's own namespace, binding the netkit's own queue, and binding two leased
+# queues of which the second is bound (refused before anything is bound).
 #
 # Traffic path: the peer (port B, netns NS) sends to NK_IP; a tc ingress program on
 # port A (upstream's nk_forward.bpf.o from drivers/net/hw, which the test kernel's
@@ -119,12 +121,12 @@ class Netkit:
 
         before = {l["ifindex"] for l in links()}
         rt = YnlFamily(os.path.join(os.path.dirname(SPEC), "rt-link.yaml"))
-        # Two rx queues on each end (the peer takes the primary's attributes): the
-        # lease adds the guest's second one.
+        # Three rx queues on each end (the peer takes the primary's attributes): the
+        # leases add the guest's second and third.
         rt.do("newlink", {"linkinfo": {"kind": "netkit",
                                        "data": {"mode": "l2", "policy": "forward",
                                                 "peer-policy": "forward"}},
-                          "num-rx-queues": 2},
+                          "num-rx-queues": 3},
               flags=[Netlink.NLM_F_CREATE, Netlink.NLM_F_EXCL])
         rt.sock.close()
         new = sorted((l for l in links() if l["ifindex"] not in before
@@ -361,6 +363,26 @@ def main():
             return f"port A's queue {QUEUE} still reports dma-buf {left}"
         return wait_released(ynl, buf, state["dbid"], base_refs)
 
+    def refused_bind_makes_no_binding():
+        # Port A's queue 1 leased too, and bound through the lease: a bind-rx of both
+        # leased queues must be refused before the first (not bound) is restarted onto a
+        # new binding, which would take the next id.
+        second = lease(OTHER_QUEUE)["id"]
+        held = bind_nk(second)
+        try:
+            why = nl_error(lambda: ynl_nk.do("bind-rx", {
+                "ifindex": nk.guest_ifi, "fd": buf.fd,
+                "queues": [{"id": q, "type": "rx"} for q in (state["nk_queue"], second)]}))
+            if why[0] != errno.EEXIST or "already memory provider bound" not in (why[1] or ""):
+                return f"bind-rx of both leased queues: errno {why[0]}, extack {why[1]!r}"
+            after = bind_nk(state["nk_queue"])
+            ynl_nk.do("unbind", {"id": after})
+            if after != held + 1:
+                return f"the next binding got id {after}, {held} before the refused one"
+        finally:
+            ynl_nk.do("unbind", {"id": held})
+        return wait_released(ynl, buf, held, base_refs)
+
     def netkit_deleted_while_bound():
         nonlocal ynl_nk
         dbid = bind_nk(state["nk_queue"])
@@ -379,6 +401,34 @@ def main():
     def queue_works_after():
         return receive(None, IP6_A, PORT_AFTER, {})
 
+    def port_a_removed_while_leased_and_bound():
+        # Last: port A's PCI function goes away with a queue leased and bound through the
+        # lease. netkit deletes a netkit that leases from a device being unregistered; the
+        # binding loses its queue, and closing its socket frees it.
+        nonlocal nk, ynl_nk
+        nk.close()
+        nk = Netkit(ports)
+        with in_netns(NK_NS):
+            ynl_nk = YnlFamily(SPEC)
+        state["nk_queue"] = lease(QUEUE)["id"]
+        dbid = bind_nk(state["nk_queue"])
+        why = bound_through_lease(dbid)
+        if why:
+            return f"bound through a new lease: {why}"
+        try:
+            why = ports.take_a_away("pci_remove")
+            nk.clsact = False
+            if why:
+                return why
+            if os.path.exists(f"/sys/class/net/{nk.host}"):
+                return f"the netkit {nk.host} is still there after port A went away"
+            nk.host = None
+            ynl_nk.sock.close()
+            ynl_nk = None
+            return wait_released(ynl, buf, dbid, base_refs)
+        finally:
+            ports.restore_a()
+
     try:
         steps = [("lease_rx_queue_into_netkit", leased),
                  ("channels_cannot_drop_a_leased_queue", channels_keep_leased_queue),
@@ -388,8 +438,12 @@ def main():
                  ("bind_rx_through_lease_lands_on_port_a", bind_through_lease),
                  ("devmem_receive_through_lease_all_bytes_verified", receive_through_lease),
                  ("unbind_through_lease_releases_dmabuf", unbind_through_lease),
+                 ("bind_rx_refused_on_bound_leased_queue_makes_no_binding",
+                  refused_bind_makes_no_binding),
                  ("netkit_deleted_while_bound_releases_binding", netkit_deleted_while_bound),
-                 ("leased_queue_receives_after_netkit_deleted", queue_works_after)]
+                 ("leased_queue_receives_after_netkit_deleted", queue_works_after),
+                 ("port_a_removed_while_leased_and_bound_releases_binding",
+                  port_a_removed_while_leased_and_bound)]
         for name, fn in steps:
             if not check(name, fn) and name in ("lease_rx_queue_into_netkit",
                                                 "bind_rx_through_lease_lands_on_port_a"):
