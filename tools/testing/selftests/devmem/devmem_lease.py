@@ -107,12 +107,21 @@ class Netkit:
     redirecting NK_PREFIX to the guest, and the peer's route to NK_PREFIX via port A."""
 
     def __init__(self, ports):
-        from lib import Netlink, YnlFamily
-
         self.ports = ports
         self.host = self.guest = None
         self.forwarding = None
         self.peer_route = self.clsact = False
+        try:
+            self._make()
+        except BaseException:
+            # Whatever was made so far goes, so that the programs after this one find the
+            # ports as they were.
+            self.close()
+            raise
+
+    def _make(self):
+        from lib import Netlink, YnlFamily
+
         subprocess.run(["ip", "netns", "del", NK_NS], stderr=subprocess.DEVNULL)
         sh("ip", "netns", "add", NK_NS)
         subprocess.run(["ip", "netns", "del", ROOT_NAME], stderr=subprocess.DEVNULL)
@@ -195,17 +204,20 @@ class Netkit:
             self.host = None
 
     def close(self):
+        """Undoes what was made; a second call does nothing more."""
         if self.clsact:
             subprocess.run(["tc", "qdisc", "del", "dev", self.ports.if_a, "clsact"])
         if self.peer_route:
             subprocess.run(["ip", "-n", NS, "-6", "route", "del", f"{NK_PREFIX}/64"])
         if self.host:
             subprocess.run(["ip", "link", "del", self.host])
-        subprocess.run(["ip", "netns", "del", NK_NS])
-        subprocess.run(["ip", "netns", "del", ROOT_NAME])
+        subprocess.run(["ip", "netns", "del", NK_NS], stderr=subprocess.DEVNULL)
+        subprocess.run(["ip", "netns", "del", ROOT_NAME], stderr=subprocess.DEVNULL)
         if self.forwarding is not None:
             with open("/proc/sys/net/ipv6/conf/all/forwarding", "w") as f:
                 f.write(self.forwarding)
+        self.clsact = self.peer_route = False
+        self.host = self.forwarding = None
 
 
 class Receiver:
@@ -249,15 +261,18 @@ def main():
     from lib import YnlFamily
 
     ports = Ports()
-    if not ports.tcp_data_split_on():
-        raise RuntimeError("ethtool -G tcp-data-split on failed")
+    try:
+        if not ports.tcp_data_split_on():
+            raise RuntimeError("ethtool -G tcp-data-split on failed")
+        nk = Netkit(ports)
+    except BaseException:
+        ports.close()
+        raise
     ynl = YnlFamily(SPEC)
     ifi = ports.ifi
-    nk = Netkit(ports)
     buf = Udmabuf(BUF_SIZE)
     base_refs = buf.refs()
-    with in_netns(NK_NS):
-        ynl_nk = YnlFamily(SPEC)
+    ynl_nk = None
     state = {}
 
     def queue_a(q):
@@ -430,6 +445,8 @@ def main():
             ports.restore_a()
 
     try:
+        with in_netns(NK_NS):
+            ynl_nk = YnlFamily(SPEC)
         steps = [("lease_rx_queue_into_netkit", leased),
                  ("channels_cannot_drop_a_leased_queue", channels_keep_leased_queue),
                  ("lease_refused_for_a_queue_with_a_provider", lease_of_bound_queue),
