@@ -124,23 +124,29 @@ def splats(console):
     return found
 
 
-def read_manifest(path, build):
-    """The manifest's entries for build: {(kind, name): (min_cases, owner)}, and the cases
-    of upstream programs that are expected to fail, as shell-style patterns:
-    {(kind, name): {pattern, ...}}."""
+def read_manifest(path, build, boot="main"):
+    """The manifest's entries for build and boot (those with boot=BOOT, or none for the
+    main boot): {(kind, name): (min_cases, owner)}, and the cases of upstream programs
+    that are expected to fail, as shell-style patterns: {(kind, name): {pattern, ...}}."""
     entries, xfail = {}, {}
     for line in open(path):
         line = line.split("#", 1)[0].split()
         if not line:
             continue
         b, kind, name, least, owner, *rest = line
-        if b != build:
+        cases, its_boot = None, "main"
+        for r in rest:
+            if r.startswith("xfail=") and owner == "upstream":
+                cases = set(r[len("xfail="):].split(","))
+            elif r.startswith("boot=") and kind == "kselftest":
+                its_boot = r[len("boot="):]
+            else:
+                raise ValueError(f"{path}: {name}: an unknown column {r!r}")
+        if b != build or its_boot != boot:
             continue
         entries[(kind, name)] = (int(least), owner)
-        for r in rest:
-            if not r.startswith("xfail=") or owner != "upstream":
-                raise ValueError(f"{path}: {name}: an unknown column {r!r}")
-            xfail[(kind, name)] = set(r[len("xfail="):].split(","))
+        if cases is not None:
+            xfail[(kind, name)] = cases
     return entries, xfail
 
 
@@ -274,18 +280,22 @@ def main():
     ap.add_argument("--kmemleak", choices=("required", "optional"), default="required")
     ap.add_argument("--guest-rc", type=int, default=0)
     ap.add_argument("--prefix", default="", help="prefix of every test name (the build)")
+    ap.add_argument("--boot", default="main",
+                    help="which of the build's boots this guest was (the manifest's boot= "
+                         "column); the checks of a boot other than main are named after it")
     args = ap.parse_args()
 
     guest = open(args.guest, errors="replace").read()
     console = open(args.console, errors="replace").read()
     sec = sections(guest)
-    manifest, xfail = read_manifest(args.manifest, args.build)
+    manifest, xfail = read_manifest(args.manifest, args.build, args.boot)
     rep = Report(manifest, xfail)
 
     # A section the guest did not print is a failure: its tests did not report.
     for name in ("kunit", "kselftest", "leaks", "kmemleak", "end"):
         if name not in sec:
-            rep.add(f"guest/section-{name}: missing", "FAIL")
+            where = "" if args.boot == "main" else f" (boot {args.boot})"
+            rep.add(f"guest/section-{name}: missing{where}", "FAIL")
 
     kunit = sec.get("kunit", [])
     ours = project_files(args.top)
@@ -309,21 +319,26 @@ def main():
     rep.missing()
     results = rep.results
 
+    # The checks of the guest as a whole, once per boot.
+    whole = []
     gate, gate_details = leak_gate(sec.get("leaks", []))
-    results += gate
+    whole += gate
 
     leaks = [l for l in sec.get("kmemleak", []) if l.strip()]
     if leaks == [KMEMLEAK_OFF]:
-        results.append(("kernel/kmemleak-clean: kmemleak is not available",
-                        "FAIL" if args.kmemleak == "required" else "SKIP"))
+        whole.append(("kernel/kmemleak-clean: kmemleak is not available",
+                      "FAIL" if args.kmemleak == "required" else "SKIP"))
         leaks = []
     else:
-        results.append(("kernel/kmemleak-clean",
-                        "FAIL" if leaks or "kmemleak" not in sec else "PASS"))
+        whole.append(("kernel/kmemleak-clean",
+                      "FAIL" if leaks or "kmemleak" not in sec else "PASS"))
     bad = splats(console)
-    results.append(("kernel/log-clean", "FAIL" if bad else "PASS"))
+    whole.append(("kernel/log-clean", "FAIL" if bad else "PASS"))
     done = "end" in sec and args.guest_rc == 0
-    results.append(("guest/completed", "PASS" if done else "FAIL"))
+    whole.append(("guest/completed", "PASS" if done else "FAIL"))
+    if args.boot != "main":
+        whole = [(f"boot-{args.boot}/{n}", st) for n, st in whole]
+    results += whole
 
     results = [(args.prefix + n, s) for n, s in results]
     for name, status in results:

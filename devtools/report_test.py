@@ -79,7 +79,33 @@ def xfail_skips(manifest=MANIFEST_XFAIL):
     return None
 
 
-def report(guest, manifest=MANIFEST, console=""):
+# A program the manifest puts in a boot of its own (boot=icount).
+MANIFEST_BOOT = MANIFEST_XFAIL.replace("xfail=up.c\n", "xfail=up.c boot=icount\n")
+# That boot's guest: no KUnit, the one program.
+GUEST_BOOT = ("### devmem-rs: kunit\n"
+              + GUEST_XFAIL[GUEST_XFAIL.index("### devmem-rs: kselftest"):]
+              .replace("ok 1 selftests: devmem: prog.sh", "")
+              .replace("# selftests: devmem: prog.sh", "")
+              .replace("# 1..2\n# ok 1 first\n# ok 2 second\n", ""))
+
+
+def boot_split():
+    """The main boot's report leaves a boot=icount program out; that boot's report has it
+    alone and names its whole-guest checks after the boot."""
+    rc, out = report(GUEST, manifest=MANIFEST_BOOT)
+    if rc != 0 or "up.py" in out:
+        return f"main boot: exit {rc}, or up.py in it:\n{out}"
+    rc, out = report(GUEST_BOOT, manifest=MANIFEST_BOOT, boot="icount")
+    want = ["SKIP kselftest/drivers/net:up.py [upstream suite, 3 cases, 1 skipped, "
+            "1 failed as expected]", "PASS boot-icount/kernel/log-clean",
+            "PASS boot-icount/guest/completed"]
+    missing = [w for w in want if w not in out.splitlines()]
+    if rc != 0 or missing or "suite_a" in out or "prog.sh" in out:
+        return f"icount boot: exit {rc}, missing {missing}:\n{out}"
+    return None
+
+
+def report(guest, manifest=MANIFEST, console="", boot="main"):
     with tempfile.TemporaryDirectory() as d:
         paths = {}
         for name, text in (("guest", guest), ("manifest", manifest), ("console", console)):
@@ -88,7 +114,8 @@ def report(guest, manifest=MANIFEST, console=""):
                 f.write(text)
         r = subprocess.run([sys.executable, os.path.join(HERE, "report.py"),
                             "--guest", paths["guest"], "--console", paths["console"],
-                            "--manifest", paths["manifest"], "--build", "x", "--top", TOP],
+                            "--manifest", paths["manifest"], "--build", "x", "--top", TOP,
+                            "--boot", boot],
                            capture_output=True, text=True)
         return r.returncode, r.stdout
 
@@ -164,6 +191,11 @@ CASES = {
     "an_expected_failure_pattern_matching_a_pass_fails": lambda: fails_naming(
         GUEST_XFAIL, "expected to fail but did not: up.a (PASS)",
         manifest=MANIFEST_XFAIL.replace("xfail=up.c", "xfail=up.*")),
+    "a_boot_reports_its_own_programs": boot_split,
+    "a_program_of_the_other_boot_fails_when_gone": lambda: fails_naming(
+        GUEST_BOOT.replace("selftests: drivers/net: up.py", "selftests: drivers/net: no.py"),
+        "kselftest/drivers/net:up.py: did not report", manifest=MANIFEST_BOOT,
+        boot="icount"),
     "a_missing_section_fails": lambda: fails_naming(
         GUEST.replace("### devmem-rs: end\n", ""), "section-end"),
 }
