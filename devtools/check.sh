@@ -68,7 +68,7 @@ guest_run() {
 	# Under TCG the guest's clock is the host's wall clock, whatever the guest got done
 	# meanwhile; under -icount it advances one nanosecond per instruction while the guest
 	# runs (and at the host's rate while it idles): a window of 2 s is then 2 s of the
-	# guest's own work, however loaded the host is.
+	# guest's own work, but for the time it spends waiting on the host.
 	[ "$boot" = main ] || extra="-icount shift=0,sleep=on"
 	KERNEL_APPEND="${KERNEL_APPEND:-} $kunit_off" QEMU_EXTRA="$extra ${QEMU_EXTRA:-}" \
 	IMPL=$impl QUIET=1 bash "$DEVMEM_TOP/devtools/boot.sh" "$logs" \
@@ -123,8 +123,8 @@ done
 
 # Upstream's programs that time their peers by the clock (boot=icount in the manifest):
 # one boot per build under -icount, the builds' boots side by side (each is one QEMU
-# thread, and under -icount the host's load does not change what the guest's clock
-# reads).
+# thread; while a guest runs, the host's load does not change what its clock reads, and
+# only its idle waits on the host pass at the host's rate).
 if [ ${#icount[@]} -gt 0 ]; then
 	phase "guests under -icount (${icount[*]}): kselftests, kmemleak"
 	for impl in "${icount[@]}"; do

@@ -105,6 +105,16 @@ def boot_split():
     return None
 
 
+def unknown_boot_refused():
+    """A program listed for a boot check.sh does not run (a typo) would run nowhere: the
+    report refuses the manifest, and check.sh counts a report without a summary as a
+    failure."""
+    rc, out = report(GUEST, manifest=MANIFEST_BOOT.replace("boot=icount", "boot=icont"))
+    if rc == 0 or "passed," in out:
+        return f"exit {rc}, the manifest was taken:\n{out}"
+    return None
+
+
 def report(guest, manifest=MANIFEST, console="", boot="main"):
     with tempfile.TemporaryDirectory() as d:
         paths = {}
@@ -196,6 +206,7 @@ CASES = {
         GUEST_BOOT.replace("selftests: drivers/net: up.py", "selftests: drivers/net: no.py"),
         "kselftest/drivers/net:up.py: did not report", manifest=MANIFEST_BOOT,
         boot="icount"),
+    "a_boot_no_guest_runs_fails": unknown_boot_refused,
     "a_missing_section_fails": lambda: fails_naming(
         GUEST.replace("### devmem-rs: end\n", ""), "section-end"),
 }
