@@ -47,8 +47,9 @@ guest() {
 	local name=$1 impl=$2 logdir=$CACHE/logs/bench-$VARIANT-$1
 	shift 2
 	phase "guest: bench $name ($impl, $VARIANT)"
+	# A phase of a benchmark prints its line when it ends, and one can take long.
 	IMPL=$impl QUIET=1 KERNEL_APPEND="kunit.enable=0 ${KERNEL_APPEND:-}" \
-		bash "$DEVMEM_TOP/devtools/boot.sh" "$logdir" \
+		GUEST_SILENCE=${GUEST_SILENCE:-3600} bash "$DEVMEM_TOP/devtools/boot.sh" "$logdir" \
 		/usr/bin/python3 "$DEVMEM_TOP/bench/guest.py" "$impl" "$SRC" "$tcp" "$@" ||
 		die "the $name benchmark guest failed: see $logdir/guest.out and console.log"
 	grep -q '^# bench done' "$logdir/guest.out" ||

@@ -7,8 +7,12 @@
 #
 # Usage: boot.sh LOGDIR COMMAND...
 #   LOGDIR/console.log  kernel console;  LOGDIR/guest.out  the command's output (also shown
-#   live unless QUIET=1). Exit status: the command's, or 124 when the watchdog
-#   (BOOT_TIMEOUT seconds, default 4200) had to stop the guest.
+#   live unless QUIET=1). Exit status: the command's, or 124 when a watchdog had to stop
+#   the guest: the whole boot took BOOT_TIMEOUT seconds (default 4200), or the command
+#   printed nothing for GUEST_SILENCE seconds (default 1500: longer than any program's
+#   own timeout in guest-check.sh, 1200 s, after which the runner prints its verdict).
+#   A guest whose tasks hang (in D state on the root file system, say) is stopped by the
+#   second one instead of running out the first.
 #   no5lvl: with QEMU's `-cpu max` the guest uses 5-level paging, and 3 of 5 boots here
 #   had a KASAN "wild-memory-access" report from an interrupt taken during
 #   identify_boot_cpu(), on a direct-map address (ff11...); with 4-level paging none of
@@ -23,6 +27,7 @@ logdir=$1
 shift
 mkdir -p "$logdir"
 timeout_s=${BOOT_TIMEOUT:-4200}
+silence_s=${GUEST_SILENCE:-1500}
 vng=$CACHE/venv/bin/vng
 [ -x "$vng" ] || die "virtme-ng not found: run devtools/setup.sh"
 [ -f "$OUT/arch/x86/boot/bzImage" ] || die "no kernel in $OUT: run devtools/build.sh"
@@ -37,15 +42,35 @@ qemu_opts+=" ${QEMU_EXTRA:-}"
 
 : >"$logdir/console.log"
 : >"$logdir/guest.out"
+rm -f "$logdir/silent"
 # QEMU opens the guest's output ports and the console by path (/proc/self/fd/1 and 2),
 # each on its own: on a regular file they would overwrite each other. Give it pipes.
 run_vng() {
+	local pid size last=-1 quiet=0
 	# vng runs its helpers (virtme-run) from its venv by PATH: for vng alone.
 	PATH=$CACHE/venv/bin:$PATH timeout --kill-after=15 "$timeout_s" \
 		"$vng" --run "$OUT" --disable-kvm --memory "${GUEST_MEMORY:-4G}" \
 		--cpus "${GUEST_CPUS:-2}" --verbose --qemu-opts="$qemu_opts" \
 		--append "no5lvl printk.time=1 hugepages=${HUGEPAGES:-1024} modprobe.blacklist=igb_rs ${KERNEL_APPEND:-}" \
-		--exec "$*" </dev/null 2> >(cat >"$logdir/console.log")
+		--exec "$*" </dev/null 2> >(cat >"$logdir/console.log") &
+	pid=$!
+	# The silence watchdog: guest.out is the command's output as it comes.
+	while kill -0 "$pid" 2>/dev/null; do
+		sleep 2
+		size=$(stat -c %s "$logdir/guest.out" 2>/dev/null || echo 0)
+		if [ "$size" != "$last" ]; then
+			last=$size quiet=0
+			continue
+		fi
+		quiet=$((quiet + 2))
+		if [ "$quiet" -ge "$silence_s" ]; then
+			echo "$quiet" >"$logdir/silent"
+			# timeout(1) passes the signal on to vng and, 15 s later, kills it.
+			kill -TERM "$pid" 2>/dev/null
+			break
+		fi
+	done
+	wait "$pid"
 }
 
 set +e
@@ -59,6 +84,12 @@ rc=${PIPESTATUS[0]}
 wait
 set -e
 
+if [ -f "$logdir/silent" ]; then
+	echo "devmem-rs: the guest printed nothing for $(cat "$logdir/silent")s; stopped it;" \
+		"last console lines:" >&2
+	tail -n 40 "$logdir/console.log" | sed 's/^/  | /' >&2
+	exit 124
+fi
 if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
 	echo "devmem-rs: the guest did not finish within ${timeout_s}s; last console lines:" >&2
 	tail -n 40 "$logdir/console.log" | sed 's/^/  | /' >&2

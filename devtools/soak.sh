@@ -36,6 +36,7 @@ for seed in $SEEDS; do
 	phase "guest ($IMPL): chaos for $SOAK_SECONDS s, seed $seed"
 	set +e
 	KERNEL_APPEND="${KERNEL_APPEND:-} kunit.enable=0" BOOT_TIMEOUT=$((SOAK_SECONDS + 1800)) \
+	GUEST_SILENCE=$((SOAK_SECONDS + 1500)) \
 	QUIET=1 bash "$DEVMEM_TOP/devtools/boot.sh" "$logs" \
 		bash "$DEVMEM_TOP/devtools/guest-check.sh" "$ksft" devmem:devmem_chaos.py
 	guest_rc=$?
