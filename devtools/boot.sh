@@ -11,8 +11,9 @@
 #   the guest: the whole boot took BOOT_TIMEOUT seconds (default 4200), or the command
 #   printed nothing for GUEST_SILENCE seconds (default 1500: longer than any program's
 #   own timeout in guest-check.sh, 1200 s, after which the runner prints its verdict).
-#   A guest whose tasks hang (in D state on the root file system, say) is stopped by the
-#   second one instead of running out the first.
+#   A guest whose tasks hang is stopped by the second one instead of running out the
+#   first; a guest whose virtiofsd (the host process that serves its root file system)
+#   exits while QEMU runs is stopped at once, with that message.
 #   no5lvl: with QEMU's `-cpu max` the guest uses 5-level paging, and 3 of 5 boots here
 #   had a KASAN "wild-memory-access" report from an interrupt taken during
 #   identify_boot_cpu(), on a direct-map address (ff11...); with 4-level paging none of
@@ -42,11 +43,42 @@ qemu_opts+=" ${QEMU_EXTRA:-}"
 
 : >"$logdir/console.log"
 : >"$logdir/guest.out"
-rm -f "$logdir/silent"
+rm -f "$logdir/silent" "$logdir/virtiofsd-gone"
+# The guest's root file system is the host's, served by a virtiofsd that vng starts for
+# this guest and leaves to init (QEMU's vhost-user-fs socket names it). Prints "QEMU
+# VIRTIOFSD", the pids, once the QEMU under process PID runs ("QEMU -" if it has no
+# virtiofsd); nothing before.
+our_virtiofsd() {
+	local c q p sock v
+	for c in /proc/[0-9]*/cmdline; do
+		q=${c#/proc/}
+		q=${q%/cmdline}
+		tr '\0' ' ' <"$c" 2>/dev/null | grep -q '^[^ ]*qemu-system' || continue
+		p=$q
+		while [ "${p:-1}" -gt 1 ] && [ "$p" != "$1" ]; do
+			p=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | cut -d' ' -f2)
+		done
+		[ "$p" = "$1" ] || continue
+		sock=$(tr '\0' '\n' <"$c" 2>/dev/null |
+			sed -n 's/^socket,id=charvirtfs[0-9]*,path=//p' | head -n1)
+		if [ -n "$sock" ]; then
+			for v in /proc/[0-9]*/cmdline; do
+				if tr '\0' ' ' <"$v" 2>/dev/null | grep -q -- "--socket-path $sock "; then
+					v=${v#/proc/}
+					echo "$q ${v%/cmdline}"
+					return 0
+				fi
+			done
+		fi
+		echo "$q -"
+		return 0
+	done
+}
+
 # QEMU opens the guest's output ports and the console by path (/proc/self/fd/1 and 2),
 # each on its own: on a regular file they would overwrite each other. Give it pipes.
 run_vng() {
-	local pid size last=-1 quiet=0
+	local pid size last=-1 quiet=0 pids= start=$SECONDS
 	# vng runs its helpers (virtme-run) from its venv by PATH: for vng alone.
 	PATH=$CACHE/venv/bin:$PATH timeout --kill-after=15 "$timeout_s" \
 		"$vng" --run "$OUT" --disable-kvm --memory "${GUEST_MEMORY:-4G}" \
@@ -57,6 +89,17 @@ run_vng() {
 	# The silence watchdog: guest.out is the command's output as it comes.
 	while kill -0 "$pid" 2>/dev/null; do
 		sleep 2
+		# Without its virtiofsd a guest's tasks wait on the root file system forever
+		# (killably, so no hung-task report either): stop it at once, and say so. At the
+		# end vng stops virtiofsd only after QEMU has exited.
+		if [ -z "$pids" ]; then
+			pids=$(our_virtiofsd "$pid")
+		elif [ "${pids#* }" != - ] && ! kill -0 "${pids#* }" 2>/dev/null &&
+			kill -0 "${pids% *}" 2>/dev/null; then
+			echo "$((SECONDS - start))" >"$logdir/virtiofsd-gone"
+			kill -TERM "$pid" 2>/dev/null
+			break
+		fi
 		size=$(stat -c %s "$logdir/guest.out" 2>/dev/null || echo 0)
 		if [ "$size" != "$last" ]; then
 			last=$size quiet=0
@@ -84,6 +127,13 @@ rc=${PIPESTATUS[0]}
 wait
 set -e
 
+if [ -f "$logdir/virtiofsd-gone" ]; then
+	echo "devmem-rs: the guest's virtiofsd (its root file system) exited" \
+		"$(cat "$logdir/virtiofsd-gone") s into the boot while QEMU ran; stopped the guest;" \
+		"last console lines:" >&2
+	tail -n 40 "$logdir/console.log" | sed 's/^/  | /' >&2
+	exit 124
+fi
 if [ -f "$logdir/silent" ]; then
 	echo "devmem-rs: the guest printed nothing for $(cat "$logdir/silent")s; stopped it;" \
 		"last console lines:" >&2
