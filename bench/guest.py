@@ -11,8 +11,9 @@
 #   TCP_RXTX  the benchmark's TCP program (bench/tcp_rxtx.c, built on the host)
 #   PHASE     micro: devmem_bench, both providers in one module load (a Rust kernel, which
 #             builds upstream's provider beside its own); run twice, for the ruler's
-#             determinism check. e2e: devmem against copying receive, then igb_rs against
-#             igb, alternating within the boot.
+#             determinism check. e2e: devmem against copying receive, then igb_rs (header
+#             split off and on) against igb, alternating within the boot, both at the same
+#             fixed interrupt interval and with the flow on the same queue.
 # Environment: BENCH_MICRO_REPS (repetitions in one devmem_bench load, default 12),
 # BENCH_REPS (e2e repetitions, default 5), BENCH_E2E_MIB (bytes per end-to-end transfer,
 # default 256).
@@ -38,6 +39,13 @@ MICRO_REPS = int(os.environ.get("BENCH_MICRO_REPS", "12"))
 # for the slope per net_iov, and the pool paths on each.
 MICRO_BUFS = [(16, 0), (16, dl.MFD_HUGETLB), (64, dl.MFD_HUGETLB), (256, dl.MFD_HUGETLB)]
 E2E_PORT = 5301
+# igb_rs against igb: both at one fixed interrupt interval (igb's default, 3, is its
+# adaptive mode; igb_rs has none), every RSS entry on one queue so that each transfer
+# lands on the same queue whatever its source port.
+DRIVER_RX_USECS = 50
+DRIVER_QUEUE = 1
+# (driver, igb_rs' tcp-data-split): igb has no header split to set.
+DRIVER_CONFIGS = (("igb_rs", "off"), ("igb", None), ("igb_rs", "on"))
 
 
 def emit(**kv):
@@ -107,9 +115,30 @@ def interrupts(ifname):
     return n
 
 
-def transfer(mode, dbid=0, to_peer=False, ifname=None):
+def packets(ifname, ns=None):
+    """(rx, tx) packets of `ifname`, in netns `ns` if given."""
+    stat = [f"/sys/class/net/{ifname}/statistics/{d}_packets" for d in ("rx", "tx")]
+    out = subprocess.run((["ip", "netns", "exec", ns] if ns else []) + ["cat"] + stat,
+                         capture_output=True, text=True, check=True).stdout.split()
+    return int(out[0]), int(out[1])
+
+
+def queue_rx_packets(ifname, q):
+    """Packets rx queue `q` of port A received (`ethtool -S`: rx1_packets under igb_rs,
+    rx_queue_1_packets under igb)."""
+    out = subprocess.run(["ethtool", "-S", ifname], capture_output=True, text=True,
+                         check=True).stdout
+    m = re.search(rf"^\s*rx(?:_queue_)?{q}_packets:\s*(\d+)$", out, re.M)
+    if not m:
+        raise RuntimeError(f"ethtool -S {ifname} has no packet count of rx queue {q}")
+    return int(m[1])
+
+
+def transfer(mode, dbid=0, to_peer=False, ifname=None, ports=None, queue=None):
     """One transfer of E2E_BYTES to port A (or, with to_peer, from port A to the peer);
-    the receiver's figures, the guest's busy time and port A's interrupts."""
+    the receiver's figures, the guest's busy time and port A's interrupts; with `ports`,
+    the packets each port received and sent too, and with `queue` what rx queue `queue`
+    of port A received (all read outside the busy time)."""
     ns = ["ip", "netns", "exec", dl.NS]
     dst = dl.IP_B if to_peer else dl.IP_A
     args = [TCP_RXTX, "recv", mode, dst, str(E2E_PORT), str(E2E_BYTES)]
@@ -118,6 +147,9 @@ def transfer(mode, dbid=0, to_peer=False, ifname=None):
     rx = subprocess.Popen((ns if to_peer else []) + args, stdout=subprocess.PIPE, text=True)
     if rx.stdout.readline().strip() != "listening":
         raise RuntimeError("receiver did not start")
+    if ports:
+        a0, b0 = packets(ports.if_a), packets(ports.if_b, dl.NS)
+        q0 = queue_rx_packets(ports.if_a, queue) if queue is not None else 0
     j0 = busy_jiffies()
     i0 = interrupts(ifname) if ifname else 0
     tx = subprocess.run(([] if to_peer else ns) + [TCP_RXTX, "send", dst,
@@ -125,12 +157,20 @@ def transfer(mode, dbid=0, to_peer=False, ifname=None):
     out, _ = rx.communicate(timeout=600)
     j1 = busy_jiffies()
     i1 = interrupts(ifname) if ifname else 0
+    if ports:
+        a1, b1 = packets(ports.if_a), packets(ports.if_b, dl.NS)
+        q1 = queue_rx_packets(ports.if_a, queue) if queue is not None else 0
     if rx.returncode or tx.returncode:
         raise RuntimeError(f"{mode} transfer failed: rx {rx.returncode} tx {tx.returncode}")
     res = dict(kv.split("=") for kv in out.split())
     res = {k: int(v) for k, v in res.items()}
     res["guest_cpu_ns"] = (j1 - j0) * (1000000000 // os.sysconf("SC_CLK_TCK"))
     res["irqs"] = i1 - i0
+    if ports:
+        res.update(a_rx_pkts=a1[0] - a0[0], a_tx_pkts=a1[1] - a0[1],
+                   b_rx_pkts=b1[0] - b0[0], b_tx_pkts=b1[1] - b0[1])
+        if queue is not None:
+            res["queue_rx_pkts"] = q1 - q0
     return res
 
 
@@ -158,15 +198,27 @@ def e2e_bench(ynl, ifi, ifname):
 
 
 def driver_bench(ports):
-    """TCP on port A under igb_rs against the C igb driver, same wire, same peer,
-    alternating drivers: receive (the peer sends) and send (to the peer)."""
+    """TCP on port A under igb_rs against the C igb driver, same wire, same peer, the
+    same interrupt interval and the flow on the same queue, alternating: receive (the
+    peer sends) with igb_rs' header split off and on, and send (to the peer)."""
     for rep in range(REPS):
-        for drv in ("igb_rs", "igb"):
+        for drv, split in DRIVER_CONFIGS:
             ports.if_a = dl.bind_driver(ports.pci_a, drv)
             ports.configure_a()
-            for direction in ("rx", "tx"):
-                emit(kind="driver", driver=drv, direction=direction, rep=rep,
-                     **transfer("copy", to_peer=direction == "tx", ifname=ports.if_a))
+            dl.sh("ethtool", "-X", ports.if_a, "start", str(DRIVER_QUEUE), "equal", "1")
+            dl.sh("ethtool", "-C", ports.if_a, "rx-usecs", str(DRIVER_RX_USECS))
+            if split:
+                dl.sh("ethtool", "-G", ports.if_a, "tcp-data-split", split)
+            for direction in ("rx", "tx") if split != "on" else ("rx",):
+                res = transfer("copy", to_peer=direction == "tx", ifname=ports.if_a,
+                               ports=ports, queue=DRIVER_QUEUE)
+                # Receiving, the flow is all of what port A gets but a few frames
+                # (neighbour discovery, say): it must have been on the queue.
+                if direction == "rx" and res["queue_rx_pkts"] < 0.99 * res["a_rx_pkts"]:
+                    raise RuntimeError(f"{drv}: rx queue {DRIVER_QUEUE} got {res['queue_rx_pkts']} "
+                                       f"of the {res['a_rx_pkts']} packets port A received")
+                emit(kind="driver", driver=drv, split=split or "none", direction=direction,
+                     rep=rep, rx_usecs=DRIVER_RX_USECS, queue=DRIVER_QUEUE, **res)
     ports.attach_a()
 
 
