@@ -4,10 +4,11 @@
 # Every test: set up the host, prepare the tree, and for each devmem TCP implementation
 # (IMPLS, default "rust c": devmem-rs and upstream's C one, the oracle) build the debug
 # kernel and the kselftests, boot the two-port guest, run KUnit (Rust doctests included),
-# the kselftests devtools/expected.txt lists for the build, a leak gate and a kmemleak scan
-# there, and report one line per test, named IMPL/..., then
-# `N passed, N failed, N skipped` over all of them. The programs the manifest marks
-# boot=icount run last, in a second boot of each build's kernel under QEMU -icount.
+# the kselftests devtools/expected.txt lists for the build, a leak gate and kmemleak (scans
+# that must find a planted leak and nothing else) there, and report one line per test,
+# named IMPL/..., then `N passed, N failed, N skipped` over all of them. The programs the
+# manifest marks boot=icount run last, in a second boot of each build's kernel under QEMU
+# -icount.
 
 . "$(dirname "$0")/lib.sh"
 

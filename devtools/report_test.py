@@ -19,6 +19,30 @@ x  kunit      rust_doctests_kernel        2  upstream
 x  kselftest  devmem:prog.sh              2  project
 """
 
+
+def leak_record(addr, frame):
+    """One record of /sys/kernel/debug/kmemleak, leaked from frame."""
+    return f"""\
+unreferenced object 0xffff8880{addr:08x} (size 32):
+  comm "modprobe", pid 812, jiffies 4294912000
+  hex dump (first 32 bytes):
+    00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00  ................
+  backtrace (crc 5a5a5a5a):
+    kmemleak_alloc+0x4e/0x90
+    __kmalloc_cache_noprof+0x2f1/0x4a0
+    {frame}
+    do_one_initcall+0xa2/0x3a0
+"""
+
+
+# The kmemleak section of a clean guest: the module loaded and its orphans reported.
+PLANTED = "".join(leak_record(0x1000 + 64 * i, "init_module+0x55/0x530 [kmemleak_test]")
+                  for i in range(13))
+KMEMLEAK = "planted: kmemleak_test\n" + PLANTED
+# A leak of anything else.
+OTHER_LEAK = leak_record(0x9000, "devmem_rs_bind+0x1a/0x300")
+
+
 GUEST = """\
 ### devmem-rs: kunit
 KTAP version 1
@@ -52,6 +76,7 @@ ok 1 selftests: devmem: prog.sh
 ### devmem-rs: leaks
 leak-gate: dmabufs 0
 ### devmem-rs: kmemleak
+""" + KMEMLEAK + """\
 ### devmem-rs: end
 """
 
@@ -145,7 +170,9 @@ def clean():
     want = ["PASS kunit/suite_a/case_one",
             "PASS kunit/rust_doctests_kernel/rust_doctest_kernel_net_page_pool_rs_0",
             "PASS kunit/rust_doctests_kernel [upstream suite, 2 cases]",
-            "PASS kselftest/devmem/prog.sh/second", "PASS kernel/leak-gate/dmabufs"]
+            "PASS kselftest/devmem/prog.sh/second", "PASS kernel/leak-gate/dmabufs",
+            "PASS kernel/kmemleak-clean",
+            "PASS kernel/kmemleak-finds-planted-leak [13 of its 14 objects reported]"]
     missing = [w for w in want if w not in out.splitlines()]
     return f"missing lines {missing}" if missing else None
 
@@ -177,9 +204,17 @@ CASES = {
     "no_leak_gate_fails": lambda: fails_naming(
         GUEST.replace("leak-gate: dmabufs 0\n", ""), "leak-gate"),
     "kmemleak_missing_fails": lambda: fails_naming(
-        GUEST.replace("### devmem-rs: kmemleak\n",
-                      "### devmem-rs: kmemleak\nkmemleak is not available in this kernel\n"),
+        GUEST.replace(KMEMLEAK, "kmemleak is not available in this kernel\n"),
         "kmemleak"),
+    "a_kmemleak_record_fails": lambda: fails_naming(
+        GUEST.replace(KMEMLEAK, KMEMLEAK + OTHER_LEAK), "kernel/kmemleak-clean"),
+    "a_record_before_the_planted_ones_fails": lambda: fails_naming(
+        GUEST.replace(PLANTED, OTHER_LEAK + PLANTED), "kernel/kmemleak-clean"),
+    "no_planted_leak_found_fails": lambda: fails_naming(
+        GUEST.replace(PLANTED, ""), "kernel/kmemleak-finds-planted-leak [0 of"),
+    "the_module_not_loaded_fails": lambda: fails_naming(
+        GUEST.replace(KMEMLEAK, "planted: none (modprobe kmemleak-test failed)\n"),
+        "modprobe kmemleak-test failed"),
     "a_stalled_pool_fails": lambda: fails_naming(
         GUEST, "kernel/log-clean", console="page_pool_release_retry() stalled pool "
         "shutdown: id 3, 21 inflight 60 sec\n"),

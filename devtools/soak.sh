@@ -3,8 +3,8 @@
 #
 # The chaos run (kselftest devmem/devmem_chaos.py) for longer than `make check` gives it:
 # SOAK_SECONDS (default 600) for each seed of SEEDS (default: one random seed), on the
-# IMPL build. For each seed the guest runs it alone, then the leak gate and a kmemleak
-# scan; the report gives its lines and `N passed, N failed, N skipped` per seed, and the
+# IMPL build. For each seed the guest runs it alone, then the leak gate and kmemleak's
+# scans; the report gives its lines and `N passed, N failed, N skipped` per seed, and the
 # last line sums them. A failing seed replays with SEEDS=that-seed.
 
 . "$(dirname "$0")/lib.sh"
