@@ -53,17 +53,17 @@ our_virtiofsd() {
 	for c in /proc/[0-9]*/cmdline; do
 		q=${c#/proc/}
 		q=${q%/cmdline}
-		tr '\0' ' ' <"$c" 2>/dev/null | grep -q '^[^ ]*qemu-system' || continue
+		tr '\0' ' ' 2>/dev/null <"$c" | grep -q '^[^ ]*qemu-system' || continue
 		p=$q
 		while [ "${p:-1}" -gt 1 ] && [ "$p" != "$1" ]; do
 			p=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | cut -d' ' -f2)
 		done
 		[ "$p" = "$1" ] || continue
-		sock=$(tr '\0' '\n' <"$c" 2>/dev/null |
+		sock=$(tr '\0' '\n' 2>/dev/null <"$c" |
 			sed -n 's/^socket,id=charvirtfs[0-9]*,path=//p' | head -n1)
 		if [ -n "$sock" ]; then
 			for v in /proc/[0-9]*/cmdline; do
-				if tr '\0' ' ' <"$v" 2>/dev/null | grep -q -- "--socket-path $sock "; then
+				if tr '\0' ' ' 2>/dev/null <"$v" | grep -q -- "--socket-path $sock "; then
 					v=${v#/proc/}
 					echo "$q ${v%/cmdline}"
 					return 0
