@@ -213,17 +213,28 @@ impl SkBuff {
         unsafe { bindings::skb_record_rx_queue(self.as_raw(), q) }
     }
 
-    /// Sets the RSS hash the NIC computed (C `skb_set_hash`, L4).
-    pub fn set_hash_l4(&mut self, hash: u32) {
+    /// Sets the RSS hash the NIC computed over the packet's `fields` (C `skb_set_hash`).
+    ///
+    /// A driver calls it only for packets the NIC hashed: a hash set here is used as it is
+    /// (an L4 one as the flow's), whereas a packet without one is hashed by the stack when
+    /// it needs a hash.
+    pub fn set_hash(&mut self, hash: u32, fields: HashOver) {
+        let ty = match fields {
+            HashOver::Addrs => bindings::pkt_hash_types_PKT_HASH_TYPE_L3,
+            HashOver::AddrsPorts => bindings::pkt_hash_types_PKT_HASH_TYPE_L4,
+        };
         // SAFETY: Valid skb.
-        unsafe {
-            bindings::skb_set_hash(
-                self.as_raw(),
-                hash,
-                bindings::pkt_hash_types_PKT_HASH_TYPE_L4,
-            )
-        }
+        unsafe { bindings::skb_set_hash(self.as_raw(), hash, ty) }
     }
+}
+
+/// What a NIC computed a packet's RSS hash over (C `enum pkt_hash_types`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HashOver {
+    /// The IP addresses alone (`PKT_HASH_TYPE_L3`).
+    Addrs,
+    /// The IP addresses and the TCP or UDP ports (`PKT_HASH_TYPE_L4`): one value per flow.
+    AddrsPorts,
 }
 
 /// A segmentation offload the stack asks for (`skb_shinfo(skb)->gso_*`).

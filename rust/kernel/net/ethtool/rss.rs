@@ -176,6 +176,15 @@ impl HashFields {
     }
 }
 
+impl core::ops::BitOr for HashFields {
+    type Output = Self;
+
+    /// Both sets of fields (`IP_SRC | IP_DST`: `ethtool -N ... rx-flow-hash ... sd`).
+    fn bitor(self, other: Self) -> Self {
+        Self(self.0 | other.0)
+    }
+}
+
 /// The hash fields of one flow type (C `struct ethtool_rxfh_fields`), as `ethtool -n/-N
 /// ... rx-flow-hash` and the `flow-hash` attribute of the RSS netlink messages carry them.
 #[repr(transparent)]

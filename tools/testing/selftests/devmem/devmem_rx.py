@@ -58,21 +58,32 @@ def main():
     rxq0 = [{"id": 0, "type": "rx"}]
     rxq1 = [{"id": 1, "type": "rx"}]
 
+    def bind_refusal(attrs, err, msg=None):
+        try:
+            r = ynl.do("bind-rx", {"ifindex": ifi, **attrs})
+        except NlError as e:
+            got = -e.nl_msg.error
+            text = (e.nl_msg.extack or {}).get("msg")
+            if got != err:
+                return f"errno {got}, want {err}; extack {text!r}"
+            if msg and (not text or msg not in text):
+                return f"extack {text!r}, want {msg!r}"
+            return None
+        ynl.do("unbind", {"id": r["id"]})
+        return "bind-rx succeeded"
+
     def refused(name, attrs, err, msg=None):
-        def case():
-            try:
-                r = ynl.do("bind-rx", {"ifindex": ifi, **attrs})
-            except NlError as e:
-                got = -e.nl_msg.error
-                text = (e.nl_msg.extack or {}).get("msg")
-                if got != err:
-                    return f"errno {got}, want {err}; extack {text!r}"
-                if msg and (not text or msg not in text):
-                    return f"extack {text!r}, want {msg!r}"
-                return None
-            ynl.do("unbind", {"id": r["id"]})
-            return "bind-rx succeeded"
-        check(name, case)
+        check(name, lambda: bind_refusal(attrs, err, msg))
+
+    def flow_hash(kind, fields=None):
+        """ethtool -N rx-flow-hash KIND FIELDS ("" for none), or with FIELDS None what
+        ethtool -n says of KIND; the CompletedProcess."""
+        args = ["-N", if_a, "rx-flow-hash", kind, fields] if fields is not None else \
+            ["-n", if_a, "rx-flow-hash", kind]
+        return subprocess.run(["ethtool", *args], capture_output=True, text=True)
+
+    def unhashed(kind):
+        return flow_hash(kind).stdout.strip().splitlines()[-1:] == ["None"]
 
     # Refused before the device is ready for devmem: tcp-data-split was never turned on.
     refused("bind_rx_tcp_data_split_off", {"fd": dmabuf, "queues": rxq1}, errno.EINVAL,
@@ -104,6 +115,24 @@ def main():
     check("queue_0_unbound_after_refusal",
           lambda: None if not rx_queue_dmabufs(ynl, ifi).get(0)
           else f"queue 0 reports dma-buf {rx_queue_dmabufs(ynl, ifi)[0]}")
+
+    def bind_while_udp_hashed():
+        # UDP hashed would reach every queue of the table, whose payload only a devmem TCP
+        # socket can take: igb_rs's validate_qcfg refuses a provider on any queue then.
+        r = flow_hash("udp4", "sdfn")
+        if r.returncode:
+            return f"rx-flow-hash udp4 sdfn refused: {r.stderr.strip()}"
+        try:
+            why = bind_refusal({"fd": dmabuf, "queues": rxq1}, errno.EINVAL, "hashes UDP")
+        finally:
+            r = flow_hash("udp4", "")
+        if why:
+            return why
+        if r.returncode or not unhashed("udp4"):
+            return f"rx-flow-hash udp4 back to none: rc {r.returncode}, {r.stderr.strip()}"
+        dbs = rx_queue_dmabufs(ynl, ifi)
+        return f"queue 1 reports dma-buf {dbs[1]}" if dbs.get(1) else None
+    check("bind_rx_refused_while_udp_hashed", bind_while_udp_hashed)
     os.close(hdmabuf)
     os.close(hmemfd)
     os.close(not_dmabuf)
@@ -132,6 +161,28 @@ def main():
             return None if -e.nl_msg.error == errno.EEXIST else f"errno {-e.nl_msg.error}"
         return "a second binding of a bound queue succeeded"
     check("bind_rx_queue_already_bound", rebind_same_queue)
+
+    def udp_hash_while_bound():
+        # The other way round: UDP hashing is refused while a queue has a provider (EBUSY;
+        # the ioctl has no extack, the reason is in the log); a request that keeps TCP the
+        # only traffic hashed is taken.
+        mark = len(subprocess.run(["dmesg"], capture_output=True, text=True).stdout.splitlines())
+        r = flow_hash("udp6", "sdfn")
+        if r.returncode == 0:
+            flow_hash("udp6", "")
+            return "rx-flow-hash udp6 sdfn accepted while queues are bound"
+        log = subprocess.run(["dmesg"], capture_output=True, text=True).stdout.splitlines()[mark:]
+        if "busy" not in r.stderr.lower():
+            return f"refused with {r.stderr.strip()!r}, want EBUSY"
+        if not any("has a memory provider" in line for line in log):
+            return f"no reason in the log: {log[-3:]}"
+        if not unhashed("udp6"):
+            return f"udp6: {flow_hash('udp6').stdout.strip()!r}"
+        r = flow_hash("tcp4", "sdfn")
+        if r.returncode:
+            return f"rx-flow-hash tcp4 sdfn (no change) refused: {r.stderr.strip()}"
+        return None if dbid in set(rx_queue_dmabufs(ynl, ifi).values()) else "queues unbound"
+    check("rx_flow_hash_udp_refused_while_bound", udp_hash_while_bound)
 
     def unbind_answer(sock, id_):
         try:

@@ -129,7 +129,7 @@ refused() {
 }
 
 ktap_print_header
-ktap_set_plan 38
+ktap_set_plan 40
 
 mapfile -t ports < <(igb_ports)
 A=${ports[0]}
@@ -246,8 +246,8 @@ else
 	ktap_test_fail "ethtool_N_refused"
 fi
 
-# rx-flow-hash: TCP over IPv4 and IPv6 is hashed over addresses and ports; nothing else is
-# hashed (the model sends it to queue 0). Other fields are refused and change nothing.
+# rx-flow-hash: TCP over IPv4 and IPv6 is hashed over addresses and ports, UDP by default
+# not at all (the model sends what it does not hash to queue 0), nothing else ever.
 hash_fields() {
 	ethtool -n "$IF_A" rx-flow-hash "$1" |
 		grep -cE "^(IP SA|IP DA|L4 bytes 0 & 1 .*|L4 bytes 2 & 3 .*)$"
@@ -262,12 +262,59 @@ else
 	ktap_print_msg "tcp4: $(ethtool -n "$IF_A" rx-flow-hash tcp4 2>&1 | tr '\n' ' ')"
 	ktap_test_fail "ethtool_n_rx_flow_hash"
 fi
+# What the model cannot hash is refused and changes nothing: TCP over anything but its
+# 4-tuple, UDP over the addresses alone (only the catch-all for IP packets, ICMP and
+# fragments too, would do it), SCTP at all.
 if refused -N "$IF_A" rx-flow-hash tcp4 sd && refused -N "$IF_A" rx-flow-hash tcp6 s &&
-   refused -N "$IF_A" rx-flow-hash udp4 sdfn && ethtool -N "$IF_A" rx-flow-hash tcp4 sdfn &&
-   [ "$(hash_fields tcp4)" = 4 ] && [ "$(hash_fields tcp6)" = 4 ] && unhashed udp4; then
+   refused -N "$IF_A" rx-flow-hash udp4 sd && refused -N "$IF_A" rx-flow-hash sctp4 sdfn &&
+   ethtool -N "$IF_A" rx-flow-hash tcp4 sdfn &&
+   [ "$(hash_fields tcp4)" = 4 ] && [ "$(hash_fields tcp6)" = 4 ] && unhashed udp4 &&
+   unhashed sctp4; then
 	ktap_test_pass "ethtool_N_rx_flow_hash_refused"
 else
 	ktap_test_fail "ethtool_N_rx_flow_hash_refused"
+fi
+# UDP hashed over its 4-tuple on request, per IP version, and back to none.
+if ethtool -N "$IF_A" rx-flow-hash udp4 sdfn && [ "$(hash_fields udp4)" = 4 ] && unhashed udp6 &&
+   ethtool -N "$IF_A" rx-flow-hash udp6 sdfn && [ "$(hash_fields udp6)" = 4 ] &&
+   ethtool -N "$IF_A" rx-flow-hash udp4 "" && unhashed udp4 && [ "$(hash_fields udp6)" = 4 ] &&
+   ethtool -N "$IF_A" rx-flow-hash udp6 "" && unhashed udp6; then
+	ktap_test_pass "ethtool_N_rx_flow_hash_udp"
+else
+	ktap_print_msg "udp4: $(ethtool -n "$IF_A" rx-flow-hash udp4 2>&1 | tr '\n' ' ')"
+	ktap_test_fail "ethtool_N_rx_flow_hash_udp"
+fi
+# And the NIC does it: 64 datagrams from as many source ports all land on queue 0 while UDP
+# is not hashed, and while it is, spread as the Toeplitz hash of their 4-tuples under $KEY
+# and the table (0 and 1, alternate entries) say: 32 on each. Queue 1 may see a stray TCP
+# segment of an earlier transfer, not 8.
+udp_spread() {
+	ip netns exec "$NS" python3 -c '
+import socket, sys
+for sport in range(30000, 30064):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((sys.argv[1], sport))
+    s.sendto(b"x" * 32, (sys.argv[2], 9))
+    s.close()
+' "$IP_B" "$IP_A"
+}
+udp_on_queue() {
+	local q0 q1
+	q0=$(counter "$IF_A" rx0_packets) q1=$(counter "$IF_A" rx1_packets)
+	udp_spread || return 1
+	sleep 1
+	echo "$(($(counter "$IF_A" rx0_packets) - q0)) $(($(counter "$IF_A" rx1_packets) - q1))"
+}
+read -r off0 off1 < <(udp_on_queue)
+ethtool -N "$IF_A" rx-flow-hash udp4 sdfn
+read -r on0 on1 < <(udp_on_queue)
+ethtool -N "$IF_A" rx-flow-hash udp4 ""
+ktap_print_msg "64 datagrams: unhashed, queue 0 +${off0:-?} queue 1 +${off1:-?}; hashed, +${on0:-?} and +${on1:-?}"
+if [ "${off0:-0}" -ge 64 ] && [ "${off1:-8}" -lt 8 ] && [ "${on0:-0}" -ge 32 ] &&
+   [ "${on1:-0}" -ge 32 ] && [ "${on1:-40}" -lt 40 ] && unhashed udp4; then
+	ktap_test_pass "udp_rss_spreads_when_hashed"
+else
+	ktap_test_fail "udp_rss_spreads_when_hashed"
 fi
 
 # ethtool -S: every per-queue counter is there, and traffic moves them.

@@ -19,6 +19,7 @@ use crate::{
         RING_STEP, //
     },
     rss::{
+        FieldsError,
         Place,
         RuleError, //
     },
@@ -44,8 +45,6 @@ use kernel::{
             Channels,
             Coalesce,
             EthtoolOps,
-            FlowKind,
-            HashFields,
             HashFunction,
             KernelRingParam,
             RingParam,
@@ -377,26 +376,55 @@ impl EthtoolOps for IgbOps {
         a.program_rss(&cfg)
     }
 
-    fn get_rxfh_fields(_a: &Adapter, _dev: &NetDevice, f: &mut RxfhFields) -> Result {
-        f.set_fields(hashed_over(f.flow_kind()));
+    fn get_rxfh_fields(a: &Adapter, _dev: &NetDevice, f: &mut RxfhFields) -> Result {
+        let fields = a.rss.lock().fields(f.flow_kind());
+        f.set_fields(fields);
         Ok(())
     }
 
     fn set_rxfh_fields(
-        _a: &Adapter,
-        _dev: &NetDevice,
+        a: &Adapter,
+        dev: &NetDevice,
         f: &RxfhFields,
         mut ack: Option<&mut ExtAck>,
     ) -> Result {
-        // What the driver programs (MRQC) is all it can keep: unhashed traffic is what
-        // keeps queue 0, which is never bound to a dma-buf, the queue of everything but TCP.
-        if f.fields() != hashed_over(f.flow_kind()) {
-            return Err(refuse(
-                &mut ack,
-                c"igb_rs hashes TCP over addresses and ports, and no other traffic",
-                EINVAL,
-            ));
+        if f.rss_context() != 0 {
+            return Err(refuse(&mut ack, c"igb_rs has no RSS contexts", EOPNOTSUPP));
         }
+        let mut cfg = a.rss.lock();
+        let mut new = cfg.clone();
+        if let Err(e) = new.set_fields(f.flow_kind(), f.fields()) {
+            let why = match e {
+                FieldsError::TcpFixed => c"igb_rs hashes TCP over addresses and ports, and only so",
+                FieldsError::UdpAllOrNothing => {
+                    c"igb_rs hashes UDP over addresses and ports (sdfn) or not at all"
+                }
+                FieldsError::NotHashed => c"igb_rs hashes TCP and UDP, and no other traffic",
+            };
+            return Err(refuse_logged(a, &mut ack, why, EINVAL));
+        }
+        // Other traffic than TCP on a queue that a memory provider holds would put its
+        // payload where only a devmem TCP socket can take it (or refuse it all: not split).
+        if !new.tcp_only() {
+            let bound = (0..a.active().len() as u32).find(|&q| dev.rx_queue_has_provider(q));
+            if let Some(q) = bound {
+                kernel::ext_ack_fmt!(
+                    ack,
+                    "igb_rs: rx queue {} has a memory provider: TCP alone is hashed while it does",
+                    q
+                );
+                if ack.is_none() {
+                    dev_info!(
+                        a.dev,
+                        "rx-flow-hash refused: rx queue {} has a memory provider: TCP alone is hashed while it does\n",
+                        q
+                    );
+                }
+                return Err(EBUSY);
+            }
+        }
+        a.program_rss(&new)?;
+        *cfg = new;
         Ok(())
     }
 
@@ -484,20 +512,24 @@ impl EthtoolOps for IgbOps {
     }
 }
 
-/// The fields packets of `kind` are hashed over: TCP over IPv4 and IPv6 by addresses and
-/// ports (MRQC, see `Adapter::configure`); nothing else is hashed (the model sends it to
-/// queue 0).
-fn hashed_over(kind: FlowKind) -> HashFields {
-    match kind {
-        FlowKind::TcpV4 | FlowKind::TcpV6 => HashFields::ADDRS_PORTS,
-        _ => HashFields::NONE,
-    }
-}
-
 /// Leaves `msg` in the request's extended acknowledgement, if it has one; returns `err`.
 pub(crate) fn refuse(ack: &mut Option<&mut ExtAck>, msg: &'static CStr, err: Error) -> Error {
     if let Some(ack) = ack.as_deref_mut() {
         ack.set_msg(msg);
     }
     err
+}
+
+/// As [`refuse`], and a request without an extended acknowledgement (the ioctl) has `msg`
+/// in the log instead.
+fn refuse_logged(
+    a: &Adapter,
+    ack: &mut Option<&mut ExtAck>,
+    msg: &'static CStr,
+    err: Error,
+) -> Error {
+    if ack.is_none() {
+        dev_info!(a.dev, "{}\n", msg.to_str().unwrap_or("refused"));
+    }
+    refuse(ack, msg, err)
 }

@@ -135,16 +135,6 @@ impl Adapter {
                     .with_ipofld(true)
                     .with_tuofld(true),
             );
-            // TCP only: the model gives a frame without a hash queue 0 (not an entry of the
-            // table), so ARP, ICMP, UDP and IP fragments, which it does not split after an
-            // L4 header, all land there, and queue 0 is never bound (`validate_qcfg`). A
-            // devmem queue then gets TCP alone, whose payload it can place.
-            io.write_reg(
-                MRQC::from_raw(0)
-                    .with_const_mode::<2>()
-                    .with_hash_tcp_ipv4(true)
-                    .with_hash_tcp_ipv6_ex(true),
-            );
             for i in 0..128 {
                 io.write(MTA::try_at(i).ok_or(EINVAL)?, MTA::from_raw(0));
             }
@@ -152,8 +142,8 @@ impl Adapter {
         })
     }
 
-    /// Writes the RSS key (RSSRK) and redirection table (RETA). The model uses them from
-    /// the next packet on.
+    /// Writes the RSS key (RSSRK), redirection table (RETA) and hashed packet types (MRQC).
+    /// The model uses them from the next packet on.
     pub(crate) fn program_rss(&self, rss: &Rss) -> Result {
         self.hw.try_io(|io| Self::program_rss_io(io, rss))
     }
@@ -165,6 +155,19 @@ impl Adapter {
         for (i, v) in rss.reta_regs().into_iter().enumerate() {
             io.write(RETA::try_at(i).ok_or(EINVAL)?, RETA::from_raw(v));
         }
+        // TCP, and UDP if asked (`Rss::fields`): the model gives a frame it does not hash
+        // queue 0 (not an entry of the table), so ARP, ICMP, IP fragments and by default
+        // UDP all land there, and queue 0 is never bound (`validate_qcfg`). A devmem queue
+        // then gets TCP alone, whose payload only a devmem TCP socket can take.
+        let udp = rss.udp();
+        io.write_reg(
+            MRQC::from_raw(0)
+                .with_const_mode::<2>()
+                .with_hash_tcp_ipv4(true)
+                .with_hash_tcp_ipv6_ex(true)
+                .with_hash_udp_ipv4(udp.v4)
+                .with_hash_udp_ipv6(udp.v6),
+        );
         Ok(())
     }
 

@@ -358,7 +358,7 @@ impl QueueMgmtOps for IgbOps {
     const SUPPORTED_PARAMS: u32 = QCFG_RX_PAGE_SIZE;
 
     fn validate_qcfg(
-        _a: &Adapter,
+        a: &Adapter,
         dev: &NetDevice,
         qcfg: &QueueConfig,
         ack: Option<&mut ExtAck>,
@@ -376,6 +376,18 @@ impl QueueMgmtOps for IgbOps {
             if let Some(ack) = ack {
                 ack.set_msg(
                     c"igb_rs: rx queue 0 takes ARP, ICMP, UDP and IP fragments: not bindable",
+                );
+            }
+            return Err(EINVAL);
+        }
+        // RSS must keep every other queue to TCP, which a queue with a provider can take.
+        // (`set_rxfh_fields` refuses UDP hashing while a queue has one: only the queue
+        // being bound can be the one.)
+        let bound = (0..a.active().len() as u32).any(|q| dev.rx_queue_has_provider(q));
+        if bound && !a.rss.lock().tcp_only() {
+            if let Some(ack) = ack {
+                ack.set_msg(
+                    c"igb_rs: rx-flow-hash hashes UDP (udp4 or udp6 sdfn): an rx queue would get it, not bindable",
                 );
             }
             return Err(EINVAL);

@@ -164,6 +164,10 @@ register! {
 
     /// Multiple receive queues command.
     pub(crate) MRQC(u32) @ 0x5818 {
+        /// Hash UDP over IPv6 (addresses and ports).
+        23:23 hash_udp_ipv6 => bool;
+        /// Hash UDP over IPv4 (addresses and ports).
+        22:22 hash_udp_ipv4 => bool;
         /// Hash TCP over IPv6 with extension headers.
         18:18 hash_tcp_ipv6_ex => bool;
         /// Hash TCP over IPv4.

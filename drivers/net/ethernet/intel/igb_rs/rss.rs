@@ -17,6 +17,14 @@
 //! Pure logic, without registers: the KUnit suite `igb_rs_rss` checks it, the hash against
 //! the published verification vectors of the Toeplitz hash.
 
+use kernel::net::{
+    ethtool::{
+        FlowKind,
+        HashFields, //
+    },
+    skbuff::HashOver,
+};
+
 /// The length of the hash key (RSSRK0..9).
 pub(crate) const KEY_LEN: usize = 40;
 /// The number of redirection table entries (RETA0..31, four one-byte entries each).
@@ -93,6 +101,20 @@ impl TcpFlow {
     }
 }
 
+/// What the NIC hashed a packet over, from the RSS type in bits 3:0 of its descriptor's
+/// write-back, or `None` for a packet it did not hash (type 0: MRQC hashes nothing of its
+/// kind, such as ARP).
+pub(crate) fn hashed_over(pkt_info: u64) -> Option<HashOver> {
+    match pkt_info & 0xF {
+        // TCP over IPv4, TCP over IPv6 (with or without extension headers), UDP over IPv4,
+        // UDP over IPv6 (with or without).
+        1 | 3 | 6 | 7 | 8 | 9 => Some(HashOver::AddrsPorts),
+        // IPv4, IPv6 with extension headers, IPv6.
+        2 | 4 | 5 => Some(HashOver::Addrs),
+        _ => None,
+    }
+}
+
 /// The number of RSSRK registers.
 pub(crate) const KEY_REGS: usize = KEY_LEN / 4;
 /// The number of RETA registers.
@@ -140,10 +162,38 @@ pub(crate) enum RuleError {
 /// The RSS configuration the driver keeps and programs: the hash key, the redirection
 /// table set with `ethtool -X` (queue indices), and the flow steering rules that override
 /// entries of it.
+#[derive(Clone)]
 pub(crate) struct Rss {
     key: [u8; KEY_LEN],
     indir: [u8; RETA_LEN],
     rules: [Option<Rule>; MAX_RULES],
+    udp: UdpHash,
+}
+
+/// Whether UDP over IPv4 and over IPv6 is hashed (`ethtool -N ... rx-flow-hash udp4|udp6
+/// sdfn`), over addresses and ports like TCP; off by default. TCP is always hashed so, and
+/// nothing else ever: the model sends a packet it does not hash to queue 0, never bound,
+/// and so keeps everything but TCP off the queues a memory provider may hold (while UDP is
+/// hashed, no queue can be bound: `tcp_only`).
+///
+/// The model hashes UDP over addresses alone only through its catch-all for IPv4 (or IPv6)
+/// packets, which would take ICMP and fragments too, and only along with TCP over
+/// addresses alone: the fields `sd` are refused. So are fields for any other kind.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+pub(crate) struct UdpHash {
+    pub(crate) v4: bool,
+    pub(crate) v6: bool,
+}
+
+/// Why hash fields are refused.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum FieldsError {
+    /// TCP is hashed over addresses and ports, and only so.
+    TcpFixed,
+    /// UDP is hashed over addresses and ports, or not at all.
+    UdpAllOrNothing,
+    /// Packets of this kind are not hashed.
+    NotHashed,
 }
 
 impl Rss {
@@ -154,9 +204,56 @@ impl Rss {
             key,
             indir: [0u8; RETA_LEN],
             rules: [None; MAX_RULES],
+            udp: UdpHash::default(),
         };
         rss.spread(queues);
         rss
+    }
+
+    /// The fields the hash of packets of `kind` is computed over.
+    pub(crate) fn fields(&self, kind: FlowKind) -> HashFields {
+        match kind {
+            FlowKind::TcpV4 | FlowKind::TcpV6 => HashFields::ADDRS_PORTS,
+            FlowKind::UdpV4 if self.udp.v4 => HashFields::ADDRS_PORTS,
+            FlowKind::UdpV6 if self.udp.v6 => HashFields::ADDRS_PORTS,
+            _ => HashFields::NONE,
+        }
+    }
+
+    /// Hashes packets of `kind` over `fields` from now on, if the model can.
+    pub(crate) fn set_fields(
+        &mut self,
+        kind: FlowKind,
+        fields: HashFields,
+    ) -> Result<(), FieldsError> {
+        let on = fields == HashFields::ADDRS_PORTS;
+        if !on && fields != HashFields::NONE {
+            return Err(match kind {
+                FlowKind::TcpV4 | FlowKind::TcpV6 => FieldsError::TcpFixed,
+                FlowKind::UdpV4 | FlowKind::UdpV6 => FieldsError::UdpAllOrNothing,
+                _ => FieldsError::NotHashed,
+            });
+        }
+        match kind {
+            FlowKind::TcpV4 | FlowKind::TcpV6 if on => {}
+            FlowKind::TcpV4 | FlowKind::TcpV6 => return Err(FieldsError::TcpFixed),
+            FlowKind::UdpV4 => self.udp.v4 = on,
+            FlowKind::UdpV6 => self.udp.v6 = on,
+            _ if on => return Err(FieldsError::NotHashed),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Which UDP is hashed.
+    pub(crate) fn udp(&self) -> UdpHash {
+        self.udp
+    }
+
+    /// Whether TCP is the only traffic hashed, so that no other reaches a queue but 0:
+    /// the condition for binding a queue to a memory provider.
+    pub(crate) fn tcp_only(&self) -> bool {
+        self.udp == UdpHash::default()
     }
 
     /// Spreads the table over `queues` queues round robin (the kernel's default table),
@@ -650,6 +747,98 @@ mod tests {
         assert_eq!(rss.insert(Place::Last, rule), Err(RuleError::Full));
         // A full table still takes a replacement.
         assert_eq!(rss.insert(Place::At(2), rule), Ok(2));
+    }
+
+    #[test]
+    fn tcp_alone_is_hashed_by_default() {
+        let rss = Rss::new(KEY, 2);
+        assert_eq!(rss.fields(FlowKind::TcpV4), HashFields::ADDRS_PORTS);
+        assert_eq!(rss.fields(FlowKind::TcpV6), HashFields::ADDRS_PORTS);
+        assert_eq!(rss.fields(FlowKind::UdpV4), HashFields::NONE);
+        assert_eq!(rss.fields(FlowKind::UdpV6), HashFields::NONE);
+        assert_eq!(rss.fields(FlowKind::SctpV4), HashFields::NONE);
+        assert_eq!(rss.fields(FlowKind::Other(0x10)), HashFields::NONE);
+        assert!(rss.tcp_only());
+    }
+
+    #[test]
+    fn udp_is_hashed_over_addresses_and_ports_or_not_at_all() {
+        let mut rss = Rss::new(KEY, 2);
+        assert_eq!(
+            rss.set_fields(FlowKind::UdpV4, HashFields::ADDRS_PORTS),
+            Ok(())
+        );
+        assert_eq!(rss.fields(FlowKind::UdpV4), HashFields::ADDRS_PORTS);
+        assert_eq!(rss.fields(FlowKind::UdpV6), HashFields::NONE);
+        assert_eq!(
+            rss.udp(),
+            UdpHash {
+                v4: true,
+                v6: false
+            }
+        );
+        assert!(!rss.tcp_only());
+        let sd = HashFields::IP_SRC | HashFields::IP_DST;
+        assert_eq!(
+            rss.set_fields(FlowKind::UdpV6, sd),
+            Err(FieldsError::UdpAllOrNothing)
+        );
+        assert_eq!(rss.fields(FlowKind::UdpV6), HashFields::NONE);
+        assert_eq!(
+            rss.set_fields(FlowKind::UdpV6, HashFields::ADDRS_PORTS),
+            Ok(())
+        );
+        assert_eq!(rss.set_fields(FlowKind::UdpV4, HashFields::NONE), Ok(()));
+        assert_eq!(
+            rss.udp(),
+            UdpHash {
+                v4: false,
+                v6: true
+            }
+        );
+        assert_eq!(rss.set_fields(FlowKind::UdpV6, HashFields::NONE), Ok(()));
+        assert!(rss.tcp_only());
+    }
+
+    #[test]
+    fn tcp_fields_are_fixed_and_other_kinds_unhashed() {
+        let mut rss = Rss::new(KEY, 2);
+        let sd = HashFields::IP_SRC | HashFields::IP_DST;
+        assert_eq!(
+            rss.set_fields(FlowKind::TcpV4, sd),
+            Err(FieldsError::TcpFixed)
+        );
+        assert_eq!(
+            rss.set_fields(FlowKind::TcpV6, HashFields::NONE),
+            Err(FieldsError::TcpFixed)
+        );
+        assert_eq!(
+            rss.set_fields(FlowKind::TcpV4, HashFields::ADDRS_PORTS),
+            Ok(())
+        );
+        assert_eq!(
+            rss.set_fields(FlowKind::SctpV4, HashFields::ADDRS_PORTS),
+            Err(FieldsError::NotHashed)
+        );
+        assert_eq!(
+            rss.set_fields(FlowKind::Other(0x10), sd),
+            Err(FieldsError::NotHashed)
+        );
+        assert_eq!(rss.set_fields(FlowKind::SctpV6, HashFields::NONE), Ok(()));
+        assert_eq!(rss.fields(FlowKind::TcpV4), HashFields::ADDRS_PORTS);
+        assert!(rss.tcp_only());
+    }
+
+    #[test]
+    fn rss_types_of_the_descriptor() {
+        assert_eq!(hashed_over(0x0), None);
+        for t in [1, 3, 6, 7, 8, 9] {
+            assert_eq!(hashed_over(0x1230 | t), Some(HashOver::AddrsPorts));
+        }
+        for t in [2, 4, 5] {
+            assert_eq!(hashed_over(t), Some(HashOver::Addrs));
+        }
+        assert_eq!(hashed_over(0xF), None);
     }
 
     #[test]

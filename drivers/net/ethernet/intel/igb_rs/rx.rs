@@ -268,7 +268,11 @@ fn rx_offloads(skb: &mut SkBuff, status: u32, lo: u64, features: Features, stats
         stats.csum_unnecessary += 1;
     }
     if features.contains(Features::RXHASH) {
-        skb.set_hash_l4((lo >> 32) as u32);
+        // A packet the NIC did not hash gets its hash from the stack when one is needed;
+        // set as the NIC's, its 0 would put all such flows in one RPS bucket.
+        if let Some(over) = crate::rss::hashed_over(lo) {
+            skb.set_hash((lo >> 32) as u32, over);
+        }
     }
 }
 
