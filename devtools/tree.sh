@@ -61,6 +61,8 @@ sync_tree() {
 	for d in $OVERLAY_DIRS; do
 		[ -d "$DEVMEM_TOP/$d" ] && cp -a "$DEVMEM_TOP/$d" "$stage/"
 	done
+	# Not the repository's: what Python left beside the tests that ran from the checkout.
+	find "$stage" -name __pycache__ -type d -prune -exec rm -rf {} +
 	if [ -f "$DEVMEM_TOP/Kconfig" ]; then
 		mkdir -p "$stage/devmem-rs"
 		cp "$DEVMEM_TOP/Kconfig" "$stage/devmem-rs/Kconfig"
