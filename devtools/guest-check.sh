@@ -78,6 +78,7 @@ if [ -w /sys/kernel/debug/kmemleak ]; then
 	# such scans. The automatic scans are off (configs/debug.config): these are all, so
 	# 1 + min_unref_scans of them (each walks all of the guest's memory, slow under TCG).
 	read -r confirm </sys/module/kmemleak/parameters/min_unref_scans || confirm=1
+	[ "$confirm" -ge 1 ] || confirm=1
 	for _ in $(seq $((confirm + 1))); do
 		echo scan >/sys/kernel/debug/kmemleak
 	done

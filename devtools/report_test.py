@@ -212,6 +212,13 @@ CASES = {
         GUEST.replace(PLANTED, OTHER_LEAK + PLANTED), "kernel/kmemleak-clean"),
     "no_planted_leak_found_fails": lambda: fails_naming(
         GUEST.replace(PLANTED, ""), "kernel/kmemleak-finds-planted-leak [0 of"),
+    "the_mark_in_a_hex_dump_alone_is_no_planted_leak": lambda: fails_naming(
+        GUEST.replace(PLANTED, OTHER_LEAK.replace("................",
+                                                  "[kmemleak_test]. ")),
+        "kernel/kmemleak-finds-planted-leak [0 of"),
+    "more_planted_records_than_orphans_fail": lambda: fails_naming(
+        GUEST.replace(PLANTED, PLANTED + PLANTED[:PLANTED.index("unreferenced", 1)] * 2),
+        "kernel/kmemleak-finds-planted-leak [15 of"),
     "the_module_not_loaded_fails": lambda: fails_naming(
         GUEST.replace(KMEMLEAK, "planted: none (modprobe kmemleak-test failed)\n"),
         "modprobe kmemleak-test failed"),

@@ -166,12 +166,18 @@ def main():
         # The other way round: UDP hashing is refused while a queue has a provider (EBUSY;
         # the ioctl has no extack, the reason is in the log); a request that keeps TCP the
         # only traffic hashed is taken.
-        mark = len(subprocess.run(["dmesg"], capture_output=True, text=True).stdout.splitlines())
+        # The log from a line of its own on (a line count would stop growing once the
+        # log buffer wraps).
+        mark = f"devmem_rx: rx-flow-hash while bound, {os.getpid()}"
+        with open("/dev/kmsg", "w") as kmsg:
+            kmsg.write(mark + "\n")
         r = flow_hash("udp6", "sdfn")
         if r.returncode == 0:
             flow_hash("udp6", "")
             return "rx-flow-hash udp6 sdfn accepted while queues are bound"
-        log = subprocess.run(["dmesg"], capture_output=True, text=True).stdout.splitlines()[mark:]
+        log = subprocess.run(["dmesg"], capture_output=True, text=True).stdout.splitlines()
+        after = [i for i, line in enumerate(log) if mark in line]
+        log = log[after[-1] + 1:] if after else []
         if "busy" not in r.stderr.lower():
             return f"refused with {r.stderr.strip()!r}, want EBUSY"
         if not any("has a memory provider" in line for line in log):

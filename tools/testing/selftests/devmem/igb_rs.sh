@@ -283,6 +283,8 @@ if ethtool -N "$IF_A" rx-flow-hash udp4 sdfn && [ "$(hash_fields udp4)" = 4 ] &&
 else
 	ktap_print_msg "udp4: $(ethtool -n "$IF_A" rx-flow-hash udp4 2>&1 | tr '\n' ' ')"
 	ktap_test_fail "ethtool_N_rx_flow_hash_udp"
+	ethtool -N "$IF_A" rx-flow-hash udp4 ""
+	ethtool -N "$IF_A" rx-flow-hash udp6 ""
 fi
 # And the NIC does it: 64 datagrams from as many source ports all land on queue 0 while UDP
 # is not hashed, and while it is, spread as the Toeplitz hash of their 4-tuples under $KEY

@@ -177,8 +177,8 @@ pub(crate) struct Rss {
 /// hashed, no queue can be bound: `tcp_only`).
 ///
 /// The model hashes UDP over addresses alone only through its catch-all for IPv4 (or IPv6)
-/// packets, which would take ICMP and fragments too, and only along with TCP over
-/// addresses alone: the fields `sd` are refused. So are fields for any other kind.
+/// packets, which would take ICMP and fragments too: the fields `sd` are refused. So are
+/// fields for any other kind.
 #[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
 pub(crate) struct UdpHash {
     pub(crate) v4: bool,
