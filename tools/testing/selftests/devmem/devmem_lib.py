@@ -229,6 +229,12 @@ class Udmabuf:
         self.memfd, self.fd = make_udmabuf(size, flags)
         self.view = mmap.mmap(self.memfd, size, mmap.MAP_SHARED, mmap.PROT_READ)
         self.ino = os.fstat(self.fd).st_ino
+        # udmabuf makes its scatter-gather table at the first DMA_BUF_IOCTL_SYNC, with no
+        # lock (drivers/dma-buf/udmabuf.c, begin_cpu_udmabuf): two threads' first reads
+        # would each make one and one table would leak (kmemleak found it). Made here,
+        # before any thread reads.
+        dmabuf_sync(self.fd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ)
+        dmabuf_sync(self.fd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ)
 
     def read(self, off, size):
         """Bytes off..off+size, bracketed with DMA_BUF_IOCTL_SYNC."""
