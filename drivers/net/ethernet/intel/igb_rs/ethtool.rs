@@ -388,9 +388,8 @@ impl EthtoolOps for IgbOps {
         f: &RxfhFields,
         mut ack: Option<&mut ExtAck>,
     ) -> Result {
-        if f.rss_context() != 0 {
-            return Err(refuse(&mut ack, c"igb_rs has no RSS contexts", EOPNOTSUPP));
-        }
+        // Fields of another RSS context than the default one never get here: the core
+        // refuses them to a driver without `rxfh_per_ctx_fields`.
         let mut cfg = a.rss.lock();
         let mut new = cfg.clone();
         if let Err(e) = new.set_fields(f.flow_kind(), f.fields()) {
