@@ -323,6 +323,7 @@ def unbind_holding_tokens(ports, ynl):
         if ports.pci_a not in att:
             return f"the dma-buf is attached to {att}, want {ports.pci_a}"
         s.bound.unbind()
+        state["unbound"] = True
         left = {q: d for q, d in rx_queue_dmabufs(ynl, ports.ifi).items() if d}
         if left:
             return f"queues still report a dma-buf after unbind: {left}"
@@ -345,11 +346,13 @@ def unbind_holding_tokens(ports, ynl):
         held = state.get("held")
         if not held:
             return "no tokens held"
+        if not state.get("unbound"):
+            return "not unbound: the tokens would go back to a bound dma-buf"
         n = s.st.give_back([t for t, _ in held])
         return None if n == len(held) else f"{n} of {len(held)} tokens freed"
 
     def released(s):
-        if "held" not in state:
+        if not state.get("unbound"):
             return "not unbound"
         return wait_released(ynl, s.buf, s.id, s.base_refs)
 

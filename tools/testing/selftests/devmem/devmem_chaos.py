@@ -50,6 +50,9 @@ MAX_BINDS = 150
 MAX_HELD = 4096  # tokens the receiver may withhold
 MAX_DONTNEED_FRAGS = 1024  # net/core/sock.c: tokens one SO_DEVMEM_DONTNEED walks
 HISTORY = 30
+# What may break the stream's connection (a reset by the peer's restart, the port gone).
+BREAKS = (errno.ECONNRESET, errno.EPIPE, errno.ETIMEDOUT, errno.EHOSTUNREACH,
+          errno.ENETUNREACH, errno.ECONNABORTED)
 
 
 def conf():
@@ -99,7 +102,8 @@ class Receiver:
         self.error = None
         self.conn = self.peer = self.st = None
         self.held = set()
-        self.bytes = self.connections = self.dontneeds = self.junk = 0
+        self.bytes = self.devmem_bytes = self.connections = self.dontneeds = self.junk = 0
+        self.breaks = {}  # errno name -> connections it broke
         # A daemon: a case interrupted by its timeout must not keep the program alive.
         self.t = threading.Thread(target=self.loop, daemon=True)
 
@@ -130,6 +134,7 @@ class Receiver:
             self.peer = None
         if self.st:
             self.bytes += self.st.got
+            self.devmem_bytes += self.st.devmem_bytes
             self.st = None
         self.held = set()
 
@@ -186,8 +191,13 @@ class Receiver:
                 except socket.timeout:
                     self.give_back(idle=True)
                     continue
-                except OSError:
-                    self.disconnect()  # reset, or gone with the port
+                except OSError as e:
+                    # Reset, or gone with the port; anything else is a failure.
+                    if e.errno not in BREAKS:
+                        raise
+                    name = errno.errorcode[e.errno]
+                    self.breaks[name] = self.breaks.get(name, 0) + 1
+                    self.disconnect()
                     continue
                 if tokens is None:
                     self.disconnect()
@@ -214,6 +224,7 @@ class Chaos:
         self.bufs = Buffers()
         self.socks = [YnlFamily(SPEC)]  # netlink sockets; [0] is never closed
         self.bound = []  # (sock index, id, kind, buf)
+        self.queues = {}  # rx binding id -> the rx queues it holds
         self.released = []  # (id, buf, refs before its bind): must all be gone at the end
         self.history = []
         self.counts = {}
@@ -268,9 +279,16 @@ class Chaos:
                         (errno.EEXIST,))
             if r:
                 dict.__setitem__(self.bufs, r["id"], buf)
+        taken = self.taken() & set(want)
         if not r:
             buf.close()
+            if not taken:
+                raise Failed(f"bind-rx of {sorted(want)}: EEXIST, but none of them is bound")
             return f"bind_rx: {sorted(want)} EEXIST"
+        if taken:
+            raise Failed(f"bind-rx of {sorted(want)} made binding {r['id']}, but "
+                         f"{sorted(taken)} were bound")
+        self.queues[r["id"]] = set(want)
         self.bound.append((i, r["id"], "rx", buf))
         self.released.append((r["id"], buf, refs))
         return f"bind_rx: {r['id']} on {sorted(want)} via socket {i}, {buf.size >> 20} MiB"
@@ -290,6 +308,7 @@ class Chaos:
             return "unbind: nothing bound"
         b = self.bound.pop(self.rng.randrange(len(self.bound)))
         self.nl(self.socks[b[0]], "unbind", {"id": b[1]}, ())
+        self.queues.pop(b[1], None)
         return f"unbind: {b[2]} {b[1]}"
 
     def close_socket(self):
@@ -298,6 +317,8 @@ class Chaos:
         i = self.rng.randrange(1, len(self.socks))
         self.socks[i].sock.close()
         gone = [b for b in self.bound if b[0] == i]
+        for b in gone:
+            self.queues.pop(b[1], None)
         self.bound = [(j - (j > i), *rest) for j, *rest in self.bound if j != i]
         del self.socks[i]
         return f"close_socket: {i} with {[b[1] for b in gone]}"
@@ -305,16 +326,26 @@ class Chaos:
     def ethtool(self, *args):
         return subprocess.run(["ethtool", *args], capture_output=True).returncode
 
+    def taken(self):
+        """The rx queues the main process's bindings hold."""
+        return set().union(*self.queues.values())
+
     def channels(self):
         # 4, or back to 3 (refused while queue 3 is bound); the RSS table over queues 1
         # and 2 that the tests set stays, so 2 would be refused.
         n = self.rng.choice((3, 4))
         rc = self.ethtool("-L", self.ports.if_a, "combined", str(n))
+        if (rc != 0) != (n == 3 and 3 in self.taken()):
+            raise Failed(f"ethtool -L combined {n}: rc {rc} with rx queues "
+                         f"{sorted(self.taken())} bound")
         return f"channels: -L combined {n}: rc {rc}"
 
     def hds(self):
         # Refused while a queue is bound; otherwise every queue restarts twice.
         rc = self.ethtool("-G", self.ports.if_a, "tcp-data-split", "off")
+        if (rc != 0) != bool(self.taken()):
+            raise Failed(f"ethtool -G tcp-data-split off: rc {rc} with rx queues "
+                         f"{sorted(self.taken())} bound")
         if rc == 0 and not self.ports.tcp_data_split_on():
             raise Failed("ethtool -G tcp-data-split on failed after off")
         return f"hds: -G tcp-data-split off: rc {rc}"
@@ -329,6 +360,8 @@ class Chaos:
         why = self.ports.take_a_away(how)
         if why:
             raise Failed(why)
+        # The netdev went with every queue its bindings held; their ids stay to unbind.
+        self.queues.clear()
         time.sleep(self.rng.random())
         self.ports.restore_a()
         if not self.ports.tcp_data_split_on():
@@ -338,8 +371,12 @@ class Chaos:
 
     def killed(self):
         """A forked process binds a udmabuf to the rx queue the stream is not on and one
-        with bind-tx, says so and is killed; its bindings must go."""
+        with bind-tx, says so and is killed; its bindings must go. Its rx bind may get
+        EEXIST only when that queue is bound here already; nothing else may fail."""
         other = [q for q in rx_queues(self.socks[0], self.ports.ifi) if q != FLOW_QUEUE]
+        # Made before the fork, so that their file counts can be watched from here.
+        bufs = {"rx": Udmabuf(1 << 20), "tx": Udmabuf(1 << 20)}
+        refs = {k: b.refs() for k, b in bufs.items()}
         r, w = os.pipe()
         pid = os.fork()
         if pid == 0:
@@ -347,17 +384,18 @@ class Chaos:
             try:
                 os.close(r)
                 y = self.YnlFamily(SPEC)
-                ids = []
-                for kind in ("rx", "tx"):
-                    b = Udmabuf(1 << 20)
+                out = []
+                for kind, b in bufs.items():
                     attrs = {"ifindex": self.ports.ifi, "fd": b.fd}
                     if kind == "rx":
                         attrs["queues"] = [{"id": q, "type": "rx"} for q in other[:1]]
                     try:
-                        ids.append(y.do(f"bind-{kind}", attrs)["id"])
-                    except Exception:
-                        pass
-                os.write(w, (" ".join(map(str, ids)) + "\n").encode())
+                        out.append(f"{kind}={y.do(f'bind-{kind}', attrs)['id']}")
+                    except Exception as e:
+                        err = getattr(getattr(e, "nl_msg", None), "error", None)
+                        name = errno.errorcode.get(-err, str(err)) if err else repr(e)
+                        out.append(f"{kind}={name}")
+                os.write(w, (" ".join(out) + "\n").encode())
                 time.sleep(60)
                 code = 0
             finally:
@@ -370,11 +408,24 @@ class Chaos:
         time.sleep(self.rng.random())
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
-        ids = [int(x) for x in got.split()]
-        why = poll(lambda: None if not any(pools_of(self.socks[0], d) for d in ids)
-                   else "pools", 30)
-        if why:
-            raise Failed(f"the killed process's bindings {ids} still have page pools")
+        try:
+            res = dict(x.split("=", 1) for x in got.decode().split())
+            ids = {}
+            for kind in ("rx", "tx"):
+                v = res.get(kind)
+                if v is not None and v.isdigit():
+                    ids[kind] = int(v)
+                elif not (kind == "rx" and v == "EEXIST" and other[:1]
+                          and other[0] in self.taken()):
+                    raise Failed(f"the process to be killed: bind-{kind}: {v or 'no answer'}"
+                                 f" (rx queues {sorted(self.taken())} bound here)")
+            for kind, dbid in ids.items():
+                why = wait_released(self.socks[0], bufs[kind], dbid, refs[kind])
+                if why:
+                    raise Failed(f"the killed process's {kind} binding {dbid}: {why}")
+        finally:
+            for b in bufs.values():
+                b.close()
         return f"killed: a process holding bindings {ids}"
 
     def pause(self):
@@ -480,9 +531,13 @@ def main():
         rx = c.rx
         print(f"# {sum(c.counts.values())} steps: "
               + ", ".join(f"{k} {v}" for k, v in sorted(c.counts.items())), flush=True)
-        print(f"# the stream: {rx.connections} connections, {rx.bytes} bytes verified, "
-              f"{rx.dontneeds} DONTNEED calls ({rx.junk} junk ranges)", flush=True)
+        print(f"# the stream: {rx.connections} connections, {rx.bytes} bytes verified "
+              f"({rx.devmem_bytes} of them in dma-bufs), {rx.dontneeds} DONTNEED calls "
+              f"({rx.junk} junk ranges), connections broken: {rx.breaks or 'none'}",
+              flush=True)
         why = [why] if why else []
+        if not why and not rx.devmem_bytes:
+            why.append(f"the stream received {rx.bytes} bytes, none of them in a dma-buf")
         why += undo
         why += [f"the kernel reported: {r}" for r in log.reports()[:3]]
         if why:

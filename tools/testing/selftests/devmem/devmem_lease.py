@@ -363,9 +363,13 @@ def main():
         if not bufs:
             q = rx_queue_napis(ynl, ifi).get(rx.napi)
             return None if q == QUEUE else f"received on rx queue {q}, want {QUEUE}"
-        if st.plain_bytes or not st.devmem_bytes or set(st.by_id) != {dbid}:
-            return (f"{st.plain_bytes} bytes in readable skbs, {st.devmem_bytes} in "
-                    f"dma-bufs {sorted(st.by_id)}; want all payload in {dbid}")
+        if (st.plain_bytes or st.linear_bytes or st.devmem_bytes != NBYTES
+                or set(st.by_id) != {dbid}):
+            return (f"{st.plain_bytes} bytes in readable skbs, {st.linear_bytes} linear, "
+                    f"{st.devmem_bytes} in dma-bufs {sorted(st.by_id)}; want all "
+                    f"{NBYTES} in {dbid}")
+        if st.tokens_returned != st.frags:
+            return f"{st.tokens_returned} of {st.frags} tokens returned"
         return None
 
     def receive_through_lease():

@@ -264,8 +264,8 @@ def main():
 
     def tokens_returned():
         st = received.get("st")
-        if st is None:
-            return "nothing received"
+        if st is None or not st.frags:
+            return "no dma-buf frag received, so no token to return"
         return None if st.tokens_returned == st.frags else f"{st.tokens_returned} of {st.frags}"
     check("tokens_returned", tokens_returned)
 

@@ -365,8 +365,13 @@ def main():
                 n = send_dmabuf(s, txid, 0, 4096)
                 return f"a send from binding {txid} after the {how} queued {n} bytes"
             except OSError as e:
-                if e.errno == errno.EAGAIN:
-                    return f"a send from binding {txid} after the {how} waited for room"
+                # The binding's device is gone (ENODEV), or so is the route to the peer
+                # that the socket would take (rebuilding it fails).
+                if e.errno not in (errno.ENODEV, errno.EHOSTUNREACH, errno.ENETUNREACH):
+                    return (f"a send from binding {txid} after the {how} failed with "
+                            f"{errno.errorcode.get(e.errno, e.errno)}, want ENODEV or no "
+                            f"route")
+                print(f"# a send after the {how}: {errno.errorcode[e.errno]}", flush=True)
             ynl.do("unbind", {"id": txid})
             # An abortive close: a socket closed with data queued would otherwise live on,
             # orphaned and holding its skbs (and so the binding), until TCP gives up.

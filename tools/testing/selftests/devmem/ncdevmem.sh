@@ -12,8 +12,8 @@
 #   probe 16 KiB      the same with rx-page-size 16 KiB (a udmabuf of huge pages)
 #   rx                1 KiB of a repeating pattern, checked by ncdevmem (-v 7)
 #   rx ipv6           64 KiB of it over IPv6: ncdevmem asks for a tcp6 flow rule
-#   rx hds sizes      one segment each of 1, 8, 64, 256 B, 1, 4 and 8 KiB, none of it in
-#                     linear data (-L); seven sizes, not every power of two, for time: each
+#   rx hds sizes      one segment each of 1, 8, 64, 256 B, 1, 4 and 8 KiB of the pattern,
+#                     checked, none of it in linear data (-L); seven sizes, not every power of two, for time: each
 #                     is a bind of ncdevmem's 16,000-page udmabuf, about 40 s on the C
 #                     provider under TCG
 #   rx 16 KiB niovs   1 KiB to 64 KiB with rx-page-size 16 KiB, checked
@@ -183,7 +183,7 @@ SERVER=$IP_A CLIENT=$IP_B SOCAT_TO="TCP4:$IP_A" SOCAT_FROM=$IP_B
 
 hds_ok=1
 for size in 1 8 64 256 1024 4096 8192; do
-	rx "$size" "-b $size" "dd if=/dev/zero bs=$size count=1 2>/dev/null" -L ||
+	rx "$size" "-b $size" "$PATTERN_CMD $size" -L -v 7 ||
 		{ ktap_print_msg "payload of $size bytes"; hds_ok=0; break; }
 done
 [ $hds_ok = 1 ] && ktap_test_pass "ncdevmem_rx_hds_sizes" || ktap_test_fail "ncdevmem_rx_hds_sizes"
