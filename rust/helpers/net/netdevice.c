@@ -179,6 +179,11 @@ __rust_helper void rust_helper_skb_mark_for_recycle(struct sk_buff *skb)
 	skb_mark_for_recycle(skb);
 }
 
+__rust_helper void rust_helper_skb_reserve(struct sk_buff *skb, int len)
+{
+	skb_reserve(skb, len);
+}
+
 /* ip_summed is a bitfield: the device verified the checksums of a received packet. */
 __rust_helper void rust_helper_skb_set_csum_unnecessary(struct sk_buff *skb)
 {
@@ -285,16 +290,6 @@ __rust_helper void rust_helper_dma_unmap_single_attrs(struct device *dev, dma_ad
 __rust_helper int rust_helper_dma_mapping_error(struct device *dev, dma_addr_t dma_addr)
 {
 	return dma_mapping_error(dev, dma_addr);
-}
-
-__rust_helper void *rust_helper_skb_frag_address(const skb_frag_t *frag)
-{
-	return skb_frag_address(frag);
-}
-
-__rust_helper bool rust_helper_skb_frags_readable(const struct sk_buff *skb)
-{
-	return skb_frags_readable(skb);
 }
 
 __rust_helper void

@@ -20,7 +20,12 @@ use crate::{
             LockedNetDevice,
             NetDevice, //
         },
-        skbuff::SkBuff, //
+        page_pool::{
+            OwnedPagePool,
+            PoolNetmem, //
+        },
+        skbuff::SkBuff,
+        xdp::TAILROOM, //
     },
     prelude::*,
     sync::Arc,
@@ -276,6 +281,53 @@ impl<'a> PollContext<'a> {
         let skb = unsafe { bindings::napi_alloc_skb(self.napi, len) };
         // SAFETY: A new skb, ours, unless null.
         (!skb.is_null()).then(|| unsafe { SkBuff::from_raw(skb) })
+    }
+
+    /// An skb whose head is `buf`, a page buffer of `pool` that holds a received frame of
+    /// `len` bytes from `headroom` on (C `napi_build_skb`): nothing is copied. The skb may
+    /// use the first `room` bytes of the buffer, the last [`TAILROOM`] of them for its
+    /// shared info; it is marked for recycling, so freeing it gives the buffer back to
+    /// `pool`. The buffer comes back if it is not a page of `pool`, if the frame and the
+    /// shared info do not fit in `room` or `room` not in the buffer, or if no skb could be
+    /// allocated.
+    pub fn build_skb(
+        &self,
+        pool: &OwnedPagePool,
+        buf: PoolNetmem,
+        headroom: u32,
+        len: u32,
+        room: u32,
+    ) -> core::result::Result<SkBuff, PoolNetmem> {
+        let buf_room = crate::page::PAGE_SIZE << pool.order();
+        let fits = headroom
+            .checked_add(len)
+            .and_then(|n| n.checked_add(TAILROOM))
+            .is_some_and(|end| end <= room && room as usize <= buf_room);
+        if !fits || !buf.is_of(pool) || buf.netmem().is_net_iov() {
+            return Err(buf);
+        }
+        // SAFETY: A page buffer (not a `net_iov`), mapped in the kernel.
+        let addr = unsafe { bindings::netmem_address(buf.netmem().as_raw()) };
+        if addr.is_null() {
+            return Err(buf);
+        }
+        // SAFETY: In the context's poll (type invariant); `addr` spans `room` bytes of a
+        // buffer we hold (checked above), which the skb takes only if it is made.
+        let skb = unsafe { bindings::napi_build_skb(addr, room) };
+        if skb.is_null() {
+            return Err(buf);
+        }
+        // The skb's head holds the buffer's reference from here on.
+        let _ = buf.into_netmem();
+        // SAFETY: A new skb, ours, whose data starts at `addr`: `headroom + len` bytes of it
+        // are before the shared info (checked above).
+        unsafe {
+            bindings::skb_reserve(skb, headroom as c_int);
+            bindings::skb_put(skb, len);
+            bindings::skb_mark_for_recycle(skb);
+        }
+        // SAFETY: A new skb, ours.
+        Ok(unsafe { SkBuff::from_raw(skb) })
     }
 
     /// Hands a received packet to GRO (C `napi_gro_receive`).

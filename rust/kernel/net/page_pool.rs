@@ -116,6 +116,22 @@ impl OwnedPagePool {
         })
     }
 
+    /// Gives back a buffer of this pool straight into its cache, for its next allocation
+    /// (C `page_pool_put_full_netmem` with `allow_direct`), rather than through the ring
+    /// that buffers from elsewhere take: `&mut self` makes this the pool's allocating
+    /// context, the only one that uses the cache. A buffer of another pool goes back to
+    /// that pool, as on drop.
+    pub fn recycle_direct(&mut self, buf: PoolNetmem) {
+        if !buf.is_of(self) {
+            return;
+        }
+        let netmem = buf.into_netmem();
+        // SAFETY: Our reference to a buffer of this pool, which is alive (type invariant),
+        // given back once; `&mut self` makes this the only context that allocates from the
+        // pool, which direct recycling requires.
+        unsafe { bindings::page_pool_put_full_netmem(self.0.as_ptr(), netmem.as_raw(), true) }
+    }
+
     /// The C pool.
     pub(crate) fn as_nonnull(&self) -> NonNull<bindings::page_pool> {
         self.0
@@ -157,8 +173,9 @@ impl OwnedPagePool {
 
 /// A buffer taken from a page pool with [`OwnedPagePool::alloc_netmem`]: given back to
 /// its pool when dropped (C `page_pool_put_full_netmem`, not from the pool's NAPI
-/// context), or handed to an skb with
-/// [`SkBuff::push_rx_frag`](super::skbuff::SkBuff::push_rx_frag).
+/// context) or into its cache with [`OwnedPagePool::recycle_direct`], or handed to an skb
+/// as a frag ([`SkBuff::push_rx_frag`](super::skbuff::SkBuff::push_rx_frag)) or as its head
+/// ([`PollContext::build_skb`](super::napi::PollContext::build_skb)).
 ///
 /// # Invariants
 ///

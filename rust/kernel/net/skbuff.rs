@@ -170,31 +170,6 @@ impl SkBuff {
         unsafe { bindings::skb_mark_for_recycle(self.as_raw()) }
     }
 
-    /// For a packet received whole into its frags (readable pages) with an empty linear
-    /// part: copies its headers, as far as the flow dissector finds them and at most `max`
-    /// bytes, into the linear part (C `eth_get_headlen`, `__pskb_pull_tail`). `EINVAL` for
-    /// an skb with linear data, no frags or unreadable frags.
-    pub fn pull_headers(&mut self, dev: &NetDevice, max: u32) -> Result {
-        let raw = self.as_raw();
-        // SAFETY: Valid skb (type invariant).
-        let readable = unsafe { bindings::skb_frags_readable(raw) };
-        if self.headlen() != 0 || self.nr_frags() == 0 || !readable {
-            return Err(EINVAL);
-        }
-        // SAFETY: Frag 0 exists (`nr_frags > 0`) and is a readable page of the skb: its
-        // `len` bytes are mapped in the kernel.
-        let hlen = unsafe {
-            let frag = core::ptr::addr_of!((*self.shinfo()).frags[0]);
-            let va = bindings::skb_frag_address(frag);
-            bindings::eth_get_headlen(dev.as_raw(), va, (*frag).len.min(max))
-        };
-        // SAFETY: Valid skb, owned; `hlen` is at most its length.
-        if unsafe { bindings::__pskb_pull_tail(raw, hlen as c_int) }.is_null() {
-            return Err(ENOMEM);
-        }
-        Ok(())
-    }
-
     /// Sets the protocol from the Ethernet header and pulls it (C `eth_type_trans`).
     pub fn eth_type_trans(&mut self, dev: &NetDevice) {
         // SAFETY: Valid skb with at least an Ethernet header in the linear part.

@@ -63,18 +63,15 @@ use kernel::{
 /// The header buffer size programmed in SRRCTL.BSIZEHDR (a multiple of 64, at most 960).
 pub(crate) const HDR_BUF: u32 = 256;
 
-/// Without header split: the most header bytes pulled into an skb's linear part.
-pub(crate) const RX_PULL: u32 = 256;
-
 /// Payload buffer: one page, unless a memory provider asks for larger ones
 /// (`rx-page-size`), up to the largest power of two SRRCTL.BSIZEPACKET holds (127 KiB).
 pub(crate) const PKT_BUF: u32 = PAGE_SIZE as u32;
 
 pub(crate) const MAX_PKT_BUF: u32 = 64 * 1024;
 
-/// Payload buffer under an XDP program: a page holds the headroom, the frame and the
-/// tailroom for the shared info of an skb built on it (or of a frame's frags), so
-/// BSIZEPACKET (1 KiB units) is 3 KiB.
+/// Payload buffer of a ring that takes whole frames (header split off, or an XDP
+/// program): a page holds the headroom, the frame and the tailroom for the shared info of
+/// an skb built on it (or of a frame's frags), so BSIZEPACKET (1 KiB units) is 3 KiB.
 pub(crate) const XDP_BUF: u32 = 3 * 1024;
 
 /// The most buffers of one frame the ring gathers for an XDP program: an skb's.
@@ -104,6 +101,11 @@ pub(crate) struct RxRing {
     pub(crate) split: bool,
     /// The size of a payload buffer (the queue's `rx_page_size`, or [`XDP_BUF`]).
     pub(crate) buf_size: u32,
+    /// Where the NIC writes in a payload buffer: after the headroom of a ring that takes
+    /// whole frames, at the start of a split ring's.
+    pub(crate) headroom: u32,
+    /// The memory a payload buffer takes (its pool's page size).
+    pub(crate) truesize: u32,
     /// A ring made for XDP (one buffer per descriptor, headroom, no split): its program,
     /// which may change while it runs.
     pub(crate) xdp: Option<KBox<XdpRing>>,
@@ -149,9 +151,15 @@ impl RxRing {
     ) -> Result<Self> {
         // XDP and memory providers exclude each other (the core refuses either with the
         // other), and so do XDP and rx-page-size, which only providers set.
-        let (buf_size, headroom) = match prog {
-            Some(_) => (XDP_BUF, xdp::HEADROOM),
-            None => (pkt_buf_size(qcfg)?, 0),
+        let devmem = net.rx_queue_has_provider(q);
+        // A ring that takes whole frames (an XDP program, or no header split) leaves room
+        // around each frame for the skb built on its buffer; a split ring's payload
+        // buffers are frags, whole.
+        let whole = prog.is_some() || !(split || devmem);
+        let (buf_size, headroom) = if whole {
+            (XDP_BUF, xdp::HEADROOM)
+        } else {
+            (pkt_buf_size(qcfg)?, 0)
         };
         // A power of two from PKT_BUF on (`pkt_buf_size`): its page order, without the
         // panicking `ilog2`; an XDP buffer is a page.
@@ -159,7 +167,6 @@ impl RxRing {
         let hdr_params = Params::new(dev, 0, size, DataDirection::FromDevice, HDR_BUF);
         let mut pkt_params =
             Params::new(dev, order, size, DataDirection::FromDevice, buf_size).offset(headroom);
-        let devmem = net.rx_queue_has_provider(q);
         if devmem {
             // SAFETY: `net` has queue `q` and outlives the pool (the ring is dropped in
             // `stop` or the queue restart before the device goes); the instance lock is
@@ -198,19 +205,13 @@ impl RxRing {
             devmem,
             // The core refuses a memory provider without tcp-data-split, and turning it
             // off with one bound; an XDP program sees whole frames.
-            split: (split || devmem) && xdp.is_none(),
+            split: !whole,
             buf_size,
+            headroom,
+            // CAST: a page of at most `MAX_PKT_BUF` bytes.
+            truesize: (PAGE_SIZE << order) as u32,
             xdp,
         })
-    }
-
-    /// Where the NIC writes in a payload buffer: after the headroom on an XDP ring.
-    pub(crate) fn headroom(&self) -> u32 {
-        if self.xdp.is_some() {
-            xdp::HEADROOM
-        } else {
-            0
-        }
     }
 
     /// The number of descriptors.
@@ -236,7 +237,7 @@ impl RxRing {
         }
         match (&self.hdr[s], &self.pkt[s]) {
             (Some(h), Some(p)) => {
-                let pa = p.dma_addr() + kernel::dma::DmaAddress::from(self.headroom());
+                let pa = p.dma_addr() + kernel::dma::DmaAddress::from(self.headroom);
                 desc_write(desc, i, pa, h.dma_addr()).is_ok()
             }
             _ => false,
@@ -448,17 +449,28 @@ impl QueuePair {
                 continue;
             }
 
+            let mut built = false;
             if rx.partial.is_none() && !rx.split {
-                // One buffer: the frame is in the payload buffers; the header buffer stays
-                // posted, unused.
-                let Some(skb) = ctx.alloc_skb(RX_PULL) else {
+                // The first buffer of a whole frame: the skb is built on it, headers and
+                // all (the header buffer stays posted, unused).
+                let Some(p) = rx.pkt[s].take() else {
                     stats.drops += 1;
                     rx.discard = status & RXD_STAT_EOP == 0;
                     continue;
                 };
-                rx.partial = Some(skb);
-            }
-            if rx.partial.is_none() {
+                built = true;
+                rx.pkt_pool.sync_for_cpu(&p, len);
+                match ctx.build_skb(&rx.pkt_pool, p, rx.headroom, len, rx.truesize) {
+                    Ok(skb) => rx.partial = Some(skb),
+                    Err(p) => {
+                        // No skb: the buffer stays on its descriptor for reuse.
+                        rx.pkt[s] = Some(p);
+                        stats.drops += 1;
+                        rx.discard = status & RXD_STAT_EOP == 0;
+                        continue;
+                    }
+                }
+            } else if rx.partial.is_none() {
                 let hlen = if status & RXD_STAT_HBO != 0 {
                     HDR_BUF
                 } else {
@@ -476,8 +488,8 @@ impl QueuePair {
                     }
                     skb
                 });
-                // Its bytes were copied: back to the pool.
-                drop(h);
+                // Its bytes were copied: back to the pool's cache, for the next refill.
+                rx.hdr_pool.recycle_direct(h);
                 let Some(skb) = skb else {
                     stats.drops += 1;
                     rx.discard = status & RXD_STAT_EOP == 0;
@@ -485,10 +497,11 @@ impl QueuePair {
                 };
                 rx.partial = Some(skb);
             }
-            if len > 0 {
+            // A payload buffer of a split frame, or a whole frame's after its first.
+            if len > 0 && !built {
                 if let (Some(p), Some(skb)) = (rx.pkt[s].take(), rx.partial.as_mut()) {
                     rx.pkt_pool.sync_for_cpu(&p, len);
-                    if skb.push_rx_frag(p, 0, len, rx.buf_size).is_err() {
+                    if skb.push_rx_frag(p, rx.headroom, len, rx.truesize).is_err() {
                         // More buffers than an skb has frags: the frame goes (and the
                         // refused buffer back to its pool).
                         stats.drops += 1;
@@ -505,10 +518,6 @@ impl QueuePair {
                 continue;
             };
             skb.mark_for_recycle();
-            if !rx.split && skb.pull_headers(dev, RX_PULL).is_err() {
-                stats.drops += 1;
-                continue;
-            }
             if skb.len() < 14 {
                 stats.drops += 1;
                 continue;
