@@ -284,11 +284,11 @@ impl<'a> PollContext<'a> {
     }
 
     /// An skb whose head is `buf`, a page buffer of `pool` that holds a received frame of
-    /// `len` bytes from `headroom` on (C `napi_build_skb`): nothing is copied. The skb may
-    /// use the first `room` bytes of the buffer, the last [`TAILROOM`] of them for its
-    /// shared info; it is marked for recycling, so freeing it gives the buffer back to
-    /// `pool`. The buffer comes back if it is not a page of `pool`, if the frame and the
-    /// shared info do not fit in `room` or `room` not in the buffer, or if no skb could be
+    /// `len` bytes from `headroom` on (C `napi_build_skb`): nothing is copied. The skb
+    /// spans the whole buffer, whose last [`TAILROOM`] bytes take its shared info (at the
+    /// alignment it needs, the buffer's end being a page's); it is marked for recycling, so
+    /// freeing it gives the buffer back to `pool`. The buffer comes back if it is not a page
+    /// of `pool`, if the frame and the shared info do not fit in it, or if no skb could be
     /// allocated.
     pub fn build_skb(
         &self,
@@ -296,13 +296,16 @@ impl<'a> PollContext<'a> {
         buf: PoolNetmem,
         headroom: u32,
         len: u32,
-        room: u32,
     ) -> core::result::Result<SkBuff, PoolNetmem> {
-        let buf_room = crate::page::PAGE_SIZE << pool.order();
+        // A shift past the width gives `None`, a size past `u32` (and a wrapped 0) no fit.
+        let room = crate::page::PAGE_SIZE
+            .checked_shl(pool.order())
+            .and_then(|r| u32::try_from(r).ok())
+            .unwrap_or(0);
         let fits = headroom
             .checked_add(len)
             .and_then(|n| n.checked_add(TAILROOM))
-            .is_some_and(|end| end <= room && room as usize <= buf_room);
+            .is_some_and(|end| end <= room);
         if !fits || !buf.is_of(pool) || buf.netmem().is_net_iov() {
             return Err(buf);
         }
@@ -311,8 +314,9 @@ impl<'a> PollContext<'a> {
         if addr.is_null() {
             return Err(buf);
         }
-        // SAFETY: In the context's poll (type invariant); `addr` spans `room` bytes of a
-        // buffer we hold (checked above), which the skb takes only if it is made.
+        // SAFETY: In the context's poll (type invariant); `addr` is the start of a buffer of
+        // `room` bytes that we hold (a page buffer of `pool`, checked above), which the skb
+        // takes only if it is made.
         let skb = unsafe { bindings::napi_build_skb(addr, room) };
         if skb.is_null() {
             return Err(buf);

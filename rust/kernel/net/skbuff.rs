@@ -171,9 +171,15 @@ impl SkBuff {
     }
 
     /// Sets the protocol from the Ethernet header and pulls it (C `eth_type_trans`).
-    pub fn eth_type_trans(&mut self, dev: &NetDevice) {
-        // SAFETY: Valid skb with at least an Ethernet header in the linear part.
+    /// `EINVAL`, and the skb unchanged, if its linear part is shorter than an Ethernet
+    /// header (the headers a device wrote are not to be trusted).
+    pub fn eth_type_trans(&mut self, dev: &NetDevice) -> Result {
+        if self.headlen() < bindings::ETH_HLEN {
+            return Err(EINVAL);
+        }
+        // SAFETY: Valid skb with an Ethernet header in the linear part (checked above).
         unsafe { bindings::skb_set_protocol_eth(self.as_raw(), dev.as_raw()) };
+        Ok(())
     }
 
     /// Tells the stack the NIC verified the checksums (`CHECKSUM_UNNECESSARY`).

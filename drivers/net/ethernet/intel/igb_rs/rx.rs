@@ -97,7 +97,7 @@ pub(crate) struct RxRing {
     /// payload buffers, so only split packets are delivered.
     pub(crate) devmem: bool,
     /// Header split (`ethtool -G tcp-data-split`); off, each frame lands whole in its
-    /// payload buffers and its headers are pulled into the linear part.
+    /// payload buffers and the skb is built on the first of them.
     pub(crate) split: bool,
     /// The size of a payload buffer (the queue's `rx_page_size`, or [`XDP_BUF`]).
     pub(crate) buf_size: u32,
@@ -460,7 +460,7 @@ impl QueuePair {
                 };
                 built = true;
                 rx.pkt_pool.sync_for_cpu(&p, len);
-                match ctx.build_skb(&rx.pkt_pool, p, rx.headroom, len, rx.truesize) {
+                match ctx.build_skb(&rx.pkt_pool, p, rx.headroom, len) {
                     Ok(skb) => rx.partial = Some(skb),
                     Err(p) => {
                         // No skb: the buffer stays on its descriptor for reuse.
@@ -518,13 +518,15 @@ impl QueuePair {
                 continue;
             };
             skb.mark_for_recycle();
-            if skb.len() < 14 {
+            let bytes = u64::from(skb.len());
+            // No Ethernet header in the linear part (a first buffer, or a header buffer,
+            // shorter than one): nothing the stack can take.
+            if skb.eth_type_trans(dev).is_err() {
                 stats.drops += 1;
                 continue;
             }
             stats.packets += 1;
-            stats.bytes += u64::from(skb.len());
-            skb.eth_type_trans(dev);
+            stats.bytes += bytes;
             rx_offloads(&mut skb, status, lo, features, stats);
             skb.record_rx_queue(self.index as u16);
             ctx.gro_receive(skb);
