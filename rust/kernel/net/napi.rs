@@ -306,6 +306,10 @@ impl<'a> PollContext<'a> {
             .checked_add(len)
             .and_then(|n| n.checked_add(TAILROOM))
             .is_some_and(|end| end <= room);
+        // `skb_reserve` takes an `int`.
+        let Ok(reserve) = c_int::try_from(headroom) else {
+            return Err(buf);
+        };
         if !fits || !buf.is_of(pool) || buf.netmem().is_net_iov() {
             return Err(buf);
         }
@@ -324,9 +328,9 @@ impl<'a> PollContext<'a> {
         // The skb's head holds the buffer's reference from here on.
         let _ = buf.into_netmem();
         // SAFETY: A new skb, ours, whose data starts at `addr`: `headroom + len` bytes of it
-        // are before the shared info (checked above).
+        // are before the shared info (checked above), and `reserve` is `headroom`.
         unsafe {
-            bindings::skb_reserve(skb, headroom as c_int);
+            bindings::skb_reserve(skb, reserve);
             bindings::skb_put(skb, len);
             bindings::skb_mark_for_recycle(skb);
         }

@@ -127,8 +127,11 @@ impl OwnedPagePool {
         }
         let netmem = buf.into_netmem();
         // SAFETY: Our reference to a buffer of this pool, which is alive (type invariant),
-        // given back once; `&mut self` makes this the only context that allocates from the
-        // pool, which direct recycling requires.
+        // given back once. Direct recycling needs the caller to be the cache's only user:
+        // `&mut self` makes this the only context that allocates from the pool or recycles
+        // into it here, and the page pool core never recycles into the cache by itself, as
+        // the pool has neither a NAPI instance nor a CPU (`Params` sets neither), so
+        // `page_pool_napi_local()` is false for it.
         unsafe { bindings::page_pool_put_full_netmem(self.0.as_ptr(), netmem.as_raw(), true) }
     }
 
