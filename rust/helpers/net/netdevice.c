@@ -161,12 +161,6 @@ __rust_helper void rust_helper_dev_kfree_skb_any(struct sk_buff *skb)
 	dev_kfree_skb_any(skb);
 }
 
-__rust_helper void *rust_helper_skb_put_data(struct sk_buff *skb, const void *data,
-					     unsigned int len)
-{
-	return skb_put_data(skb, data, len);
-}
-
 __rust_helper void rust_helper_skb_add_rx_frag_netmem(struct sk_buff *skb, int i,
 						      netmem_ref netmem, int off, int size,
 						      unsigned int truesize)

@@ -20,6 +20,7 @@ use crate::{
     },
     ffi::{
         c_int,
+        c_ulong,
         c_void, //
     },
     net::{
@@ -875,6 +876,13 @@ impl<T: Operations> Registration<T> {
             // Ops locked whatever the tables: the callbacks that get a `LockedNetDevice`
             // rely on it.
             (*raw).request_ops_lock = true;
+            // Netpoll (netconsole) polls NAPI with a budget of 0 and interrupts off, outside
+            // softirq, which a `PollContext` does not allow for: netpoll is refused the
+            // device (C `__netpoll_setup` fails with `ENOTSUPP`).
+            let fast = &mut (*raw).__bindgen_anon_1.__bindgen_anon_1;
+            // CAST: a bit of the `u32` flags enum.
+            let flag = bindings::netdev_priv_flags_IFF_DISABLE_NETPOLL as c_ulong;
+            fast.set_priv_flags(fast.priv_flags() | flag);
             (*raw).hw_features = extra.features.0;
             (*raw).features = extra.features.0;
             if extra.netmem_tx {
@@ -1024,6 +1032,24 @@ mod tests {
         let reg = netdev(parent()?, 1)?;
         // SAFETY: Reading a field of a live device.
         assert!(unsafe { (*reg.dev().as_raw()).request_ops_lock });
+        Ok(())
+    }
+
+    #[test]
+    fn devices_refuse_netpoll() -> Result {
+        let reg = netdev(parent()?, 1)?;
+        // SAFETY: All-zero bytes are a valid, unused `netpoll` (integers, pointers, names).
+        let mut np: bindings::netpoll = unsafe { core::mem::zeroed() };
+        // SAFETY: A live device; netpoll refuses it (`IFF_DISABLE_NETPOLL`) before it uses
+        // `np` or needs the device registered.
+        let err = unsafe { bindings::__netpoll_setup(&mut np, reg.dev().as_raw()) };
+        if err == 0 {
+            // Taken after all: undone before the device goes, and the test fails below.
+            // SAFETY: `np` was set up on the device.
+            unsafe { bindings::netpoll_cleanup(&mut np) };
+        }
+        // CAST: a small errno.
+        assert_eq!(err, -(bindings::ENOTSUPP as c_int));
         Ok(())
     }
 

@@ -14,7 +14,10 @@
 use crate::{
     alloc::Flags,
     bindings,
-    ffi::c_int,
+    ffi::{
+        c_int,
+        c_void, //
+    },
     net::{
         device::{
             LockedNetDevice,
@@ -22,6 +25,7 @@ use crate::{
         },
         page_pool::{
             OwnedPagePool,
+            PoolFrag,
             PoolNetmem, //
         },
         skbuff::SkBuff,
@@ -302,15 +306,10 @@ impl<'a> PollContext<'a> {
             .checked_shl(pool.order())
             .and_then(|r| u32::try_from(r).ok())
             .unwrap_or(0);
-        let fits = headroom
-            .checked_add(len)
-            .and_then(|n| n.checked_add(TAILROOM))
-            .is_some_and(|end| end <= room);
-        // `skb_reserve` takes an `int`.
-        let Ok(reserve) = c_int::try_from(headroom) else {
+        let Some(reserve) = skb_fits(room, headroom, len) else {
             return Err(buf);
         };
-        if !fits || !buf.is_of(pool) || buf.netmem().is_net_iov() {
+        if !buf.is_of(pool) || buf.netmem().is_net_iov() {
             return Err(buf);
         }
         // SAFETY: A page buffer (not a `net_iov`), mapped in the kernel.
@@ -318,24 +317,91 @@ impl<'a> PollContext<'a> {
         if addr.is_null() {
             return Err(buf);
         }
-        // SAFETY: In the context's poll (type invariant); `addr` is the start of a buffer of
-        // `room` bytes that we hold (a page buffer of `pool`, checked above), which the skb
-        // takes only if it is made.
+        // SAFETY: `addr` starts a page buffer of `room` bytes that we hold (checked above),
+        // page-aligned; the frame fits (`skb_fits`).
+        match unsafe { self.build_on(addr, room, reserve, len) } {
+            Some(skb) => {
+                // The skb's head holds the buffer's reference from here on.
+                let _ = buf.into_netmem();
+                Ok(skb)
+            }
+            None => Err(buf),
+        }
+    }
+
+    /// An skb whose head is `frag`, a frag of `pool` that holds `len` received bytes from
+    /// `headroom` on, as [`Self::build_skb`] makes one on a whole buffer: the skb spans the
+    /// frag, whose last [`TAILROOM`] bytes take its shared info, and freeing it gives the
+    /// frag back. The frag comes back if it is not a readable frag of `pool`, if it does
+    /// not start and end on a cache line (the alignment the shared info needs), if the
+    /// bytes and the shared info do not fit in it, or if no skb could be allocated.
+    pub fn build_skb_on_frag(
+        &self,
+        pool: &OwnedPagePool,
+        frag: PoolFrag,
+        headroom: u32,
+        len: u32,
+    ) -> core::result::Result<SkBuff, PoolFrag> {
+        let line = bindings::SMP_CACHE_BYTES;
+        let Some(reserve) = skb_fits(frag.size(), headroom, len) else {
+            return Err(frag);
+        };
+        if !frag.is_of(pool)
+            || frag.netmem().is_net_iov()
+            || frag.offset() % line != 0
+            || frag.size() % line != 0
+        {
+            return Err(frag);
+        }
+        // SAFETY: The page of a readable frag, mapped in the kernel.
+        let page = unsafe { bindings::netmem_address(frag.netmem().as_raw()) };
+        if page.is_null() {
+            return Err(frag);
+        }
+        // SAFETY: The frag's bytes lie within its page (`PoolFrag`'s invariant).
+        let addr = unsafe { page.cast::<u8>().add(frag.offset() as usize) }.cast();
+        // SAFETY: `addr` starts the frag, cache-line aligned, of `size()` bytes, a multiple
+        // of a cache line, that we hold (checked above); the bytes fit (`skb_fits`).
+        match unsafe { self.build_on(addr, frag.size(), reserve, len) } {
+            Some(skb) => {
+                // The skb's head holds the frag's reference from here on.
+                let _ = frag.into_netmem();
+                Ok(skb)
+            }
+            None => Err(frag),
+        }
+    }
+
+    /// Builds an skb on `room` bytes at `addr` (C `napi_build_skb`), its data the `len`
+    /// bytes after the first `reserve`, marked for recycling.
+    ///
+    /// # Safety
+    ///
+    /// `addr` starts `room` bytes of a page-pool page, both aligned to a cache line, that
+    /// the caller holds a reference to, which the skb takes if it is made; `reserve + len`
+    /// bytes and [`TAILROOM`] fit in `room` (`skb_fits`).
+    unsafe fn build_on(
+        &self,
+        addr: *mut c_void,
+        room: u32,
+        reserve: c_int,
+        len: u32,
+    ) -> Option<SkBuff> {
+        // SAFETY: In the context's poll (type invariant); `addr` and `room` as the caller
+        // promises.
         let skb = unsafe { bindings::napi_build_skb(addr, room) };
         if skb.is_null() {
-            return Err(buf);
+            return None;
         }
-        // The skb's head holds the buffer's reference from here on.
-        let _ = buf.into_netmem();
-        // SAFETY: A new skb, ours, whose data starts at `addr`: `headroom + len` bytes of it
-        // are before the shared info (checked above), and `reserve` is `headroom`.
+        // SAFETY: A new skb, ours, whose data starts at `addr`: `reserve + len` bytes of it
+        // are before the shared info (the caller's promise).
         unsafe {
             bindings::skb_reserve(skb, reserve);
             bindings::skb_put(skb, len);
             bindings::skb_mark_for_recycle(skb);
         }
         // SAFETY: A new skb, ours.
-        Ok(unsafe { SkBuff::from_raw(skb) })
+        Some(unsafe { SkBuff::from_raw(skb) })
     }
 
     /// Hands a received packet to GRO (C `napi_gro_receive`).
@@ -361,6 +427,16 @@ impl<'a> PollContext<'a> {
     }
 }
 
+/// The `int` headroom for `skb_reserve` if `len` bytes after `headroom` and the shared
+/// info ([`TAILROOM`]) fit in `room` bytes; `None` on overflow.
+fn skb_fits(room: u32, headroom: u32, len: u32) -> Option<c_int> {
+    headroom
+        .checked_add(len)
+        .and_then(|n| n.checked_add(TAILROOM))
+        .filter(|&end| end <= room)?;
+    c_int::try_from(headroom).ok()
+}
+
 /// # Safety
 ///
 /// Called by NAPI for a context that [`Napi::start`] added with this function.
@@ -368,10 +444,16 @@ unsafe extern "C" fn poll_trampoline<P: NapiPoll>(
     napi: *mut bindings::napi_struct,
     budget: c_int,
 ) -> c_int {
+    // Only netpoll polls with no budget, outside softirq; the devices of this crate refuse
+    // it (`IFF_DISABLE_NETPOLL`), and such a poll would do nothing.
+    if budget <= 0 {
+        return 0;
+    }
     // SAFETY: `start` added this context of a `Napi` field of a `P`, which the reference it
     // kept holds alive until `stop` removes the context, and removal waits for the poll.
     let owner = unsafe { P::from_napi(napi) };
-    // INVARIANT: NAPI runs this poll in softirq context on an added, enabled context.
+    // INVARIANT: NAPI runs a poll with a budget in softirq context on an added, enabled
+    // context.
     let ctx = PollContext {
         napi,
         _p: PhantomData,

@@ -61,23 +61,39 @@ impl Params {
         self
     }
 
-    /// Lets the pool take unreadable buffers (`net_iov`s) from the memory provider bound
-    /// to rx queue `queue` of `netdev`, if any (`PP_FLAG_ALLOW_UNREADABLE_NETMEM`).
+    /// Makes the pool rx queue `queue`'s of `netdev`: netlink reports it with the device
+    /// (`page-pool-get`), and when the device goes the core keeps it with the loopback
+    /// device until its buffers are back.
     ///
     /// # Safety
     ///
-    /// `netdev` has a queue `queue`, and both outlive the pool; the device's instance lock
-    /// is held when the pool is created.
-    pub unsafe fn unreadable(mut self, netdev: &NetDevice, queue: u32) -> Self {
+    /// `netdev` is registered and has a queue `queue`, and both outlive the pool's
+    /// creation; the device's instance lock is held when the pool is created.
+    pub unsafe fn netdev(mut self, netdev: &NetDevice, queue: u32) -> Self {
         // SAFETY: `slow` is the named view of the C struct group, all of whose fields are
         // plain integers and pointers: writing them is sound.
         unsafe {
             let slow = &mut self.0.__bindgen_anon_2.slow;
             slow.netdev = netdev.as_raw();
             slow.queue_idx = queue;
-            slow.flags |= bindings::PP_FLAG_ALLOW_UNREADABLE_NETMEM;
         }
         self
+    }
+
+    /// Lets the pool take unreadable buffers (`net_iov`s) from the memory provider bound
+    /// to rx queue `queue` of `netdev`, if any (`PP_FLAG_ALLOW_UNREADABLE_NETMEM`), and
+    /// makes it that queue's as [`Self::netdev`] does.
+    ///
+    /// # Safety
+    ///
+    /// `netdev` is registered and has a queue `queue`, and both outlive the pool; the
+    /// device's instance lock is held when the pool is created.
+    pub unsafe fn unreadable(self, netdev: &NetDevice, queue: u32) -> Self {
+        // SAFETY: The caller's promise covers `netdev`'s.
+        let mut p = unsafe { self.netdev(netdev, queue) };
+        // SAFETY: `slow` is the named view of the C struct group; `flags` is an integer.
+        unsafe { p.0.__bindgen_anon_2.slow.flags |= bindings::PP_FLAG_ALLOW_UNREADABLE_NETMEM };
+        p
     }
 }
 
@@ -116,23 +132,66 @@ impl OwnedPagePool {
         })
     }
 
-    /// Gives back a buffer of this pool straight into its cache, for its next allocation
-    /// (C `page_pool_put_full_netmem` with `allow_direct`), rather than through the ring
-    /// that buffers from elsewhere take: `&mut self` makes this the pool's allocating
-    /// context, the only one that uses the cache. A buffer of another pool goes back to
-    /// that pool, as on drop.
-    pub fn recycle_direct(&mut self, buf: PoolNetmem) {
-        if !buf.is_of(self) {
+    /// Takes `size` bytes of one of the pool's buffers (C `page_pool_alloc_frag_netmem`):
+    /// small buffers share a page, which goes back to the pool once all of its frags have.
+    /// `None` when the pool has no buffer left, or `size` is 0 or larger than a buffer.
+    ///
+    /// A pool whose frags the device writes syncs its pages for the device as a whole when
+    /// they come back: `None` too unless its [`Params`] name the whole buffer as `max_len`
+    /// and no `offset`.
+    ///
+    /// `&mut self`: a pool has one allocating context (its queue's NAPI instance), which
+    /// the pool's current page of frags belongs to as well.
+    pub fn alloc_frag(&mut self, size: u32, flags: Flags) -> Option<PoolFrag> {
+        let buf = crate::page::PAGE_SIZE << self.order();
+        // SAFETY: The pool is alive (type invariant); reading plain parameters it keeps.
+        let (offset, max_len) = unsafe {
+            let p = &(*self.0.as_ptr()).p;
+            (p.offset, p.max_len)
+        };
+        // A frag's bytes start at its offset, not after the pool's (which the sync for the
+        // CPU would add), and a page coming back must be synced for the device whole.
+        if size == 0 || size as usize > buf || offset != 0 || (max_len as usize) < buf {
+            return None;
+        }
+        let mut offset = 0;
+        // SAFETY: The pool is alive (type invariant), `&mut self` makes this its only
+        // allocating context, and `size` fits one of its buffers (C `WARN_ON`s otherwise).
+        let raw = unsafe {
+            bindings::page_pool_alloc_frag_netmem(
+                self.0.as_ptr(),
+                &mut offset,
+                size,
+                flags.as_raw(),
+            )
+        };
+        // INVARIANT: `size` bytes from `offset` of a buffer of this pool, which the pool
+        // hands to no other frag until this one comes back, and one reference to it.
+        (raw != 0).then(|| PoolFrag {
+            netmem: NetmemRef::from_raw(raw),
+            pool: self.0,
+            offset,
+            len: size,
+        })
+    }
+
+    /// Makes the first `len` bytes of a frag the device wrote visible to the CPU, as
+    /// [`Self::sync_for_cpu`] does for a buffer; at most the frag's length.
+    pub fn sync_frag_for_cpu(&self, frag: &PoolFrag, len: u32) {
+        // A frag of a pool since destroyed is no longer mapped.
+        if !frag.is_of(self) {
             return;
         }
-        let netmem = buf.into_netmem();
-        // SAFETY: Our reference to a buffer of this pool, which is alive (type invariant),
-        // given back once. Direct recycling needs the caller to be the cache's only user:
-        // `&mut self` makes this the only context that allocates from the pool or recycles
-        // into it here, and the page pool core never recycles into the cache by itself, as
-        // the pool has neither a NAPI instance nor a CPU (`Params` sets neither), so
-        // `page_pool_napi_local()` is false for it.
-        unsafe { bindings::page_pool_put_full_netmem(self.0.as_ptr(), netmem.as_raw(), true) }
+        // SAFETY: `frag` is a frag of this pool, which is alive (type invariant) and has no
+        // offset (`alloc_frag`); the range lies within the frag.
+        unsafe {
+            bindings::page_pool_dma_sync_netmem_for_cpu(
+                self.0.as_ptr(),
+                frag.netmem.as_raw(),
+                frag.offset,
+                len.min(frag.len),
+            )
+        }
     }
 
     /// The C pool.
@@ -140,44 +199,31 @@ impl OwnedPagePool {
         self.0
     }
 
-    /// Makes the first `len` bytes of a buffer the device wrote visible to the CPU
-    /// (C `page_pool_dma_sync_netmem_for_cpu`); nothing for a `net_iov`, whose memory the
-    /// CPU never reads.
+    /// Makes the first `len` bytes the device wrote into a buffer of this pool (from the
+    /// pool's offset on) visible to the CPU (C `page_pool_dma_sync_netmem_for_cpu`);
+    /// nothing for a `net_iov`, whose memory the CPU never reads, or a buffer of another
+    /// pool.
     pub fn sync_for_cpu(&self, buf: &PoolNetmem, len: u32) {
-        // SAFETY: `buf` is a buffer of its pool, which is alive while it is out.
+        // A buffer of a pool since destroyed is no longer mapped.
+        if !buf.is_of(self) {
+            return;
+        }
+        // SAFETY: `buf` is a buffer of this pool, which is alive (type invariant).
         unsafe {
             bindings::page_pool_dma_sync_netmem_for_cpu(
-                buf.pool.as_ptr(),
+                self.0.as_ptr(),
                 buf.netmem.as_raw(),
                 0,
                 len,
             )
         }
     }
-
-    /// The bytes of a readable (page) buffer of this pool, after [`Self::sync_for_cpu`].
-    ///
-    /// `None` for a `net_iov` or a buffer of another pool.
-    pub fn page_bytes<'a>(&self, buf: &'a PoolNetmem, len: usize) -> Option<&'a [u8]> {
-        if buf.pool != self.0
-            || buf.netmem.is_net_iov()
-            || len > crate::page::PAGE_SIZE << self.order()
-        {
-            return None;
-        }
-        // SAFETY: A page buffer of this pool spans `PAGE_SIZE << order` bytes of kernel memory
-        // that the holder of `buf` owns while it holds it.
-        unsafe {
-            let addr = bindings::netmem_address(buf.netmem.as_raw()).cast::<u8>();
-            (!addr.is_null()).then(|| core::slice::from_raw_parts(addr, len))
-        }
-    }
 }
 
 /// A buffer taken from a page pool with [`OwnedPagePool::alloc_netmem`]: given back to
 /// its pool when dropped (C `page_pool_put_full_netmem`, not from the pool's NAPI
-/// context) or into its cache with [`OwnedPagePool::recycle_direct`], or handed to an skb
-/// as a frag ([`SkBuff::push_rx_frag`](super::skbuff::SkBuff::push_rx_frag)) or as its head
+/// context), or handed to an skb as a frag
+/// ([`SkBuff::push_rx_frag`](super::skbuff::SkBuff::push_rx_frag)) or as its head
 /// ([`PollContext::build_skb`](super::napi::PollContext::build_skb)).
 ///
 /// # Invariants
@@ -235,6 +281,76 @@ impl Drop for PoolNetmem {
     }
 }
 
+/// Part of a page-pool buffer, taken with [`OwnedPagePool::alloc_frag`]: given back to its
+/// pool when dropped (its page returns once all of its frags have).
+///
+/// Unlike a [`PoolNetmem`] it cannot become an skb's frag: other frags share its page. It
+/// can be an skb's head ([`PollContext::build_skb_on_frag`](super::napi::PollContext::build_skb_on_frag)).
+///
+/// # Invariants
+///
+/// `len` bytes from `offset` of `netmem`, a buffer of the page pool `pool`, are this
+/// frag's alone, and this value holds one reference to `netmem`. The pool stays
+/// allocated while any of its buffers is out, even once destroyed.
+pub struct PoolFrag {
+    netmem: NetmemRef,
+    pool: NonNull<bindings::page_pool>,
+    offset: u32,
+    len: u32,
+}
+
+// SAFETY: A page-pool buffer may be given back from any thread.
+unsafe impl Send for PoolFrag {}
+// SAFETY: Shared access only reads the buffer's descriptor.
+unsafe impl Sync for PoolFrag {}
+
+impl PoolFrag {
+    /// The DMA address of the frag's first byte.
+    pub fn dma_addr(&self) -> crate::dma::DmaAddress {
+        // SAFETY: A buffer of a page pool, which records its address (type invariant).
+        let base = unsafe { bindings::page_pool_get_dma_addr_netmem(self.netmem.as_raw()) };
+        base + crate::dma::DmaAddress::from(self.offset)
+    }
+
+    /// Where the frag starts in its buffer.
+    pub fn offset(&self) -> u32 {
+        self.offset
+    }
+
+    /// The frag's size: what it was taken with.
+    pub fn size(&self) -> u32 {
+        self.len
+    }
+
+    /// Whether the frag is one of `pool`'s.
+    pub fn is_of(&self, pool: &OwnedPagePool) -> bool {
+        self.pool == pool.0
+    }
+
+    /// The buffer the frag is part of.
+    pub fn netmem(&self) -> NetmemRef {
+        self.netmem
+    }
+
+    /// Gives up ownership without giving the frag back: its reference to the buffer goes
+    /// to the caller.
+    pub(crate) fn into_netmem(self) -> NetmemRef {
+        let n = self.netmem;
+        core::mem::forget(self);
+        n
+    }
+}
+
+impl Drop for PoolFrag {
+    fn drop(&mut self) {
+        // SAFETY: Our reference to a buffer of `pool`, which is still allocated (type
+        // invariant), given back once: the page returns to the pool with its last frag.
+        unsafe {
+            bindings::page_pool_put_full_netmem(self.pool.as_ptr(), self.netmem.as_raw(), false)
+        }
+    }
+}
+
 impl Deref for OwnedPagePool {
     type Target = PagePool;
 
@@ -249,5 +365,90 @@ impl Drop for OwnedPagePool {
         // SAFETY: The pool is ours to destroy (type invariant); buffers still out keep it
         // alive inside the page pool core until they come back.
         unsafe { bindings::page_pool_destroy(self.0.as_ptr()) }
+    }
+}
+
+/// A KUnit device that can reach all memory, for the page pools of tests; unregistered
+/// when the test ends.
+#[cfg(CONFIG_KUNIT = "y")]
+pub(crate) fn kunit_dma_device(name: &'static CStr) -> Result<&'static Device> {
+    // SAFETY: Called from a KUnit test, which has a current test.
+    let test = unsafe { bindings::kunit_get_current_test() };
+    // SAFETY: `test` is the running test; the name is a static C string.
+    let dev = from_err_ptr(unsafe { bindings::kunit_device_register(test, name.as_char_ptr()) })?;
+    // SAFETY: `dev` is a live device; a 64-bit mask is valid for it.
+    crate::error::to_result(unsafe { bindings::dma_set_mask_and_coherent(dev, u64::MAX) })?;
+    // SAFETY: KUnit keeps the device registered until after the test function returns.
+    Ok(unsafe { Device::from_raw(dev) })
+}
+
+#[macros::kunit_tests(rust_page_pool_frag)]
+mod tests {
+    use super::*;
+    use crate::page::PAGE_SIZE;
+
+    const PAGE: u32 = PAGE_SIZE as u32;
+
+    /// A pool of one-page buffers, synced whole, for `dev` (a test's one KUnit device).
+    fn new_pool(dev: &Device) -> Result<OwnedPagePool> {
+        OwnedPagePool::new(&Params::new(dev, 0, 64, DataDirection::FromDevice, PAGE))
+    }
+
+    fn dev() -> Result<&'static Device> {
+        kunit_dma_device(c"rust-page-pool-frag")
+    }
+
+    /// The pages the pool took back into its ring (C `page_pool_get_stats`).
+    #[cfg(CONFIG_PAGE_POOL_STATS)]
+    fn ring_recycled(pool: &OwnedPagePool) -> u64 {
+        // SAFETY: All-zero bytes are valid statistics (integers).
+        let mut stats: bindings::page_pool_stats = unsafe { core::mem::zeroed() };
+        // SAFETY: A live pool, and statistics to add its counters to.
+        unsafe { bindings::page_pool_get_stats(pool.as_nonnull().as_ptr(), &mut stats) };
+        stats.recycle_stats.ring
+    }
+
+    #[cfg(CONFIG_PAGE_POOL_STATS)]
+    #[test]
+    fn frags_share_a_page_that_comes_back_with_the_last() -> Result {
+        let mut pool = new_pool(dev()?)?;
+        let mut frags = KVec::new();
+        for i in 0..PAGE / 256 {
+            let f = pool.alloc_frag(256, GFP_KERNEL).ok_or(ENOMEM)?;
+            assert_eq!(f.offset(), i * 256);
+            assert_eq!(f.size(), 256);
+            frags.push(f, GFP_KERNEL)?;
+        }
+        let page = frags[0].netmem();
+        assert!(frags.iter().all(|f| f.netmem() == page && f.is_of(&pool)));
+        assert_eq!(
+            frags[3].dma_addr(),
+            frags[0].dma_addr() + crate::dma::DmaAddress::from(3 * 256u32)
+        );
+        // The page is full: the next frag starts another.
+        let next = pool.alloc_frag(256, GFP_KERNEL).ok_or(ENOMEM)?;
+        assert!(next.netmem() != page);
+        assert_eq!(next.offset(), 0);
+        // All but one back (from outside the pool's context: into its ring): the page is
+        // still out.
+        let ring = ring_recycled(&pool);
+        let last = frags.pop().ok_or(EINVAL)?;
+        drop(frags);
+        assert_eq!(ring_recycled(&pool), ring);
+        // The last one back: the page is in the ring.
+        drop(last);
+        assert_eq!(ring_recycled(&pool), ring + 1);
+        drop(next);
+        Ok(())
+    }
+
+    #[test]
+    fn a_frag_larger_than_a_buffer_or_empty_is_refused() -> Result {
+        let mut pool = new_pool(dev()?)?;
+        assert!(pool.alloc_frag(0, GFP_KERNEL).is_none());
+        assert!(pool.alloc_frag(PAGE + 1, GFP_KERNEL).is_none());
+        let f = pool.alloc_frag(PAGE, GFP_KERNEL).ok_or(ENOMEM)?;
+        assert_eq!((f.offset(), f.size()), (0, PAGE));
+        Ok(())
     }
 }

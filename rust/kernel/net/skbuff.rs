@@ -20,6 +20,25 @@ use core::ptr::NonNull;
 /// The most frags an skb holds (C `MAX_SKB_FRAGS`).
 pub const MAX_FRAGS: u32 = bindings::MAX_SKB_FRAGS;
 
+/// The headroom the stack expects in front of a received packet's data (C `NET_SKB_PAD`):
+/// a cache line, at least 32 bytes. C's generic definition (a `max()`, which no constant
+/// initializer can take); the one architecture that overrides it, s390, has no Rust.
+pub const NET_SKB_PAD: u32 = if bindings::L1_CACHE_BYTES > 32 {
+    bindings::L1_CACHE_BYTES
+} else {
+    32
+};
+
+/// What a driver adds to a received packet's headroom so that the IP header after a
+/// 14-byte Ethernet header is aligned (C `NET_IP_ALIGN`; 0 where unaligned access is cheap).
+pub const NET_IP_ALIGN: u32 = bindings::NET_IP_ALIGN;
+
+/// `len` rounded up to the alignment of an skb's data and shared info, a cache line
+/// (C `SKB_DATA_ALIGN`).
+pub const fn data_align(len: u32) -> u32 {
+    len.next_multiple_of(bindings::SMP_CACHE_BYTES)
+}
+
 /// A socket buffer owned by the driver (C `struct sk_buff`).
 ///
 /// # Invariants
@@ -124,13 +143,6 @@ impl Drop for SkBuff {
 /// A received packet in the making: the linear part holds the headers, the frags the
 /// payload (pages or `net_iov`s of a page pool).
 impl SkBuff {
-    /// Appends `data` to the linear part (C `skb_put_data`); the room was allocated.
-    pub fn put_data(&mut self, data: &[u8]) {
-        // SAFETY: The caller allocated the skb with room for its linear data; `skb_put`
-        // panics rather than overrun.
-        unsafe { bindings::skb_put_data(self.as_raw(), data.as_ptr().cast(), data.len() as u32) };
-    }
-
     /// Appends a page-pool buffer as the next frag (C `skb_add_rx_frag_netmem`): a
     /// `net_iov` makes the skb unreadable. The skb takes the buffer's reference; mark the
     /// skb for recycling ([`SkBuff::mark_for_recycle`]) so that freeing it gives the
@@ -328,34 +340,19 @@ impl SkBuff {
 mod tests {
     use super::*;
     use crate::{
-        device::Device,
         dma::DataDirection,
-        error::from_err_ptr,
         net::page_pool::{
+            kunit_dma_device,
             OwnedPagePool,
             Params, //
         },
         page::PAGE_SIZE,
     };
 
-    /// A KUnit device that can reach all memory, unregistered when the test ends.
-    fn dma_device() -> Result<&'static Device> {
-        // SAFETY: Called from a KUnit test, which has a current test.
-        let test = unsafe { bindings::kunit_get_current_test() };
-        // SAFETY: `test` is the running test; the name is a static C string.
-        let dev = from_err_ptr(unsafe {
-            bindings::kunit_device_register(test, c"rust-skbuff".as_char_ptr())
-        })?;
-        // SAFETY: `dev` is a live device; a 64-bit mask is valid for it.
-        to_result(unsafe { bindings::dma_set_mask_and_coherent(dev, u64::MAX) })?;
-        // SAFETY: KUnit keeps the device registered until after the test function returns.
-        Ok(unsafe { Device::from_raw(dev) })
-    }
-
     /// A page pool of one-page buffers for a KUnit device, and an empty skb marked for
     /// recycling.
     fn pool_and_skb() -> Result<(OwnedPagePool, SkBuff)> {
-        let dev = dma_device()?;
+        let dev = kunit_dma_device(c"rust-skbuff")?;
         let params = Params::new(dev, 0, 64, DataDirection::FromDevice, PAGE_SIZE as u32);
         let pool = OwnedPagePool::new(&params)?;
         // SAFETY: Allocates an skb with 64 bytes of linear room, or returns null.

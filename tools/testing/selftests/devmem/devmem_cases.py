@@ -7,7 +7,7 @@
 # MSG_SOCK_DEVMEM, unbind while userspace holds tokens, a killed process that holds
 # tokens, rx queue restarts in the middle of a transfer, rx buffers that run out (tokens
 # withheld) and come back, receive while the driver's allocations fail (failslab,
-# fail_page_alloc), 200 bind/unbind cycles under traffic, and PCI removal of the bound port (last: it rescans and rebinds igb_rs).
+# fail_page_alloc, fail_function on the page pool's), 200 bind/unbind cycles under traffic, and PCI removal of the bound port (last: it rescans and rebinds igb_rs).
 # Every case has its own udmabuf, binding, listening port and peer process, undone at its
 # end; every received byte is checked against the peer's pattern.
 #
@@ -64,7 +64,13 @@ EXHAUST_BYTES = 4 << 20
 FAULT_BYTES = 2 << 20
 FAULT_PERCENT = 5
 FAULT_TIMES = 1 << 30  # counts down with every failure injected
-FAULT_ATTRS = ("failslab", "fail_page_alloc")
+FAULT_ATTRS = ("failslab", "fail_page_alloc", "fail_function")
+# What fail_function fails: the page pool's allocation, which the ring's refills reach for
+# a header page (one in six header frags) or a provider's net_iovs; the page pool takes
+# most of its buffers from its cache, which the slab and page allocators do not see. Its
+# calls are not filtered by stack (a kprobe's stack trace does not reach the caller's
+# frames): port A's rings hold the guest's only page pools (the C igb on port B has none).
+FAULT_FUNCTION = "page_pool_alloc_netmems"
 
 
 class Session:
@@ -924,18 +930,24 @@ def module_text(name):
 
 class FaultInjection:
     """failslab and fail_page_alloc (debugfs) for allocations with module `name` on their
-    stack, FAULT_PERCENT of them, GFP_ATOMIC ones only (those of NAPI and of the stack
-    under it), silently (a report would print a call trace); injected() counts the
-    failures so far; close() turns both off."""
+    stack, GFP_ATOMIC ones only (those of NAPI and of the stack under it), and
+    fail_function for every call of FAULT_FUNCTION: FAULT_PERCENT of them, silently (a
+    report would print a call trace); injected() counts the failures so far; close()
+    turns them off."""
 
     def __init__(self, name):
         lo, hi = module_text(name)
         self.base = {}
+        self.write("fail_function", "inject", FAULT_FUNCTION)
         for attr in FAULT_ATTRS:
             settings = {"probability": 0, "interval": 1, "times": FAULT_TIMES, "space": 0,
-                        "verbose": 0, "task-filter": "N", "ignore-gfp-wait": "Y",
+                        "verbose": 0, "task-filter": "N",
                         "stacktrace-depth": 32, "require-start": lo, "require-end": hi,
                         "reject-start": 0, "reject-end": 0}
+            if attr == "fail_function":
+                settings.update({"require-start": 0, "require-end": (1 << 64) - 1})
+            else:
+                settings["ignore-gfp-wait"] = "Y"
             if attr == "fail_page_alloc":
                 settings.update({"min-order": 0, "ignore-gfp-highmem": "N"})
             for k, v in settings.items():
@@ -960,6 +972,8 @@ class FaultInjection:
     def close(self):
         for attr in FAULT_ATTRS:
             self.write(attr, "probability", 0)
+        # An empty line detaches every injected function.
+        self.write("fail_function", "inject", "")
 
 
 def driver_drops(ports):
@@ -969,11 +983,12 @@ def driver_drops(ports):
 
 
 def fault_injection(ports, ynl):
-    """A devmem transfer while FAULT_PERCENT of the atomic slab and page allocations made
-    with igb_rs on the stack fail (its skbs, its header pages, and what the stack
-    allocates under its poll): every byte arrives right and in the dma-buf, failures were
-    injected, the driver counted the frames it dropped or the buffers it could not get,
-    and the kernel reported nothing wrong."""
+    """A devmem transfer while FAULT_PERCENT of the atomic slab and page allocations and
+    of the page pool's allocations (FAULT_FUNCTION) made with igb_rs on the stack fail
+    (its skbs, its header pages, its net_iovs, and what the stack allocates under its
+    poll): every byte arrives right and in the dma-buf, failures were injected, the
+    driver counted the frames it dropped or the buffers it could not get, and the kernel
+    reported nothing wrong."""
     log = KernelLog()
     s = Session(ports, ynl, PORT_FAULTS)
     try:

@@ -170,7 +170,7 @@ PY
 }
 
 ktap_print_header
-ktap_set_plan 40
+ktap_set_plan 42
 
 mapfile -t ports < <(igb_ports)
 A=${ports[0]}
@@ -517,6 +517,55 @@ split_off_on() {
 split_off_on && ktap_test_pass "ethtool_G_tcp_data_split_off_on" ||
 	ktap_test_fail "ethtool_G_tcp_data_split_off_on"
 
+# The pages of port A's new rx rings, before traffic (page-pool-get "inflight": every
+# page a pool took from the page allocator and has not given back, its cache's too):
+# without header split each queue's header pool holds no page (a ring of whole frames
+# posts no header buffer); with it, the header buffers are frags, six to a page, so a
+# header pool holds the pages its ring's frags fill and at most one refill (64 pages)
+# more, where a payload pool holds one page per descriptor (a header pool did too
+# before). After traffic a header pool holds more: skbs are built on the frags and keep
+# their pages until they are freed. Then a transfer.
+pool_pages() {
+	python3 - "$IF_A" "$DEVMEM_DIR" <<'EOF'
+import sys
+sys.path.insert(0, sys.argv[2])
+from ynl_env import SPEC
+from lib import YnlFamily
+with open(f"/sys/class/net/{sys.argv[1]}/ifindex") as f:
+    ifi = int(f.read())
+live = [p.get("inflight", 0) for p in YnlFamily(SPEC).dump("page-pool-get", {})
+        if p.get("ifindex") == ifi and "detach-time" not in p]
+print(" ".join(str(n) for n in sorted(live)))
+EOF
+}
+# pages_ok Q N PAGES off|on
+pages_ok() {
+	python3 -c 'import sys
+q, n, mode = int(sys.argv[1]), int(sys.argv[2]), sys.argv[4]
+p = [int(x) for x in sys.argv[3].split()]
+hdr, pkt = p[:q], p[q:]
+ok = len(p) == 2 * q and min(pkt) >= n - 1
+ok = ok and (hdr == [0] * q if mode == "off" else 0 < min(hdr) and max(hdr) <= -(-(n - 1) // 6) + 64)
+sys.exit(0 if ok else 1)' "$@"
+}
+rx_buffer_pages() {
+	local q n pages rc=0
+	q=$(ls -d "/sys/class/net/$IF_A/queues/rx-"* | wc -l)
+	n=$(ethtool -g "$IF_A" | awk '/^Current/ { c = 1 } c && /^RX:/ { print $2; exit }')
+	ethtool -G "$IF_A" tcp-data-split off && wait_for 20 carrier_up "$IF_A" || rc=1
+	pages=$(pool_pages) || rc=1
+	ktap_print_msg "$q queues, $n descriptors; pages per pool, split off: $pages"
+	[ $rc = 0 ] && pages_ok "$q" "$n" "$pages" off || rc=1
+	# On again whatever happened: the cases after this one need it.
+	ethtool -G "$IF_A" tcp-data-split on && wait_for 20 carrier_up "$IF_A" || return 1
+	[ $rc = 0 ] || return 1
+	pages=$(pool_pages) || return 1
+	ktap_print_msg "pages per pool, split on: $pages"
+	pages_ok "$q" "$n" "$pages" on && transfer b 1048576
+}
+rx_buffer_pages && ktap_test_pass "rx_header_buffers_shared_or_none" ||
+	ktap_test_fail "rx_header_buffers_shared_or_none"
+
 # Ring sizes: rings of the sizes asked for carry traffic both ways, and the device is back
 # at 256 after. Sizes out of 64..4096, or not a multiple of 8, and a non-zero hds-thresh
 # (asked over netlink: ethtool 6.14 has no hds-thresh) are refused and change nothing.
@@ -824,6 +873,31 @@ else
 	ktap_print_msg "channels $(channels "$IF_A"), table $(indir_counts "$IF_A")"
 	ktap_test_fail "ethtool_L_under_traffic"
 fi
+
+# Netpoll (netconsole) is refused port A: the Rust NAPI abstraction has no poll without a
+# budget (netpoll's, with interrupts off, outside softirq), so its devices carry
+# IFF_DISABLE_NETPOLL. A configfs netconsole target on A cannot be enabled (ENOTSUPP), the
+# kernel says why, and A still carries traffic.
+netconsole_refused() {
+	local cfg=/sys/kernel/config/netconsole t rc=0
+	modprobe netconsole || return 1
+	[ -d "$cfg" ] || mount -t configfs none /sys/kernel/config || return 1
+	t=$cfg/igb_rs_$$
+	mkdir "$t" || return 1
+	echo "$IF_A" >"$t/dev_name" && echo "$IP_A" >"$t/local_ip" &&
+		echo "$IP_B" >"$t/remote_ip" || rc=1
+	if [ $rc = 0 ] && echo 1 >"$t/enabled" 2>/dev/null; then
+		ktap_print_msg "a netconsole target on $IF_A was enabled"
+		echo 0 >"$t/enabled"
+		rc=1
+	fi
+	[ "$(cat "$t/enabled")" = 0 ] || rc=1
+	rmdir "$t" && modprobe -r netconsole || rc=1
+	dmesg | grep -q "$IF_A doesn't support polling" ||
+		{ ktap_print_msg "no refusal logged"; rc=1; }
+	[ $rc = 0 ] && transfer b 1048576
+}
+netconsole_refused && ktap_test_pass "netconsole_refused" || ktap_test_fail "netconsole_refused"
 
 # Port A goes away while a paced transfer into it runs (up to 1 GiB at 2 MiB/s, every
 # byte checked): the driver is unbound, or the PCI function removed. The transfer ends by

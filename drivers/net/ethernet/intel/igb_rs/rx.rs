@@ -35,10 +35,16 @@ use kernel::{
         page_pool::{
             OwnedPagePool,
             Params,
+            PoolFrag,
             PoolNetmem, //
         },
         queue::QueueConfig,
-        skbuff::SkBuff,
+        skbuff::{
+            self,
+            SkBuff,
+            NET_IP_ALIGN,
+            NET_SKB_PAD, //
+        },
         xdp::{
             self,
             BpfProg,
@@ -63,6 +69,14 @@ use kernel::{
 /// The header buffer size programmed in SRRCTL.BSIZEHDR (a multiple of 64, at most 960).
 pub(crate) const HDR_BUF: u32 = 256;
 
+/// Where the NIC writes in a header frag: after the headroom of the skb built on it.
+const HDR_HEADROOM: u32 = NET_SKB_PAD + NET_IP_ALIGN;
+
+/// A header frag of the header pool's pages (six to a 4 KiB page with 64-byte cache lines):
+/// the headroom and the header buffer, then the tailroom for the shared info of the skb
+/// built on it.
+const HDR_FRAG: u32 = skbuff::data_align(HDR_HEADROOM + HDR_BUF) + xdp::TAILROOM;
+
 /// Payload buffer: one page, unless a memory provider asks for larger ones
 /// (`rx-page-size`), up to the largest power of two SRRCTL.BSIZEPACKET holds (127 KiB).
 pub(crate) const PKT_BUF: u32 = PAGE_SIZE as u32;
@@ -80,8 +94,9 @@ const XDP_MAX_BUFS: usize = kernel::net::tx::MAX_SEGMENTS;
 /// The buffers of an rx ring, from its two page pools; made when the queue starts.
 pub(crate) struct RxRing {
     /// The buffers posted on each descriptor, given back to their pools when dropped
-    /// (before the pools, which are declared after them).
-    pub(crate) hdr: KVec<Option<PoolNetmem>>,
+    /// (before the pools, which are declared after them). A ring that takes whole frames
+    /// posts no header buffers.
+    pub(crate) hdr: KVec<Option<PoolFrag>>,
     pub(crate) pkt: KVec<Option<PoolNetmem>>,
     /// The skb of a packet spanning several descriptors, until its last one.
     pub(crate) partial: Option<SkBuff>,
@@ -164,14 +179,21 @@ impl RxRing {
         // A power of two from PKT_BUF on (`pkt_buf_size`): its page order, without the
         // panicking `ilog2`; an XDP buffer is a page.
         let order = (buf_size / PKT_BUF).max(1).trailing_zeros();
-        let hdr_params = Params::new(dev, 0, size, DataDirection::FromDevice, HDR_BUF);
+        // Header buffers are frags: a page comes back whole, and is synced whole.
+        let mut hdr_params = Params::new(dev, 0, size, DataDirection::FromDevice, PKT_BUF);
         let mut pkt_params =
             Params::new(dev, order, size, DataDirection::FromDevice, buf_size).offset(headroom);
-        if devmem {
-            // SAFETY: `net` has queue `q` and outlives the pool (the ring is dropped in
-            // `stop` or the queue restart before the device goes); the instance lock is
-            // held by `open` and the queue-management callbacks that create rings.
-            pkt_params = unsafe { pkt_params.unreadable(net, q) };
+        // SAFETY: `net` is registered (rings are made while it is open) and has queue `q`,
+        // and both outlive the pools (the ring is dropped in `stop` or the queue restart
+        // before the device goes); the instance lock is held by `open` and the
+        // queue-management callbacks that create rings.
+        unsafe {
+            hdr_params = hdr_params.netdev(net, q);
+            pkt_params = if devmem {
+                pkt_params.unreadable(net, q)
+            } else {
+                pkt_params.netdev(net, q)
+            };
         }
         let hdr_pool = OwnedPagePool::new(&hdr_params)?;
         let pkt_pool = OwnedPagePool::new(&pkt_params)?;
@@ -223,8 +245,8 @@ impl RxRing {
     /// Posts buffers on descriptor `i`; false when a pool is empty (counted in `stats`).
     pub(crate) fn post(&mut self, desc: &Coherent<[u64]>, i: u32, stats: &mut RxStats) -> bool {
         let s = i as usize;
-        if self.hdr[s].is_none() {
-            self.hdr[s] = self.hdr_pool.alloc_netmem(GFP_ATOMIC);
+        if self.split && self.hdr[s].is_none() {
+            self.hdr[s] = self.hdr_pool.alloc_frag(HDR_FRAG, GFP_ATOMIC);
             if self.hdr[s].is_none() {
                 stats.alloc_fail += 1;
             }
@@ -235,12 +257,18 @@ impl RxRing {
                 stats.alloc_fail += 1;
             }
         }
-        match (&self.hdr[s], &self.pkt[s]) {
-            (Some(h), Some(p)) => {
+        // One-buffer mode (whole frames) reads no header address: 0.
+        let ha = match (&self.hdr[s], self.split) {
+            (Some(h), true) => h.dma_addr() + kernel::dma::DmaAddress::from(HDR_HEADROOM),
+            (None, false) => 0,
+            _ => return false,
+        };
+        match &self.pkt[s] {
+            Some(p) => {
                 let pa = p.dma_addr() + kernel::dma::DmaAddress::from(self.headroom);
-                desc_write(desc, i, pa, h.dma_addr()).is_ok()
+                desc_write(desc, i, pa, ha).is_ok()
             }
-            _ => false,
+            None => false,
         }
     }
 
@@ -452,7 +480,7 @@ impl QueuePair {
             let mut built = false;
             if rx.partial.is_none() && !rx.split {
                 // The first buffer of a whole frame: the skb is built on it, headers and
-                // all (the header buffer stays posted, unused).
+                // all.
                 let Some(p) = rx.pkt[s].take() else {
                     stats.drops += 1;
                     rx.discard = status & RXD_STAT_EOP == 0;
@@ -481,21 +509,18 @@ impl QueuePair {
                     rx.discard = status & RXD_STAT_EOP == 0;
                     continue;
                 };
-                rx.hdr_pool.sync_for_cpu(&h, hlen);
-                let skb = ctx.alloc_skb(hlen.max(64)).map(|mut skb| {
-                    if let Some(b) = rx.hdr_pool.page_bytes(&h, hlen as usize) {
-                        skb.put_data(b);
+                rx.hdr_pool.sync_frag_for_cpu(&h, HDR_HEADROOM + hlen);
+                // The skb is built on the header frag: nothing is copied.
+                match ctx.build_skb_on_frag(&rx.hdr_pool, h, HDR_HEADROOM, hlen) {
+                    Ok(skb) => rx.partial = Some(skb),
+                    Err(h) => {
+                        // No skb: the frag stays on its descriptor for reuse.
+                        rx.hdr[s] = Some(h);
+                        stats.drops += 1;
+                        rx.discard = status & RXD_STAT_EOP == 0;
+                        continue;
                     }
-                    skb
-                });
-                // Its bytes were copied: back to the pool's cache, for the next refill.
-                rx.hdr_pool.recycle_direct(h);
-                let Some(skb) = skb else {
-                    stats.drops += 1;
-                    rx.discard = status & RXD_STAT_EOP == 0;
-                    continue;
-                };
-                rx.partial = Some(skb);
+                }
             }
             // A payload buffer of a split frame, or a whole frame's after its first.
             if len > 0 && !built {
