@@ -5,6 +5,9 @@ left. Prints 'leak-gate: WHAT N' for each count (devtools/report.py fails any th
 0) and, for what is left, a line saying what it is.
 
   pools-with-dmabuf     page pools that still report a dma-buf (a binding's net_iovs out)
+  pools-detached        page pools destroyed with buffers still out that never came back
+                        (listed with a detach-time; the kernel warns of a stalled pool only
+                        for pools no device lists, and igb_rs's are listed)
   rx-queues-with-dmabuf rx queues still bound, on any device of this namespace
   dmabuf-attachments    devices still attached to a dma-buf (/sys/kernel/debug/dma_buf/bufinfo)
   dmabufs               dma-bufs that still exist (every test closed its own)
@@ -31,10 +34,15 @@ BUFINFO = "/sys/kernel/debug/dma_buf/bufinfo"
 
 def counts(ynl):
     c, details = {}, []
-    pools = [p for p in ynl.dump("page-pool-get", {}) if "dmabuf" in p]
+    every = ynl.dump("page-pool-get", {})
+    pools = [p for p in every if "dmabuf" in p]
     c["pools-with-dmabuf"] = len(pools)
     details += [f"page pool {p.get('id')} (ifindex {p.get('ifindex')}) reports dma-buf "
                 f"{p['dmabuf']}, inflight {p.get('inflight')}" for p in pools]
+    detached = [p for p in every if "detach-time" in p]
+    c["pools-detached"] = len(detached)
+    details += [f"page pool {p.get('id')} (ifindex {p.get('ifindex')}) was destroyed with "
+                f"{p.get('inflight')} buffers out" for p in detached]
     queues = []
     for d in os.listdir("/sys/class/net"):
         with open(f"/sys/class/net/{d}/ifindex") as f:
