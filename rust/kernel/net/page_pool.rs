@@ -285,7 +285,8 @@ impl Drop for PoolNetmem {
 /// pool when dropped (its page returns once all of its frags have).
 ///
 /// Unlike a [`PoolNetmem`] it cannot become an skb's frag: other frags share its page. It
-/// can be an skb's head ([`PollContext::build_skb_on_frag`](super::napi::PollContext::build_skb_on_frag)).
+/// can be an skb's head
+/// ([`PollContext::build_skb_on_frag`](super::napi::PollContext::build_skb_on_frag)).
 ///
 /// # Invariants
 ///
@@ -449,6 +450,19 @@ mod tests {
         assert!(pool.alloc_frag(PAGE + 1, GFP_KERNEL).is_none());
         let f = pool.alloc_frag(PAGE, GFP_KERNEL).ok_or(ENOMEM)?;
         assert_eq!((f.offset(), f.size()), (0, PAGE));
+        Ok(())
+    }
+
+    #[test]
+    fn frags_of_a_pool_with_an_offset_or_a_short_sync_are_refused() -> Result {
+        let dev = dev()?;
+        let dir = DataDirection::FromDevice;
+        let mut offset = OwnedPagePool::new(&Params::new(dev, 0, 64, dir, PAGE - 64).offset(64))?;
+        assert!(offset.alloc_frag(256, GFP_KERNEL).is_none());
+        let mut short = OwnedPagePool::new(&Params::new(dev, 0, 64, dir, 256))?;
+        assert!(short.alloc_frag(256, GFP_KERNEL).is_none());
+        // Both still hand out whole buffers.
+        assert!(short.alloc_netmem(GFP_KERNEL).is_some());
         Ok(())
     }
 }
