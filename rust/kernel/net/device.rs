@@ -1035,6 +1035,8 @@ mod tests {
         Ok(())
     }
 
+    // Without netpoll in the kernel there is nothing to refuse.
+    #[cfg(CONFIG_NETPOLL)]
     #[test]
     fn devices_refuse_netpoll() -> Result {
         let reg = netdev(parent()?, 1)?;
