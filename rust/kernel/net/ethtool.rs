@@ -35,6 +35,7 @@ pub use ring::{
     RingParam,
     TcpDataSplit,
     COALESCE_RX_USECS,
+    COALESCE_USE_ADAPTIVE_RX,
     RING_USE_HDS_THRS,
     RING_USE_TCP_DATA_SPLIT, //
 };
@@ -85,6 +86,17 @@ pub trait EthtoolOps: Operations {
         _dev: &NetDevice,
         _ec: &Coalesce,
         _ack: Option<&mut ExtAck>,
+    ) -> Result {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Reports the coalescing in effect for one queue (`ethtool --per-queue ...
+    /// --show-coalesce`); `EINVAL` for a queue the device does not have.
+    fn get_per_queue_coalesce(
+        _data: &Self::Data,
+        _dev: &NetDevice,
+        _queue: u32,
+        _ec: &mut Coalesce,
     ) -> Result {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
@@ -241,6 +253,9 @@ impl<T: EthtoolOps> EthtoolTable<T> {
         if T::HAS_SET_COALESCE {
             ops.set_coalesce = Some(Self::set_coalesce);
         }
+        if T::HAS_GET_PER_QUEUE_COALESCE {
+            ops.get_per_queue_coalesce = Some(Self::get_per_queue_coalesce);
+        }
         ops.get_link = Some(bindings::ethtool_op_get_link);
         if T::HAS_GET_RINGPARAM {
             ops.get_ringparam = Some(Self::get_ringparam);
@@ -346,6 +361,21 @@ impl<T: EthtoolOps> EthtoolTable<T> {
         let ((dev, data), ec, ack) =
             unsafe { (NetDevice::callee::<T>(dev), &*ec, ExtAck::from_raw(extack)) };
         from_result(|| T::set_coalesce(data, dev, ec, ack).map(|()| 0))
+    }
+
+    /// # Safety
+    ///
+    /// Called by the ethtool core through this table (see [`NetDevice::callee`]), with `ec`
+    /// valid for writes for the call.
+    unsafe extern "C" fn get_per_queue_coalesce(
+        dev: *mut bindings::net_device,
+        queue: u32,
+        ec: *mut bindings::ethtool_coalesce,
+    ) -> c_int {
+        // SAFETY: `dev` as `callee` requires (this function's contract); `ec` is the
+        // core's reply buffer, ours for the call.
+        let ((dev, data), ec) = unsafe { (NetDevice::callee::<T>(dev), &mut *ec) };
+        from_result(|| T::get_per_queue_coalesce(data, dev, queue, ec).map(|()| 0))
     }
 
     /// # Safety

@@ -55,6 +55,10 @@ pub type Coalesce = bindings::ethtool_coalesce;
 /// (`rx-usecs`).
 pub const COALESCE_RX_USECS: u32 = bindings::ETHTOOL_COALESCE_RX_USECS;
 
+/// `EthtoolOps::SUPPORTED_COALESCE_PARAMS`: adaptive rx moderation (`adaptive-rx`), the
+/// driver choosing the rx interval from the traffic.
+pub const COALESCE_USE_ADAPTIVE_RX: u32 = bindings::ETHTOOL_COALESCE_USE_ADAPTIVE_RX;
+
 /// Whether rx splits the TCP headers from the payload (C `enum ethtool_tcp_data_split`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TcpDataSplit {

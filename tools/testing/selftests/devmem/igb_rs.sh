@@ -170,7 +170,7 @@ PY
 }
 
 ktap_print_header
-ktap_set_plan 42
+ktap_set_plan 43
 
 mapfile -t ports < <(igb_ports)
 A=${ports[0]}
@@ -736,6 +736,51 @@ coalesce() {
 		[ "$(ethtool -c "$IF_A" | awk '/^rx-usecs:/ { print $2 }')" = 50 ]
 }
 coalesce && ktap_test_pass "ethtool_C_rx_usecs" || ktap_test_fail "ethtool_C_rx_usecs"
+
+# Adaptive rx moderation (adaptive-rx, net DIM): off after probe. On, each queue pair
+# starts at DIM's default interval (8 us) and, once its vector has had a window of 64
+# interrupts with traffic, DIM moves it (the first window always moves: there is none
+# before it to compare with), counted in rx<q>_moderations, the interval in effect
+# (ethtool --per-queue) one of DIM's rx profiles. Off again, every pair is back at
+# rx-usecs and DIM changes nothing more. adaptive-tx and a queue not in use are refused.
+pq_usecs() {
+	ethtool --per-queue "$IF_A" queue_mask $((1 << $1)) --show-coalesce |
+		awk '/^rx-usecs:/ { print $2 }'
+}
+adaptive_rx() {
+	ethtool -c "$IF_A" | awk '/^Adaptive RX:/ { print $3 }'
+}
+adaptive() {
+	local before moves=0 i q
+	[ "$(adaptive_rx)" = off ] ||
+		{ ktap_print_msg "adaptive-rx after probe: $(adaptive_rx)"; return 1; }
+	ethtool -C "$IF_A" adaptive-rx on && [ "$(adaptive_rx)" = on ] || return 1
+	[ "$(pq_usecs 0) $(pq_usecs 1)" = "8 8" ] ||
+		{ ktap_print_msg "per queue before traffic: $(pq_usecs 0) $(pq_usecs 1)"; return 1; }
+	before=$(stat_sum "$IF_A" "rx[0-9]+_moderations")
+	for i in 1 2 3 4 5 6 7 8; do
+		transfer b 4194304 || return 1
+		moves=$(($(stat_sum "$IF_A" "rx[0-9]+_moderations") - before))
+		[ "$moves" -gt 0 ] && break
+	done
+	ktap_print_msg "adaptive-rx: $moves interval changes in $i transfers of 4 MiB;" \
+		"per queue now: $(pq_usecs 0) $(pq_usecs 1) us"
+	[ "$moves" -gt 0 ] || return 1
+	for q in 0 1; do
+		case " 1 8 64 128 256 " in
+		*" $(pq_usecs $q) "*) ;;
+		*) ktap_print_msg "queue $q: $(pq_usecs $q) us is no DIM rx profile"; return 1 ;;
+		esac
+	done
+	refused EINVAL -C "$IF_A" adaptive-tx on &&
+		refused EINVAL --per-queue "$IF_A" queue_mask 0x4 --show-coalesce || return 1
+	ethtool -C "$IF_A" adaptive-rx off && [ "$(adaptive_rx)" = off ] || return 1
+	[ "$(pq_usecs 0) $(pq_usecs 1)" = "50 50" ] ||
+		{ ktap_print_msg "per queue after adaptive-rx off: $(pq_usecs 0) $(pq_usecs 1)"; return 1; }
+	before=$(stat_sum "$IF_A" "rx[0-9]+_moderations")
+	transfer b 4194304 && [ "$(stat_sum "$IF_A" "rx[0-9]+_moderations")" = "$before" ]
+}
+adaptive && ktap_test_pass "adaptive_rx_moderation" || ktap_test_fail "adaptive_rx_moderation"
 
 # Each NAPI instance of port A reports its interrupt (netdev napi-get "irq", what
 # upstream's irq.py reads): one per queue pair in use, each a different igb_rs-queue IRQ

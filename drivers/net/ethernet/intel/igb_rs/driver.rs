@@ -136,7 +136,7 @@ impl pci::Driver for IgbDriver {
         let mut pairs = KVec::new();
         for q in 0..MAX_QUEUES {
             let irq = irq::IrqRequest::from(vref.index(q as usize)?).irq();
-            let init = QueuePair::new(pdev.as_ref(), q, irq, hw.clone())?;
+            let init = QueuePair::new(pdev.as_ref(), q, irq, hw.clone(), DEFAULT_RX_USECS)?;
             pairs.push(Arc::pin_init(init, GFP_KERNEL)?, GFP_KERNEL)?;
         }
         let mut irqs = KVec::new();
@@ -184,6 +184,7 @@ impl pci::Driver for IgbDriver {
                 rx_ring: AtomicU32::new(RING_DEFAULT),
                 tx_ring: AtomicU32::new(RING_DEFAULT),
                 rx_usecs: AtomicU32::new(DEFAULT_RX_USECS),
+                adaptive_rx: AtomicBool::new(false),
                 rss <- kernel::new_mutex!(Rss::new(key, DEFAULT_QUEUES as u8)),
                 rx_undersize: AtomicU64::new(0),
                 rx_oversize: AtomicU64::new(0),

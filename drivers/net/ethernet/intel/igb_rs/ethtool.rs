@@ -8,7 +8,10 @@ use crate::{
         describe_rule,
         parse_rule, //
     },
-    hw::MAX_RX_USECS,
+    hw::{
+        eitr_of,
+        MAX_RX_USECS, //
+    },
     netdev::{
         Adapter,
         IgbOps, //
@@ -57,6 +60,7 @@ use kernel::{
             Strings,
             TcpDataSplit,
             COALESCE_RX_USECS,
+            COALESCE_USE_ADAPTIVE_RX,
             RING_USE_HDS_THRS,
             RING_USE_TCP_DATA_SPLIT,
             RXH_XFRM_NO_CHANGE, //
@@ -69,11 +73,26 @@ use kernel::{
 #[vtable]
 impl EthtoolOps for IgbOps {
     const SUPPORTED_RING_PARAMS: u32 = RING_USE_TCP_DATA_SPLIT | RING_USE_HDS_THRS;
-    const SUPPORTED_COALESCE_PARAMS: u32 = COALESCE_RX_USECS;
+    const SUPPORTED_COALESCE_PARAMS: u32 = COALESCE_RX_USECS | COALESCE_USE_ADAPTIVE_RX;
 
     fn get_coalesce(a: &Adapter, _dev: &NetDevice, ec: &mut Coalesce) -> Result {
-        // One vector per queue pair: its interval covers tx completions too.
+        // One vector per queue pair: its interval covers tx completions too. Under
+        // adaptive moderation `rx-usecs` is the interval to go back to without it; the
+        // ones in effect are per queue.
         ec.rx_coalesce_usecs = a.rx_usecs.load(Ordering::Relaxed);
+        ec.use_adaptive_rx_coalesce = u32::from(a.adaptive_rx.load(Ordering::Relaxed));
+        Ok(())
+    }
+
+    fn get_per_queue_coalesce(
+        a: &Adapter,
+        _dev: &NetDevice,
+        queue: u32,
+        ec: &mut Coalesce,
+    ) -> Result {
+        let p = a.active().get(queue as usize).ok_or(EINVAL)?;
+        ec.rx_coalesce_usecs = p.usecs.load(Ordering::Relaxed);
+        ec.use_adaptive_rx_coalesce = u32::from(p.adaptive.load(Ordering::Relaxed));
         Ok(())
     }
 
@@ -89,16 +108,31 @@ impl EthtoolOps for IgbOps {
             }
             return Err(EINVAL);
         }
+        let adaptive = ec.use_adaptive_rx_coalesce != 0;
         a.rx_usecs.store(ec.rx_coalesce_usecs, Ordering::Relaxed);
-        // Called under the instance lock, as `open` and `stop` are.
-        if a.up.load(Ordering::Relaxed) {
-            let eitr = a.eitr();
-            a.hw.try_io(|io| {
-                for p in a.active() {
-                    io.write(EITR::try_at(p.index as usize).ok_or(EINVAL)?, eitr);
-                }
-                Ok(())
-            })?;
+        a.adaptive_rx.store(adaptive, Ordering::Relaxed);
+        // Called under the instance lock, as `open` and `stop` are; each pair's interval
+        // changes under its rx lock, which its poll takes to move its DIM.
+        let up = a.up.load(Ordering::Relaxed);
+        let active = a.active().len();
+        for p in a.pairs.iter() {
+            let rx = p.rx.lock();
+            p.adaptive.store(adaptive, Ordering::Relaxed);
+            // Adaptive moderation goes on from where the pair's DIM was.
+            let usecs = match rx.dim.as_ref() {
+                Some(dim) if adaptive => u32::from(dim.moderation().usecs),
+                _ => ec.rx_coalesce_usecs,
+            };
+            p.usecs.store(usecs, Ordering::Relaxed);
+            if up && (p.index as usize) < active {
+                a.hw.try_io(|io| {
+                    io.write(
+                        EITR::try_at(p.index as usize).ok_or(EINVAL)?,
+                        eitr_of(usecs),
+                    );
+                    Ok(())
+                })?;
+            }
         }
         Ok(())
     }

@@ -39,6 +39,16 @@ use kernel::{
 /// The largest interval EITR holds, in microseconds.
 pub(crate) const MAX_RX_USECS: u32 = (1 << 13) - 1;
 
+/// The EITR value for an interval of `usecs` (at most [`MAX_RX_USECS`]), with CNT_IGNR so
+/// that writing it does not restart the running interval.
+pub(crate) fn eitr_of(usecs: u32) -> EITR {
+    let usecs = usecs.min(MAX_RX_USECS);
+    EITR::from_raw(0)
+        .with_cnt_ignr(usecs > 0)
+        .try_with_interval(usecs)
+        .unwrap_or(EITR::from_raw(0))
+}
+
 /// The MMIO BAR of the device.
 pub(crate) type Bar<'a> = pci::Bar<'a, BAR_SIZE>;
 
@@ -82,16 +92,6 @@ impl Adapter {
         })
     }
 
-    /// The EITR value for `rx_usecs`, with CNT_IGNR so that writing it does not restart
-    /// the running interval.
-    pub(crate) fn eitr(&self) -> EITR {
-        let usecs = self.rx_usecs.load(Ordering::Relaxed).min(MAX_RX_USECS);
-        EITR::from_raw(0)
-            .with_cnt_ignr(usecs > 0)
-            .try_with_interval(usecs)
-            .unwrap_or(EITR::from_raw(0))
-    }
-
     /// The link vector: the one after the vectors of all queue pairs, in use or not.
     pub(crate) fn other_vector(&self) -> u32 {
         self.pairs.len() as u32
@@ -106,19 +106,20 @@ impl Adapter {
     /// offloads.
     pub(crate) fn configure(&self) -> Result {
         let n = self.active().len();
-        let eitr = self.eitr();
         let rss = self.rss.lock();
         self.hw.try_io(|io| {
             io.write_reg(GPIE::from_raw(0).with_msix_mode(true).with_nsicr(true));
             // The rx and tx causes of a pair in use go to its vector; unused pairs get none.
-            for q in 0..self.pairs.len() {
+            for (q, pair) in self.pairs.iter().enumerate() {
                 let v = if q < n { (q as u32) | IVAR_VALID } else { 0 };
                 let shift = ((q & 8) << 1) as u32;
                 let mut iv = io.read(IVAR::try_at(q & 7).ok_or(EINVAL)?).into_raw();
                 iv &= !(0xFFFF << shift);
                 iv |= (v << shift) | (v << (shift + 8));
                 io.write(IVAR::try_at(q & 7).ok_or(EINVAL)?, IVAR::from_raw(iv));
-                io.write(EITR::try_at(q).ok_or(EINVAL)?, eitr);
+                // The interval the pair has: `rx-usecs`, or where its DIM is.
+                let usecs = pair.usecs.load(Ordering::Relaxed);
+                io.write(EITR::try_at(q).ok_or(EINVAL)?, eitr_of(usecs));
             }
             io.write_reg(
                 IVAR_MISC::from_raw(0)

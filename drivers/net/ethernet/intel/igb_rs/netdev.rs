@@ -90,6 +90,9 @@ pub(crate) struct Adapter {
     /// The least time between two interrupts of a queue pair's vector, in microseconds
     /// (`ethtool -C rx-usecs`; EITR); 0: an interrupt for every write-back.
     pub(crate) rx_usecs: AtomicU32,
+    /// Adaptive rx moderation (`ethtool -C adaptive-rx`): each pair's interval follows
+    /// its DIM; changed under the instance lock.
+    pub(crate) adaptive_rx: AtomicBool,
     /// The RSS key, redirection table (`ethtool -X`) and flow steering rules (`ethtool
     /// -N`), programmed at open and when they change.
     #[pin]

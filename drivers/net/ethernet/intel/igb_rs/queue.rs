@@ -5,7 +5,10 @@
 
 use crate::regs::*;
 use crate::{
-    hw::Hw,
+    hw::{
+        eitr_of,
+        Hw, //
+    },
     rx::RxQueue,
     stats::{
         RxStats,
@@ -13,7 +16,11 @@ use crate::{
     },
     tx::TxQueue, //
 };
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{
+    AtomicBool,
+    AtomicU32,
+    Ordering, //
+};
 use kernel::{
     device::{
         self,
@@ -23,6 +30,7 @@ use kernel::{
     io::{
         io_read,
         io_write,
+        register::Array,
         Io, //
     },
     irq::{
@@ -34,6 +42,7 @@ use kernel::{
             NetDevice,
             TxQueue as NetTxQueue, //
         },
+        dim::Dim,
         napi::{
             Napi,
             PollContext, //
@@ -79,6 +88,12 @@ pub(crate) struct QueuePair {
     pub(crate) ddev: ARef<device::Device>,
     /// Polls a starved rx ring again (`rx.rs`).
     pub(crate) repoll: Arc<Repoll>,
+    /// Adaptive moderation (`ethtool -C adaptive-rx on`): the interval follows the
+    /// pair's [`Dim`] instead of `rx-usecs`. Changed with the rx lock held.
+    pub(crate) adaptive: AtomicBool,
+    /// The interval in effect on the pair's vector (EITR), in microseconds: `rx-usecs`,
+    /// or DIM's choice. Changed with the rx lock held.
+    pub(crate) usecs: AtomicU32,
     pub(crate) rx_desc: Coherent<[u64]>,
     pub(crate) tx_desc: Coherent<[u64]>,
     // Taken by NAPI (softirq) and xmit (softirqs off), and by process context (open,
@@ -135,6 +150,7 @@ impl QueuePair {
         index: u32,
         irq: u32,
         hw: Arc<Hw>,
+        usecs: u32,
     ) -> Result<impl PinInit<Self, Error>> {
         // Room for the largest rings: a ring size change needs no new descriptor memory.
         let rx_desc = Coherent::<u64>::zeroed_slice(dev, 2 * RING_MAX as usize, GFP_KERNEL)?;
@@ -142,6 +158,7 @@ impl QueuePair {
         let repoll = Arc::pin_init(Repoll::new(hw.clone(), index), GFP_KERNEL)?;
         let ddev: &device::Device = dev;
         let ddev = ARef::from(ddev);
+        let dim = Some(KBox::pin_init(Dim::new(), GFP_KERNEL)?);
         Ok(try_pin_init!(Self {
             napi <- Napi::new(),
             index,
@@ -149,9 +166,14 @@ impl QueuePair {
             hw,
             ddev,
             repoll,
+            adaptive: AtomicBool::new(false),
+            usecs: AtomicU32::new(usecs),
             rx_desc,
             tx_desc,
-            rx <- kernel::new_spinlock_bh!(RxQueue::default()),
+            rx <- kernel::new_spinlock_bh!(RxQueue {
+                dim,
+                ..Default::default()
+            }),
             tx <- kernel::new_spinlock_bh!(TxQueue::default()),
         }? Error))
     }
@@ -195,12 +217,42 @@ impl QueuePair {
         }
         let work = self.rx_poll(&ctx, dev, budget);
         if work < budget && ctx.complete_done(work) {
+            if self.adaptive.load(Ordering::Relaxed) {
+                self.moderate();
+            }
             // Re-enables the vector; nothing to re-enable on a device that is gone.
             let _ = self
                 .hw
                 .io(|io| io.write_reg(EIMS::from_raw(self.vector_bit())));
         }
         work.min(budget)
+    }
+
+    /// Counts an interrupt of the pair for its adaptive moderation and applies the
+    /// interval DIM moves to, before the vector is re-enabled.
+    fn moderate(&self) {
+        let mut guard = self.rx.lock();
+        let RxQueue { stats, dim, .. } = &mut *guard;
+        // Checked again under the lock: `set_coalesce` may have turned it off since.
+        if !self.adaptive.load(Ordering::Relaxed) {
+            return;
+        }
+        let Some(dim) = dim.as_mut() else {
+            return;
+        };
+        if let Some(m) = dim.as_mut().update(stats.packets, stats.bytes) {
+            let usecs = u32::from(m.usecs);
+            self.usecs.store(usecs, Ordering::Relaxed);
+            stats.moderations += 1;
+            // A device that is gone has no interval to change.
+            let _ = self.hw.try_io(|io| {
+                io.write(
+                    EITR::try_at(self.index as usize).ok_or(EINVAL)?,
+                    eitr_of(usecs),
+                );
+                Ok(())
+            });
+        }
     }
 }
 

@@ -31,6 +31,7 @@ use kernel::{
             Features,
             NetDevice, //
         },
+        dim::Dim,
         napi::PollContext,
         page_pool::{
             OwnedPagePool,
@@ -152,6 +153,8 @@ pub(crate) struct RxQueue {
     pub(crate) stats: RxStats,
     /// The re-poll a starved ring last asked for (see [`Repoll`]); dropping it cancels it.
     pub(crate) repoll: Option<ArcHrTimerHandle<Repoll>>,
+    /// The adaptive moderation of the pair's vector; its state outlives rings too.
+    pub(crate) dim: Option<Pin<KBox<Dim>>>,
 }
 
 impl RxRing {
@@ -415,6 +418,7 @@ impl QueuePair {
             ring,
             stats,
             repoll,
+            ..
         } = &mut *guard;
         let Some(rx) = ring.as_mut() else {
             return 0;

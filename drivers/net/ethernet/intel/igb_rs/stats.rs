@@ -79,6 +79,8 @@ counters! {
         xdp_redirect_fail: "xdp_redirect_fail",
         /// Frames the XDP program aborted on (`XDP_ABORTED` or an unknown action).
         xdp_aborted: "xdp_aborted",
+        /// Interval changes of adaptive moderation (`adaptive-rx`) on the queue's vector.
+        moderations: "moderations",
     }
 }
 
