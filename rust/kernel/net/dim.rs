@@ -31,13 +31,19 @@ pub struct Moderation {
 ///
 /// It measures interrupt intervals as starting from the event (the library's EQE mode,
 /// whose rx profiles are 1, 8, 64, 128 and 256 microseconds): a NIC whose throttle counts
-/// from the interrupt it raised, as igb's EITR does.
+/// from the interrupt it raised, as igb's EITR does. Only the profiles' intervals are
+/// used; their packet counts have no counterpart in such a NIC.
+///
+/// Dropping a [`Dim`] may sleep (it waits for the library's work item), so it must be
+/// dropped in process context, not under a spinlock.
+///
+/// All instances share one lockdep class for their work item, which takes no lock.
 ///
 /// # Invariants
 ///
-/// `inner` is a `struct dim` whose `work` was initialised with [`Dim::work`] and is not
-/// queued or running once [`Dim`] is dropped; its other fields are written only through
-/// `Pin<&mut Dim>`.
+/// `inner` is a `struct dim` whose `work` was initialised with [`Dim::work`]; its fields
+/// other than `work` are written only through `Pin<&mut Dim>` (the workqueue core updates
+/// `work` itself, atomically, whenever the library queues it).
 #[pin_data(PinnedDrop)]
 pub struct Dim {
     #[pin]
@@ -48,8 +54,6 @@ pub struct Dim {
 // SAFETY: The `struct dim` has no thread affinity; its work item is a kernel work item,
 // usable from any thread.
 unsafe impl Send for Dim {}
-// SAFETY: `&Dim` only reads the current profile; every write takes `Pin<&mut Dim>`.
-unsafe impl Sync for Dim {}
 
 impl Dim {
     /// A new instance at the library's default rx profile (8 microseconds).
@@ -76,6 +80,30 @@ impl Dim {
             }),
             events: 0,
         })
+    }
+
+    /// Starts over: the default profile, no window open, nothing learnt. For a queue whose
+    /// traffic the instance has not seen for a while (adaptive moderation switched back
+    /// on, the device opened again), whose first window would otherwise span the gap.
+    pub fn reset(self: Pin<&mut Self>) {
+        // SAFETY: Nothing is moved out of `self`.
+        let this = unsafe { self.get_unchecked_mut() };
+        let dim = this.inner.get();
+        // SAFETY: `dim` is valid (type invariant) and `&mut self` makes this its only
+        // writer but for `work`, which is left alone (it may be queued: its function does
+        // nothing). Zero is the first state of every other field, as in `new`.
+        unsafe {
+            (*dim).state = bindings::dim_state_DIM_START_MEASURE as u8;
+            (*dim).prev_stats = pin_init::zeroed();
+            (*dim).start_sample = pin_init::zeroed();
+            (*dim).measuring_sample = pin_init::zeroed();
+            (*dim).profile_ix = bindings::NET_DIM_DEF_PROFILE_EQE as u8;
+            (*dim).tune_state = 0;
+            (*dim).steps_right = 0;
+            (*dim).steps_left = 0;
+            (*dim).tired = 0;
+        }
+        this.events = 0;
     }
 
     /// The moderation the algorithm is at.
@@ -108,7 +136,8 @@ impl Dim {
         };
         let dim = this.inner.get();
         // SAFETY: `dim` is valid and its work initialised (type invariant); `&mut self`
-        // makes this the only writer. `net_dim` may queue `work`, which `drop` cancels.
+        // makes this the only writer of the fields `net_dim` changes but `work`, which it
+        // may queue (the workqueue core updates it atomically; `drop` cancels it).
         unsafe { bindings::net_dim(dim, &sample) };
         // SAFETY: As above.
         let moved = unsafe { u32::from((*dim).state) == bindings::dim_state_DIM_APPLY_NEW_PROFILE };
@@ -132,7 +161,7 @@ impl PinnedDrop for Dim {
     fn drop(self: Pin<&mut Self>) {
         // SAFETY: `work` was initialised (type invariant). Once this returns it is neither
         // queued nor running, and nothing queues it again: only `update` can, through
-        // `Pin<&mut Self>`.
+        // `Pin<&mut Self>`. It sleeps if the work runs: see the type's documentation.
         unsafe { bindings::cancel_work_sync(&raw mut (*self.inner.get()).work) };
     }
 }
@@ -150,7 +179,7 @@ mod tests {
     }
 
     #[test]
-    fn moves_after_a_window_of_traffic_and_not_before() -> Result {
+    fn moves_after_a_window_of_traffic_and_not_before_and_resets() -> Result {
         let mut dim = KBox::pin_init(Dim::new(), GFP_KERNEL)?;
         let (mut packets, mut bytes) = (0u64, 0u64);
         // The first call opens the window; a decision needs `EVENTS` more interrupts and
@@ -173,6 +202,14 @@ mod tests {
         assert_eq!(dim.moderation(), Moderation { usecs: 1 });
         // A new window starts: the next interrupts decide nothing yet.
         assert_eq!(dim.as_mut().update(packets + 10, bytes + 15_000), None);
+        // Reset: the default profile, and a full window again before any move.
+        dim.as_mut().reset();
+        assert_eq!(dim.moderation(), Moderation { usecs: 8 });
+        for _ in 0..EVENTS {
+            packets += 10;
+            bytes += 15_000;
+            assert_eq!(dim.as_mut().update(packets, bytes), None);
+        }
         Ok(())
     }
 }

@@ -10,7 +10,10 @@ use crate::{
         from_result,
         VTABLE_DEFAULT_ERROR, //
     },
-    ffi::c_int,
+    ffi::{
+        c_int,
+        c_void, //
+    },
     net::{
         device::{
             LockedNetDevice,
@@ -87,6 +90,16 @@ pub trait EthtoolOps: Operations {
         _ec: &Coalesce,
         _ack: Option<&mut ExtAck>,
     ) -> Result {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// The length in bytes of the register dump `get_regs` writes (`ethtool -d`): more than
+    /// 0 and at most `i32::MAX` when `get_regs` is given.
+    const REGS_LEN: usize = 0;
+
+    /// Writes the register dump into `buf` (`REGS_LEN` bytes, zeroed) and returns the
+    /// version of its layout.
+    fn get_regs(_data: &Self::Data, _dev: &NetDevice, _buf: &mut [u8]) -> u32 {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
@@ -253,6 +266,10 @@ impl<T: EthtoolOps> EthtoolTable<T> {
         if T::HAS_SET_COALESCE {
             ops.set_coalesce = Some(Self::set_coalesce);
         }
+        if T::HAS_GET_REGS {
+            ops.get_regs_len = Some(Self::get_regs_len);
+            ops.get_regs = Some(Self::get_regs);
+        }
         if T::HAS_GET_PER_QUEUE_COALESCE {
             ops.get_per_queue_coalesce = Some(Self::get_per_queue_coalesce);
         }
@@ -361,6 +378,38 @@ impl<T: EthtoolOps> EthtoolTable<T> {
         let ((dev, data), ec, ack) =
             unsafe { (NetDevice::callee::<T>(dev), &*ec, ExtAck::from_raw(extack)) };
         from_result(|| T::set_coalesce(data, dev, ec, ack).map(|()| 0))
+    }
+
+    /// # Safety
+    ///
+    /// Called by the ethtool core through this table.
+    unsafe extern "C" fn get_regs_len(_dev: *mut bindings::net_device) -> c_int {
+        build_assert!(T::REGS_LEN > 0 && T::REGS_LEN <= i32::MAX as usize);
+        // CAST: In range (checked above).
+        T::REGS_LEN as c_int
+    }
+
+    /// # Safety
+    ///
+    /// Called by the ethtool core through this table (see [`NetDevice::callee`]), with
+    /// `regs` valid for writes and `buf` the core's zeroed buffer of the length
+    /// `get_regs_len` returned, for the call.
+    unsafe extern "C" fn get_regs(
+        dev: *mut bindings::net_device,
+        regs: *mut bindings::ethtool_regs,
+        buf: *mut c_void,
+    ) {
+        // SAFETY: `dev` as `callee` requires (this function's contract); `buf` holds
+        // `REGS_LEN` initialised bytes (what `get_regs_len` returned), ours for the call.
+        let ((dev, data), buf) = unsafe {
+            (
+                NetDevice::callee::<T>(dev),
+                core::slice::from_raw_parts_mut(buf.cast::<u8>(), T::REGS_LEN),
+            )
+        };
+        let version = T::get_regs(data, dev, buf);
+        // SAFETY: `regs` is valid for writes (this function's contract).
+        unsafe { (*regs).version = version };
     }
 
     /// # Safety

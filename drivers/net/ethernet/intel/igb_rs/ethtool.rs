@@ -4,6 +4,7 @@
 
 use crate::regs::*;
 use crate::{
+    driver::MAX_QUEUES,
     flow::{
         describe_rule,
         parse_rule, //
@@ -70,6 +71,14 @@ use kernel::{
     prelude::*, //
 };
 
+/// The layout of the register dump (`ethtool -d`).
+const REGS_VERSION: u32 = 1;
+/// Registers of the device in the dump: CTRL, STATUS, RCTL, TCTL, GPIE, EIMS, MRQC, RXCSUM.
+const REGS_DEV: usize = 8;
+/// Registers of each queue pair in the dump: EITR (its vector's), SRRCTL, RXDCTL, RDH, RDT,
+/// TXDCTL, TDH, TDT.
+const REGS_PER_PAIR: usize = 8;
+
 #[vtable]
 impl EthtoolOps for IgbOps {
     const SUPPORTED_RING_PARAMS: u32 = RING_USE_TCP_DATA_SPLIT | RING_USE_HDS_THRS;
@@ -82,6 +91,42 @@ impl EthtoolOps for IgbOps {
         ec.rx_coalesce_usecs = a.rx_usecs.load(Ordering::Relaxed);
         ec.use_adaptive_rx_coalesce = u32::from(a.adaptive_rx.load(Ordering::Relaxed));
         Ok(())
+    }
+
+    /// The registers of the dump's version 1: the device's, then those of each of the
+    /// `MAX_QUEUES` queue pairs, in use or not (igb-rs.rst).
+    const REGS_LEN: usize = 4 * (REGS_DEV + REGS_PER_PAIR * MAX_QUEUES as usize);
+
+    fn get_regs(a: &Adapter, _dev: &NetDevice, buf: &mut [u8]) -> u32 {
+        let mut words = buf.chunks_exact_mut(4);
+        let mut put = |v: u32| {
+            if let Some(w) = words.next() {
+                w.copy_from_slice(&v.to_ne_bytes());
+            }
+        };
+        // None of these clears on read. A device that is gone dumps zeros.
+        let _ = a.hw.try_io(|io| {
+            put(io.read(CTRL).into_raw());
+            put(io.read(STATUS).into_raw());
+            put(io.read(RCTL).into_raw());
+            put(io.read(TCTL).into_raw());
+            put(io.read(GPIE).into_raw());
+            put(io.read(EIMS).into_raw());
+            put(io.read(MRQC).into_raw());
+            put(io.read(RXCSUM).into_raw());
+            for q in 0..MAX_QUEUES as usize {
+                put(io.read(EITR::try_at(q).ok_or(EINVAL)?).into_raw());
+                put(io.read(SRRCTL::try_at(q).ok_or(EINVAL)?).into_raw());
+                put(io.read(RXDCTL::try_at(q).ok_or(EINVAL)?).into_raw());
+                put(io.read(RDH::try_at(q).ok_or(EINVAL)?).into_raw());
+                put(io.read(RDT::try_at(q).ok_or(EINVAL)?).into_raw());
+                put(io.read(TXDCTL::try_at(q).ok_or(EINVAL)?).into_raw());
+                put(io.read(TDH::try_at(q).ok_or(EINVAL)?).into_raw());
+                put(io.read(TDT::try_at(q).ok_or(EINVAL)?).into_raw());
+            }
+            Ok(())
+        });
+        REGS_VERSION
     }
 
     fn get_per_queue_coalesce(
@@ -116,11 +161,16 @@ impl EthtoolOps for IgbOps {
         let up = a.up.load(Ordering::Relaxed);
         let active = a.active().len();
         for p in a.pairs.iter() {
-            let rx = p.rx.lock();
-            p.adaptive.store(adaptive, Ordering::Relaxed);
-            // Adaptive moderation goes on from where the pair's DIM was.
-            let usecs = match rx.dim.as_ref() {
-                Some(dim) if adaptive => u32::from(dim.moderation().usecs),
+            let mut rx = p.rx.lock();
+            let was = p.adaptive.swap(adaptive, Ordering::Relaxed);
+            let usecs = match rx.dim.as_mut() {
+                Some(dim) if adaptive => {
+                    // Switched on: DIM starts over, its last window long gone.
+                    if !was {
+                        dim.as_mut().reset();
+                    }
+                    u32::from(dim.moderation().usecs)
+                }
                 _ => ec.rx_coalesce_usecs,
             };
             p.usecs.store(usecs, Ordering::Relaxed);

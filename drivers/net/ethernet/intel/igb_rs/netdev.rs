@@ -202,7 +202,18 @@ impl Operations for IgbOps {
             )?;
         }
         for (p, (rx, tx)) in a.active().iter().zip(rings) {
-            p.rx.lock().ring = Some(rx);
+            let mut q = p.rx.lock();
+            q.ring = Some(rx);
+            // Adaptive moderation starts over: its DIM saw nothing while the device was
+            // down. `bring_up` writes the interval to EITR.
+            if let Some(dim) = q.dim.as_mut() {
+                dim.as_mut().reset();
+                if p.adaptive.load(Ordering::Relaxed) {
+                    p.usecs
+                        .store(u32::from(dim.moderation().usecs), Ordering::Relaxed);
+                }
+            }
+            drop(q);
             p.tx.lock().ring = Some(tx);
         }
         if let Err(e) = Self::bring_up(a, dev) {
