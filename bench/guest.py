@@ -5,13 +5,16 @@
 # every measurement as a line `BENCH {json}` for devtools/bench.sh; everything else it
 # prints is commentary.
 #
-# Usage: guest.py IMPL KSRC TCP_RXTX PHASE...
+# Usage: guest.py IMPL KSRC TCP_RXTX PP_BENCH PHASE...
 #   IMPL      the devmem implementation the kernel was built with (rust or c), for the record
 #   KSRC      the prepared kernel tree (YNL library and netdev spec)
 #   TCP_RXTX  the benchmark's TCP program (bench/tcp_rxtx.c, built on the host)
+#   PP_BENCH  upstream's page_pool bench module (bench_page_pool.ko, built on the host from
+#             tools/testing/selftests/net/bench/page_pool against this kernel), or "-"
 #   PHASE     micro: devmem_bench, both providers in one module load (a Rust kernel, which
 #             builds upstream's provider beside its own); run twice, for the ruler's
-#             determinism check. e2e: devmem against copying receive, then igb_rs (header
+#             determinism check; then upstream's page_pool bench, loaded BENCH_PP_REPS times
+#             (default 12). e2e: devmem against copying receive, then igb_rs (header
 #             split off and on) against igb, alternating within the boot, both at the same
 #             fixed interrupt interval and with the flow on the same queue.
 # Environment: BENCH_MICRO_REPS (repetitions in one devmem_bench load, default 12),
@@ -25,7 +28,7 @@ import subprocess
 import sys
 import time
 
-IMPL, KSRC, TCP_RXTX = sys.argv[1:4]
+IMPL, KSRC, TCP_RXTX, PP_BENCH = sys.argv[1:5]
 # The tests' library as the prepared tree has it: ynl_env.py finds the YNL library and
 # the netdev spec there.
 sys.path.insert(0, os.path.join(KSRC, "tools/testing/selftests/devmem"))
@@ -34,6 +37,10 @@ import devmem_lib as dl  # noqa: E402
 REPS = int(os.environ.get("BENCH_REPS", "5"))
 E2E_BYTES = int(os.environ.get("BENCH_E2E_MIB", "256")) << 20
 MICRO_REPS = int(os.environ.get("BENCH_MICRO_REPS", "12"))
+PP_REPS = int(os.environ.get("BENCH_PP_REPS", "12"))
+# Loops per test of upstream's page_pool bench (its default is 10 million; a million keeps
+# a load to about a second of the guest's 10^9 instructions a second).
+PP_LOOPS = 1000000
 # devmem_bench's dma-bufs, (MiB, memfd flags): 4 KiB pages (as many DMA ranges as the
 # pages' physical layout gives) and huge pages (few ranges); bind is timed on every one,
 # for the slope per net_iov, and the pool paths on each.
@@ -101,6 +108,29 @@ def micro_load(ifi, fds, run):
         n += 1
     if load.returncode or not n or "devmem_bench: done" not in log:
         raise RuntimeError(f"devmem_bench failed (rc {load.returncode}): {load.stderr}{log[-2000:]}")
+
+
+def pp_bench():
+    """Upstream's page_pool bench module, unchanged: each load runs its tests in module init
+    (a plain page pool: no device, no DMA mapping, no provider) and prints a line per test;
+    under -icount its nanoseconds per element are instructions per element."""
+    line = re.compile(r"bench_page_pool: Type:(\S+) Per elem: (\d+) cycles\(tsc\) (\d+)\.(\d+) ns "
+                      r".*\(invoke count:(\d+) ")
+    for rep in range(PP_REPS):
+        subprocess.run(["dmesg", "-C"], check=True)
+        load = subprocess.run(["insmod", PP_BENCH, f"loops={PP_LOOPS}"], capture_output=True,
+                              text=True)
+        subprocess.run(["rmmod", "bench_page_pool"], stderr=subprocess.DEVNULL)
+        log = subprocess.run(["dmesg"], capture_output=True, text=True, check=True).stdout
+        tests = set()
+        for m in line.finditer(log):
+            emit(kind="page_pool", rep=rep, test=m[1], cycles=int(m[2]),
+                 ns=int(m[3]) + int(m[4]) / 1000, ops=int(m[5]))
+            tests.add(m[1])
+        # It warns, and goes on, when a loop stops short (the pool failed to allocate).
+        if load.returncode or len(tests) < 6 or "WARNING: Invoke count" in log or "ABORT" in log:
+            raise RuntimeError(f"bench_page_pool failed (rc {load.returncode}): "
+                               f"{load.stderr}{log[-2000:]}")
 
 
 def interrupts(ifname):
@@ -225,7 +255,7 @@ def driver_bench(ports):
 def main():
     from lib import YnlFamily
 
-    phases = sys.argv[4:] or ["micro"]
+    phases = sys.argv[5:] or ["micro"]
     ports = dl.Ports()
     if not ports.tcp_data_split_on():
         raise RuntimeError("ethtool -G tcp-data-split on failed")
@@ -241,6 +271,8 @@ def main():
     steps = []
     if "micro" in phases:
         steps += [("micro", lambda: micro_bench(ifi))]
+        if PP_BENCH != "-":
+            steps += [("page_pool", pp_bench)]
     if "e2e" in phases:
         steps += [("e2e", lambda: e2e_bench(ynl, ifi, ports.if_a)),
                   ("driver", lambda: driver_bench(ports))]

@@ -151,6 +151,25 @@ def micro(rows):
     return runs
 
 
+def page_pool(rows):
+    """Upstream's page_pool bench: {test: (median, lo, hi, coverage)} of its nanoseconds per
+    element (instructions under -icount), first load off."""
+    per = {}
+    for r in rows:
+        if r["kind"] == "page_pool" and r["rep"] > 0:
+            per.setdefault(r["test"], []).append(r["ns"])
+    return {t: median_ci(v) for t, v in per.items()}
+
+
+# Upstream's page_pool bench tests, in its order, and what each measures.
+PP_TESTS = (("for_loop", "the empty loop"),
+            ("atomic_inc", "an atomic increment"),
+            ("lock", "a spin lock taken and released"),
+            ("no-softirq-page_pool01", "alloc + recycle into the pool's cache (page_pool_recycle_direct)"),
+            ("no-softirq-page_pool02", "alloc + put through the ptr_ring (page_pool_put_page, not direct)"),
+            ("no-softirq-page_pool03", "alloc + release to the page allocator (an extra reference held)"))
+
+
 def one(m, test, impl, rep, buf):
     rs = [r for r in m.get((test, impl, rep), []) if r["buf"] == buf]
     return rs[0] if rs else None
@@ -430,6 +449,33 @@ def main():
             g1, g2 = r["_release_ranges"]
             targets.append((f"release per net_iov the same for {g1} and {g2} ranges (ratio; the target "
                             "names 16,384 and 1)", r["release rust most/fewest ranges"], 0.05, "abs1"))
+    pp = page_pool(rows)
+    if pp:
+        n = len({r["rep"] for r in rows if r["kind"] == "page_pool" and r["rep"] > 0})
+        md += ["## Upstream's page_pool bench under the same ruler", "",
+               "`bench_page_pool` (tools/testing/selftests/net/bench/page_pool), built unchanged "
+               "from the prepared tree against the same kernel and loaded in the same boot after "
+               f"`devmem_bench`, {n} loads counted: its nanoseconds per element, here "
+               "instructions (instructions, not cycles: a locked increment counts one, as its "
+               "row shows). Its pools are plain (no device, no DMA mapping): it has no way to "
+               "make a pool with a memory provider, which needs an rx queue bound to one; the "
+               "provider-backed pools are `devmem_bench`'s, above.", "",
+               "| upstream's test | what it times | instructions per element |", "|---|---|---|"]
+        for test, what in PP_TESTS:
+            if test in pp:
+                md.append(f"| {test} | {what} | {fmt_ci(pp[test], 1)} |")
+        md.append("")
+        if runs and "no-softirq-page_pool01" in pp:
+            md += ["Beside `devmem_bench`'s fast path (the same operations: an allocation from the "
+                   "pool's cache, recycled straight back): "
+                   f"plain pool {fmt_ci(r['fast plain'], 1)}, C provider {fmt_ci(r['fast c'], 1)}, "
+                   f"Rust provider {fmt_ci(r['fast rust'], 1)}; upstream's "
+                   f"{fmt_ci(pp['no-softirq-page_pool01'], 1)}, its loop "
+                   f"{fmt_ci(pp['for_loop'], 1) if 'for_loop' in pp else '–'} of that. The two "
+                   "modules' loops differ (upstream's returns pages with "
+                   "`page_pool_recycle_direct` outside softirq, `devmem_bench` netmems with "
+                   "`page_pool_put_full_netmem` under `local_bh_disable`), so the figures "
+                   "check each other's order of size, not to the instruction.", ""]
     sec = e2e(rows)
     if sec:
         impls = sorted({k.split()[-1] for k in sec if k.startswith("devmem/copy ")})

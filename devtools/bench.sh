@@ -11,7 +11,10 @@
 #          measured in one module load on the same dma-bufs, interleaved ABBA, twice (the
 #          determinism check). QEMU runs with -icount shift=0,sleep=off on one vCPU: the
 #          guest's clock advances one nanosecond per instruction, so the figures are
-#          instruction counts, which do not drift with the host's load or clock.
+#          instruction counts, which do not drift with the host's load or clock. Then, in
+#          the same boot, upstream's page_pool bench module
+#          (tools/testing/selftests/net/bench/page_pool), built unchanged from the prepared
+#          tree against the same kernel, its objects in the cache (kbuild's MO=).
 #   e2e    end-to-end transfers on each of IMPLS' release kernels, under the same ruler
 #          (one vCPU, -icount): devmem against copying receive on one driver, then
 #          igb_rs against igb, alternating within each boot; the boots alternate the
@@ -29,6 +32,9 @@ PHASES=${PHASES:-micro}
 IMPLS=${IMPLS:-rust c}
 out=${BENCH_OUT:-$DEVMEM_TOP/bench/results}
 tcp=$CACHE/bench/tcp_rxtx
+pp_src=$SRC/tools/testing/selftests/net/bench/page_pool
+pp_out=$CACHE/bench/page_pool-$VARIANT
+pp=-
 commit=$(git -C "$DEVMEM_TOP" describe --always --dirty)
 case "$commit" in
 *-dirty) [ "${BENCH_DIRTY:-0}" = 1 ] || die "the tree is dirty ($commit): commit first, or BENCH_DIRTY=1" ;;
@@ -50,7 +56,7 @@ guest() {
 	# A phase of a benchmark prints its line when it ends, and one can take long.
 	IMPL=$impl QUIET=1 KERNEL_APPEND="kunit.enable=0 ${KERNEL_APPEND:-}" \
 		GUEST_SILENCE=${GUEST_SILENCE:-3600} bash "$DEVMEM_TOP/devtools/boot.sh" "$logdir" \
-		/usr/bin/python3 "$DEVMEM_TOP/bench/guest.py" "$impl" "$SRC" "$tcp" "$@" ||
+		/usr/bin/python3 "$DEVMEM_TOP/bench/guest.py" "$impl" "$SRC" "$tcp" "$pp" "$@" ||
 		die "the $name benchmark guest failed: see $logdir/guest.out and console.log"
 	grep -q '^# bench done' "$logdir/guest.out" ||
 		die "the $name benchmark did not finish: see $logdir/guest.out"
@@ -64,6 +70,10 @@ for p in $PHASES; do
 	case $p in
 	micro)
 		IMPL=rust bash "$DEVMEM_TOP/devtools/build.sh"
+		mkdir -p "$pp_out"
+		quiet kmake M="$pp_src" MO="$pp_out" modules ||
+			die "upstream's page_pool bench module did not build"
+		pp=$pp_out/bench_page_pool.ko
 		GUEST_CPUS=1 QEMU_EXTRA="$icount ${QEMU_EXTRA:-}" guest micro rust micro
 		;;
 	e2e)
