@@ -8,6 +8,10 @@
 #   // expect: E0308 ExtraOps      it fails with that error code, and the compiler's
 #                                  output names the given word
 #   // expect: - ctx               it fails with an error that has no code (borrow checker)
+#   // expect: E0080 WORD AT       it fails as above, with the error in the kernel crate
+#                                  where code generated for the case's type fails (a
+#                                  constant's evaluation): the output names AT, that
+#                                  instantiation, instead of a line of the case
 # Prints KTAP-style `ok N CASE` / `not ok N CASE` lines and a plan.
 
 . "$(dirname "$0")/lib.sh"
@@ -23,7 +27,7 @@ prelude_lines=$(wc -l <"$dir/prelude.rs")
 n=0
 for c in $cases; do
 	n=$((n + 1))
-	read -r _ _ code word < <(head -n1 "$dir/$c.rs")
+	read -r _ _ code word at < <(head -n1 "$dir/$c.rs")
 	m=$work/$c
 	mkdir -p "$m"
 	echo "obj-m := compile_fail.o" >"$m/Makefile"
@@ -41,6 +45,8 @@ for c in $cases; do
 		why="failed without a compiler error"
 	elif ! grep -q -- "$word" "$m/build.log"; then
 		why="the error does not name $word"
+	elif [ -n "$at" ]; then
+		grep -qF -- "$at" "$m/build.log" || why="the error does not name $at"
 	else
 		# The first error is the case's, not the prelude's.
 		line=$(sed -n 's/^ *--> compile_fail\.rs:\([0-9]*\):.*/\1/p' "$m/build.log" | head -n1)

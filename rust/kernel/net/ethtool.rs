@@ -94,7 +94,8 @@ pub trait EthtoolOps: Operations {
     }
 
     /// The length in bytes of the register dump `get_regs` writes (`ethtool -d`): more than
-    /// 0 and at most `i32::MAX` when `get_regs` is given.
+    /// 0 and at most `i32::MAX` when `get_regs` is given (else the ops table does not
+    /// compile).
     const REGS_LEN: usize = 0;
 
     /// Writes the register dump into `buf` (`REGS_LEN` bytes, zeroed) and returns the
@@ -267,6 +268,12 @@ impl<T: EthtoolOps> EthtoolTable<T> {
             ops.set_coalesce = Some(Self::set_coalesce);
         }
         if T::HAS_GET_REGS {
+            // A compile error for a driver that dumps registers without a length the core
+            // can take (`get_regs_len` returns a C `int`).
+            assert!(
+                T::REGS_LEN > 0 && T::REGS_LEN <= i32::MAX as usize,
+                "`get_regs` needs a `REGS_LEN` from 1 to `i32::MAX`"
+            );
             ops.get_regs_len = Some(Self::get_regs_len);
             ops.get_regs = Some(Self::get_regs);
         }
@@ -384,8 +391,7 @@ impl<T: EthtoolOps> EthtoolTable<T> {
     ///
     /// Called by the ethtool core through this table.
     unsafe extern "C" fn get_regs_len(_dev: *mut bindings::net_device) -> c_int {
-        build_assert!(T::REGS_LEN > 0 && T::REGS_LEN <= i32::MAX as usize);
-        // CAST: In range (checked above).
+        // CAST: In range: the table is only built with a `REGS_LEN` that fits (`OPS`).
         T::REGS_LEN as c_int
     }
 

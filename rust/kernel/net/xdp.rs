@@ -252,7 +252,9 @@ impl<'a> XdpBuff<'a> {
     /// bytes are kept for shared info. `rxq` is the queue's, registered with `pool`; `ctx`
     /// is the poll of the queue, which the buff cannot outlive (running the program,
     /// redirecting and recycling all need the poll's context). The buffer comes back if it
-    /// does not fit these conditions.
+    /// does not fit these conditions, or if `frame_sz` is not a whole number of cache lines
+    /// (the shared info at its end, where an skb built on the buff keeps it, needs that
+    /// alignment).
     pub fn new(
         _ctx: &'a PollContext<'_>,
         rxq: &'a XdpRxq,
@@ -267,7 +269,8 @@ impl<'a> XdpBuff<'a> {
             .checked_add(len)
             .and_then(|n| n.checked_add(TAILROOM))
             .is_some_and(|end| end <= frame_sz && frame_sz <= room);
-        if !fits || !head.is_of(pool) || head.netmem().is_net_iov() {
+        let aligned = frame_sz % bindings::SMP_CACHE_BYTES == 0;
+        if !fits || !aligned || !head.is_of(pool) || head.netmem().is_net_iov() {
             return Err(head);
         }
         // SAFETY: A page buffer (not a `net_iov`), mapped in the kernel.
