@@ -16,7 +16,8 @@
 #             determinism check; then upstream's page_pool bench, loaded BENCH_PP_REPS times
 #             (default 12). e2e: devmem against copying receive, then igb_rs (header
 #             split off and on) against igb, alternating within the boot, both at the same
-#             fixed interrupt interval and with the flow on the same queue.
+#             fixed interrupt interval and with the flow on the same queue, and both with
+#             their adaptive moderation.
 # Environment: BENCH_MICRO_REPS (repetitions in one devmem_bench load, default 12),
 # BENCH_REPS (e2e repetitions, default 5), BENCH_E2E_MIB (bytes per end-to-end transfer,
 # default 256).
@@ -46,13 +47,17 @@ PP_LOOPS = 1000000
 # for the slope per net_iov, and the pool paths on each.
 MICRO_BUFS = [(16, 0), (16, dl.MFD_HUGETLB), (64, dl.MFD_HUGETLB), (256, dl.MFD_HUGETLB)]
 E2E_PORT = 5301
-# igb_rs against igb: both at one fixed interrupt interval (igb's default, 3, is its
-# adaptive mode; igb_rs has none), every RSS entry on one queue so that each transfer
-# lands on the same queue whatever its source port.
+# igb_rs against igb: both at one fixed interrupt interval, every RSS entry on one queue so
+# that each transfer lands on the same queue whatever its source port; then each driver's
+# adaptive moderation (igb's default, rx-usecs 3, its conservative dynamic mode; igb_rs'
+# adaptive-rx, net DIM), which each sets its own way, so that pair is compared but no
+# target judges it.
 DRIVER_RX_USECS = 50
+IGB_DYNAMIC_RX_USECS = 3
 DRIVER_QUEUE = 1
-# (driver, igb_rs' tcp-data-split): igb has no header split to set.
-DRIVER_CONFIGS = (("igb_rs", "off"), ("igb", None), ("igb_rs", "on"))
+# (driver, igb_rs' tcp-data-split, moderation): igb has no header split to set.
+DRIVER_CONFIGS = (("igb_rs", "off", "fixed"), ("igb", None, "fixed"), ("igb_rs", "on", "fixed"),
+                  ("igb_rs", "off", "adaptive"), ("igb", None, "adaptive"))
 
 
 def emit(**kv):
@@ -164,11 +169,38 @@ def queue_rx_packets(ifname, q):
     return int(m[1])
 
 
-def transfer(mode, dbid=0, to_peer=False, ifname=None, ports=None, queue=None):
+# The page-pool counters (netdev family, `page-pool-stats-get`) a transfer records, as
+# `pp_<name>` with dashes as underscores: where buffers came from and went back to.
+PP_STATS = ("alloc-fast", "alloc-slow", "alloc-refill", "alloc-empty", "recycle-cached",
+            "recycle-ring", "recycle-ring-full", "recycle-released-refcnt")
+
+
+def pool_stats(ynl, ifindex):
+    """{pool id: {counter: value}} of the page pools of device `ifindex`."""
+    out = {}
+    for r in ynl.dump("page-pool-stats-get", {}):
+        info = r.get("info", {})
+        if info.get("ifindex") == ifindex:
+            out[info["id"]] = {k: r.get(k, 0) for k in PP_STATS}
+    return out
+
+
+def pool_delta(before, after):
+    """What the pools counted between two `pool_stats` readings (a pool made in between
+    counts from 0; one destroyed in between is lost, so the caller reads around it)."""
+    d = {k: 0 for k in PP_STATS}
+    for pid, st in after.items():
+        for k in PP_STATS:
+            d[k] += st[k] - before.get(pid, {}).get(k, 0)
+    return {"pp_" + k.replace("-", "_"): v for k, v in d.items()}
+
+
+def transfer(mode, dbid=0, to_peer=False, ifname=None, ports=None, queue=None, pools=None):
     """One transfer of E2E_BYTES to port A (or, with to_peer, from port A to the peer);
     the receiver's figures, the guest's busy time and port A's interrupts; with `ports`,
-    the packets each port received and sent too, and with `queue` what rx queue `queue`
-    of port A received (all read outside the busy time)."""
+    the packets each port received and sent too, with `queue` what rx queue `queue` of
+    port A received, and with `pools` (a `pool_stats` reading) what port A's page pools
+    counted (all read outside the busy time)."""
     ns = ["ip", "netns", "exec", dl.NS]
     dst = dl.IP_B if to_peer else dl.IP_A
     args = [TCP_RXTX, "recv", mode, dst, str(E2E_PORT), str(E2E_BYTES)]
@@ -180,6 +212,7 @@ def transfer(mode, dbid=0, to_peer=False, ifname=None, ports=None, queue=None):
     if ports:
         a0, b0 = packets(ports.if_a), packets(ports.if_b, dl.NS)
         q0 = queue_rx_packets(ports.if_a, queue) if queue is not None else 0
+    p0 = pools() if pools else None
     j0 = busy_jiffies()
     i0 = interrupts(ifname) if ifname else 0
     tx = subprocess.run(([] if to_peer else ns) + [TCP_RXTX, "send", dst,
@@ -190,6 +223,7 @@ def transfer(mode, dbid=0, to_peer=False, ifname=None, ports=None, queue=None):
     if ports:
         a1, b1 = packets(ports.if_a), packets(ports.if_b, dl.NS)
         q1 = queue_rx_packets(ports.if_a, queue) if queue is not None else 0
+    p1 = pools() if pools else None
     if rx.returncode or tx.returncode:
         raise RuntimeError(f"{mode} transfer failed: rx {rx.returncode} tx {tx.returncode}")
     res = dict(kv.split("=") for kv in out.split())
@@ -201,6 +235,9 @@ def transfer(mode, dbid=0, to_peer=False, ifname=None, ports=None, queue=None):
                    b_rx_pkts=b1[0] - b0[0], b_tx_pkts=b1[1] - b0[1])
         if queue is not None:
             res["queue_rx_pkts"] = q1 - q0
+    # A driver without page pools (igb) records none.
+    if p1:
+        res.update(pool_delta(p0, p1))
     return res
 
 
@@ -216,7 +253,7 @@ def e2e_bench(ynl, ifi, ifname):
             if mode == "devmem":
                 dbid = ynl.do("bind-rx", {"ifindex": ifi, "fd": dmabuf, "queues": queues})["id"]
             try:
-                res = transfer(mode, dbid, ifname=ifname)
+                res = transfer(mode, dbid, ifname=ifname, pools=lambda: pool_stats(ynl, ifi))
             finally:
                 if dbid:
                     ynl.do("unbind", {"id": dbid})
@@ -227,28 +264,42 @@ def e2e_bench(ynl, ifi, ifname):
     os.close(memfd)
 
 
-def driver_bench(ports):
+def driver_bench(ynl, ports):
     """TCP on port A under igb_rs against the C igb driver, same wire, same peer, the
     same interrupt interval and the flow on the same queue, alternating: receive (the
-    peer sends) with igb_rs' header split off and on, and send (to the peer)."""
+    peer sends) with igb_rs' header split off and on, and send (to the peer); then
+    receive with each driver's adaptive moderation. Every configuration binds the driver
+    afresh, so none inherits another's settings."""
     for rep in range(REPS):
-        for drv, split in DRIVER_CONFIGS:
+        for drv, split, moderation in DRIVER_CONFIGS:
             ports.if_a = dl.bind_driver(ports.pci_a, drv)
             ports.configure_a()
             dl.sh("ethtool", "-X", ports.if_a, "start", str(DRIVER_QUEUE), "equal", "1")
-            dl.sh("ethtool", "-C", ports.if_a, "rx-usecs", str(DRIVER_RX_USECS))
+            if moderation == "fixed":
+                usecs = DRIVER_RX_USECS
+                dl.sh("ethtool", "-C", ports.if_a, "rx-usecs", str(usecs))
+            elif drv == "igb":
+                usecs = IGB_DYNAMIC_RX_USECS
+                dl.sh("ethtool", "-C", ports.if_a, "rx-usecs", str(usecs))
+            else:
+                usecs = None
+                dl.sh("ethtool", "-C", ports.if_a, "adaptive-rx", "on")
             if split:
                 dl.sh("ethtool", "-G", ports.if_a, "tcp-data-split", split)
-            for direction in ("rx", "tx") if split != "on" else ("rx",):
+            directions = ("rx", "tx") if split != "on" and moderation == "fixed" else ("rx",)
+            for direction in directions:
+                ifi = dl.ifindex(ports.if_a)
                 res = transfer("copy", to_peer=direction == "tx", ifname=ports.if_a,
-                               ports=ports, queue=DRIVER_QUEUE)
+                               ports=ports, queue=DRIVER_QUEUE,
+                               pools=lambda: pool_stats(ynl, ifi))
                 # Receiving, the flow is all of what port A gets but a few frames
                 # (neighbour discovery, say): it must have been on the queue.
                 if direction == "rx" and res["queue_rx_pkts"] < 0.99 * res["a_rx_pkts"]:
                     raise RuntimeError(f"{drv}: rx queue {DRIVER_QUEUE} got {res['queue_rx_pkts']} "
                                        f"of the {res['a_rx_pkts']} packets port A received")
                 emit(kind="driver", driver=drv, split=split or "none", direction=direction,
-                     rep=rep, rx_usecs=DRIVER_RX_USECS, queue=DRIVER_QUEUE, **res)
+                     rep=rep, moderation=moderation, rx_usecs=usecs, queue=DRIVER_QUEUE,
+                     **res)
     ports.attach_a()
 
 
@@ -275,7 +326,7 @@ def main():
             steps += [("page_pool", pp_bench)]
     if "e2e" in phases:
         steps += [("e2e", lambda: e2e_bench(ynl, ifi, ports.if_a)),
-                  ("driver", lambda: driver_bench(ports))]
+                  ("driver", lambda: driver_bench(ynl, ports))]
     for name, fn in steps:
         t = time.monotonic()
         print(f"# {name} ...", flush=True)

@@ -288,6 +288,24 @@ def determinism(runs):
     return per
 
 
+# The page-pool counters bench/guest.py records per transfer, as report columns.
+PP_COUNTERS = {"pp_alloc_fast": "alloc from cache", "pp_alloc_slow": "alloc slow",
+               "pp_alloc_refill": "cache refills", "pp_recycle_cached": "recycled to cache",
+               "pp_recycle_ring": "recycled to ring", "pp_recycle_ring_full": "ring full",
+               "pp_recycle_released_refcnt": "released (refcount)"}
+
+
+# The driver configurations of the igb_rs against igb transfers, in report order.
+DRIVER_KEYS = ("igb_rs split off", "igb_rs split on", "igb", "igb_rs split off adaptive",
+               "igb adaptive")
+
+
+def driver_key(r):
+    """A driver transfer's configuration, one of DRIVER_KEYS."""
+    key = "igb" if r["driver"] == "igb" else f"igb_rs split {r['split']}"
+    return key + (" adaptive" if r.get("moderation") == "adaptive" else "")
+
+
 def e2e(rows):
     """End-to-end transfers under -icount, one vCPU: the guest's busy time per byte is its
     instructions per byte (sender and receiver alike). Pairs within one boot (devmem against
@@ -311,24 +329,24 @@ def e2e(rows):
             if "devmem" in v:
                 boot_devmem.setdefault(boot, {})[rep] = per_byte(v["devmem"])
         # igb_rs (header split off, and on) against igb, receiving: rows of a run that set
-        # the same interrupt interval and queue on both (they carry `split`).
+        # the same interrupt interval and queue on both (they carry `split`); and the two
+        # with their adaptive moderation (`moderation`, absent in runs before it).
         by = {}
         for r in rows:
             if (r["kind"] == "driver" and r["kernel_impl"] == impl and r["direction"] == "rx"
                     and r["rep"] > 0 and "split" in r):
-                key = "igb" if r["driver"] == "igb" else f"igb_rs split {r['split']}"
-                by.setdefault((r["boot"], r["rep"]), {})[key] = r
-        for split in ("off", "on"):
-            rs = f"igb_rs split {split}"
-            pairs = [v for v in by.values() if rs in v and "igb" in v]
+                by.setdefault((r["boot"], r["rep"]), {})[driver_key(r)] = r
+        for rs, base in (("igb_rs split off", "igb"), ("igb_rs split on", "igb"),
+                         ("igb_rs split off adaptive", "igb adaptive")):
+            pairs = [v for v in by.values() if rs in v and base in v]
             if pairs:
-                res[f"{rs}/igb rx {impl}"] = median_ci([per_byte(v[rs]) / per_byte(v["igb"])
+                res[f"{rs}/igb rx {impl}"] = median_ci([per_byte(v[rs]) / per_byte(v[base])
                                                         for v in pairs])
                 # The peer's received packets (the receiver's ACKs), paired the same way:
                 # how alike the peer's share of the count is.
-                res[f"{rs}/igb acks {impl}"] = median_ci([v[rs]["b_rx_pkts"] / max(v["igb"]["b_rx_pkts"], 1)
+                res[f"{rs}/igb acks {impl}"] = median_ci([v[rs]["b_rx_pkts"] / max(v[base]["b_rx_pkts"], 1)
                                                           for v in pairs])
-        for key in ("igb_rs split off", "igb_rs split on", "igb"):
+        for key in DRIVER_KEYS:
             vals = [v[key] for v in by.values() if key in v]
             if vals:
                 mib = lambda r, k: r[k] / r["bytes"] * 2 ** 20  # noqa: E731
@@ -336,6 +354,22 @@ def e2e(rows):
                 res[f"{key} irqs/MiB {impl}"] = median_ci([mib(r, "irqs") for r in vals])
                 res[f"{key} pkts/MiB {impl}"] = median_ci([mib(r, "a_rx_pkts") for r in vals])
                 res[f"{key} acks/MiB {impl}"] = median_ci([mib(r, "b_rx_pkts") for r in vals])
+        # Port A's page-pool counters per MiB moved (transfers that recorded them: igb_rs'
+        # pools, devmem's with the binding's provider).
+        for r in rows:
+            if r["rep"] == 0 or r["kernel_impl"] != impl or "pp_alloc_fast" not in r:
+                continue
+            if r["kind"] == "e2e":
+                what = r["mode"]
+            elif r["kind"] == "driver" and r["direction"] == "rx" and "split" in r:
+                what = driver_key(r)
+            else:
+                continue
+            pp = res.setdefault("_pp", {}).setdefault((impl, what), {})
+            for k in PP_COUNTERS:
+                pp.setdefault(k, []).append(r[k] / r["bytes"] * 2 ** 20)
+    for key, per in res.get("_pp", {}).items():
+        res["_pp"][key] = {k: median_ci(v) for k, v in per.items()}
     # raw-e2e-IMPL-ROUND.txt: Rust against C, the same repetition of the two boots of a
     # round (the boots alternate, A/B/A/B).
     rounds = {}
@@ -493,8 +527,7 @@ def main():
                       f"{fmt_ci(mega(sec[f'copy insns/GiB {impl}']), 1)} | {fmt_ci(sec[f'devmem/copy {impl}'])} | "
                       f"{fmt(sec[f'devmem irqs/MiB {impl}'][0], 1)} / {fmt(sec[f'copy irqs/MiB {impl}'][0], 1)} |")
         md.append("")
-        drv = [k for k in ("igb_rs split off", "igb_rs split on", "igb")
-               if any(f"{k} insns/GiB {i}" in sec for i in impls)]
+        drv = [k for k in DRIVER_KEYS if any(f"{k} insns/GiB {i}" in sec for i in impls)]
         if drv:
             md += ["### igb_rs against igb, receiving", "",
                    "Port A under igb_rs (header split off, then on) and under the C igb driver, in "
@@ -503,7 +536,10 @@ def main():
                    "(`ethtool -X`; a transfer counts only if that queue got at least 99% of what "
                    "port A received). The instructions are the whole guest's, the peer's (sender, "
                    "C igb on port B) with the receiver's; the peer's received packets are the "
-                   "receiver's acknowledgements.", "",
+                   "receiver's acknowledgements. The rows marked adaptive (where the run had "
+                   "them) take each driver's own adaptive moderation instead (igb's default, "
+                   "`rx-usecs 3`; igb_rs' `adaptive-rx on`, header split off), compared with each "
+                   "other; no target judges them, since the two schemes differ.", "",
                    "| kernel | port A | millions of instructions per GiB | against igb | "
                    "interrupts per MiB | packets received per MiB | peer's packets received per MiB |",
                    "|---|---|---|---|---|---|---|"]
@@ -516,6 +552,19 @@ def main():
                               f"{fmt_ci(ratio) if ratio else '–'} | {fmt_ci(sec[f'{k} irqs/MiB {impl}'], 1)} | "
                               f"{fmt_ci(sec[f'{k} pkts/MiB {impl}'], 1)} | "
                               f"{fmt_ci(sec[f'{k} acks/MiB {impl}'], 1)} |")
+            md.append("")
+        if sec.get("_pp"):
+            md += ["### Page pools", "",
+                   "Port A's page-pool counters (netdev family, `page-pool-stats-get`, read "
+                   "before and after each transfer, outside its count) per MiB moved: where "
+                   "buffers came from and went back to. devmem's payload pools take the "
+                   "binding's provider; igb has no page pool. No driver here counts its NAPI "
+                   "polls (packets per poll): the interrupts per MiB above stand for them.", "",
+                   "| kernel | transfer | " + " | ".join(PP_COUNTERS.values()) + " |",
+                   "|---|---|" + "---|" * len(PP_COUNTERS)]
+            for (impl, what), per in sorted(sec["_pp"].items()):
+                md.append(f"| {impl} | {what} | " +
+                          " | ".join(fmt_ci(per[k], 1) for k in PP_COUNTERS) + " |")
             md.append("")
         for impl in ("rust", "c"):
             t = sec.get(f"devmem/copy {impl}")

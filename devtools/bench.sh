@@ -17,7 +17,9 @@
 #          tree against the same kernel, its objects in the cache (kbuild's MO=).
 #   e2e    end-to-end transfers on each of IMPLS' release kernels, under the same ruler
 #          (one vCPU, -icount): devmem against copying receive on one driver, then
-#          igb_rs against igb, alternating within each boot; the boots alternate the
+#          igb_rs against igb (at one fixed interrupt interval, then each with its own
+#          adaptive moderation), alternating within each boot, with port A's page-pool
+#          counters beside each transfer; the boots alternate the
 #          kernels E2E_BOOTS times (default 3: A/B/A/B/A/B). A transfer's figure is the
 #          guest's busy time, which under -icount counts instructions of the whole guest
 #          (sender and receiver alike) in /proc/stat's 10 ms ticks.
