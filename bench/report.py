@@ -536,10 +536,12 @@ def main():
                    "(`ethtool -X`; a transfer counts only if that queue got at least 99% of what "
                    "port A received). The instructions are the whole guest's, the peer's (sender, "
                    "C igb on port B) with the receiver's; the peer's received packets are the "
-                   "receiver's acknowledgements. The rows marked adaptive (where the run had "
-                   "them) take each driver's own adaptive moderation instead (igb's default, "
-                   "`rx-usecs 3`; igb_rs' `adaptive-rx on`, header split off), compared with each "
-                   "other; no target judges them, since the two schemes differ.", "",
+                   "receiver's acknowledgements." + (
+                       " The rows marked adaptive take each driver's own adaptive moderation "
+                       "instead (igb's default, `rx-usecs 3`; igb_rs' `adaptive-rx on`, header "
+                       "split off), compared with each other; no target judges them, since the "
+                       "two schemes differ." if any(k.endswith("adaptive") for k in drv) else ""),
+                   "",
                    "| kernel | port A | millions of instructions per GiB | against igb | "
                    "interrupts per MiB | packets received per MiB | peer's packets received per MiB |",
                    "|---|---|---|---|---|---|---|"]
@@ -557,8 +559,10 @@ def main():
             md += ["### Page pools", "",
                    "Port A's page-pool counters (netdev family, `page-pool-stats-get`, read "
                    "before and after each transfer, outside its count) per MiB moved: where "
-                   "buffers came from and went back to. devmem's payload pools take the "
-                   "binding's provider; igb has no page pool. No driver here counts its NAPI "
+                   "buffers came from and went back to. Each row sums every pool of port A, the "
+                   "header and payload pools of all its queues; on the devmem transfers the "
+                   "bound queues' payload pools are the binding's provider's. igb has no page "
+                   "pool. No driver here counts its NAPI "
                    "polls (packets per poll): the interrupts per MiB above stand for them.", "",
                    "| kernel | transfer | " + " | ".join(PP_COUNTERS.values()) + " |",
                    "|---|---|" + "---|" * len(PP_COUNTERS)]

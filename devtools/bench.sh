@@ -73,7 +73,8 @@ for p in $PHASES; do
 	micro)
 		IMPL=rust bash "$DEVMEM_TOP/devtools/build.sh"
 		mkdir -p "$pp_out"
-		quiet kmake M="$pp_src" MO="$pp_out" modules ||
+		# Against the Rust kernel the micro boot runs, whatever IMPL the caller set.
+		OUT=$CACHE/build-$VARIANT quiet kmake M="$pp_src" MO="$pp_out" modules ||
 			die "upstream's page_pool bench module did not build"
 		pp=$pp_out/bench_page_pool.ko
 		GUEST_CPUS=1 QEMU_EXTRA="$icount ${QEMU_EXTRA:-}" guest micro rust micro
