@@ -63,16 +63,10 @@ impl Dim {
                 // SAFETY: `slot` is valid for writes; all-zero bytes are a `struct dim` in
                 // its first state (start measuring, parked on top, no steps).
                 unsafe { slot.write(pin_init::zeroed()) };
-                // SAFETY: `slot` was just initialised; `work` is not queued; `Self::work`
-                // is a work function for it (it does nothing).
+                // SAFETY: `slot` was just initialised and its `work` is not queued.
+                unsafe { Self::init_work(&raw mut (*slot).work) };
+                // SAFETY: `slot` is valid for writes.
                 unsafe {
-                    bindings::init_work_with_key(
-                        &raw mut (*slot).work,
-                        Some(Self::work),
-                        false,
-                        c"dim".as_char_ptr(),
-                        crate::static_lock_class!().as_ptr(),
-                    );
                     (*slot).mode = bindings::dim_cq_period_mode_DIM_CQ_PERIOD_MODE_START_FROM_EQE
                         as u8;
                     (*slot).profile_ix = bindings::NET_DIM_DEF_PROFILE_EQE as u8;
@@ -80,6 +74,32 @@ impl Dim {
             }),
             events: 0,
         })
+    }
+
+    /// Initialises the work item of a new instance with [`Dim::work`], under the name and
+    /// lockdep class all instances share.
+    ///
+    /// Not inlined, and not part of `new`'s initialiser: that closure is instantiated in
+    /// each caller's crate, where the name would be a copy of the literal at another
+    /// address, and lockdep warns when it meets one class under two names (a driver's
+    /// instance after this crate's KUnit tests ran their work).
+    ///
+    /// # Safety
+    ///
+    /// `work` is valid for writes and not queued.
+    #[inline(never)]
+    unsafe fn init_work(work: *mut bindings::work_struct) {
+        // SAFETY: The caller guarantees `work`; `Self::work` is a work function (it does
+        // nothing); the name and the class are static.
+        unsafe {
+            bindings::init_work_with_key(
+                work,
+                Some(Self::work),
+                false,
+                c"dim".as_char_ptr(),
+                crate::static_lock_class!().as_ptr(),
+            )
+        };
     }
 
     /// Starts over: the default profile, no window open, nothing learnt. For a queue whose
@@ -200,6 +220,10 @@ mod tests {
             Some(Moderation { usecs: 1 })
         );
         assert_eq!(dim.moderation(), Moderation { usecs: 1 });
+        // The move queued the work item: let it run, so that its lockdep class is known by
+        // the time a driver's instance runs its own (which must find the same name).
+        // SAFETY: The work was initialised by `new`.
+        unsafe { bindings::flush_work(&raw mut (*dim.inner.get()).work) };
         // A new window starts: the next interrupts decide nothing yet.
         assert_eq!(dim.as_mut().update(packets + 10, bytes + 15_000), None);
         // Reset: the default profile, and a full window again before any move.
