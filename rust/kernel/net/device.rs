@@ -1074,11 +1074,24 @@ mod tests {
         {
             let dev = other.dev().lock();
             assert_eq!(Napi::stop(&pair, &dev), Err(EINVAL));
+            assert_eq!(pair.napi.disable(&dev), Err(EINVAL));
+            assert_eq!(pair.napi.enable(&dev), Err(EINVAL));
         }
         {
             let dev = reg.dev().lock();
+            // Disabled for a queue restart, twice (the second has nothing to do): not
+            // scheduled until enabled.
+            pair.napi.disable(&dev)?;
+            pair.napi.disable(&dev)?;
+            assert!(!pair.napi.schedule());
+            pair.napi.enable(&dev)?;
+            pair.napi.enable(&dev)?;
+            // Stopped while disabled: the stop does not wait for a poll that cannot come.
+            pair.napi.disable(&dev)?;
             Napi::stop(&pair, &dev)?;
-            // Stopped: disabled, scheduling does nothing again.
+            // Stopped: disabled, scheduling does nothing again; neither does enabling.
+            assert!(!pair.napi.schedule());
+            pair.napi.enable(&dev)?;
             assert!(!pair.napi.schedule());
             // A second stop has nothing to do.
             Napi::stop(&pair, &dev)?;

@@ -53,13 +53,18 @@ pub const NAPI_GFP: Flags = GFP_ATOMIC;
 ///
 /// While `started` is false, the context is not added to a device and its C state has
 /// `NAPI_STATE_SCHED` set, so that scheduling it does nothing. While `started` is true, it
-/// is added to a device and enabled, and one reference of an `Arc<P>` holding it was given
-/// up with `Arc::into_raw` (released by [`Napi::stop`]).
+/// is added to a device, enabled unless `disabled` is true (then `NAPI_STATE_SCHED` is set
+/// again, by [`Napi::disable`]), and one reference of an `Arc<P>` holding it was given up
+/// with `Arc::into_raw` (released by [`Napi::stop`]). `disabled` is false while `started`
+/// is false. Its C `list_owner` is -1 but while the core has it scheduled on a CPU, so a page
+/// pool linked to it ([`OwnedPagePool::link_napi`]) recycles directly only in its polls'
+/// softirq.
 #[pin_data]
 pub struct Napi<P: NapiPoll> {
     #[pin]
     inner: Opaque<bindings::napi_struct>,
     started: AtomicBool,
+    disabled: AtomicBool,
     /// The rx and tx queue linked to the context while it is started.
     queue: AtomicU32,
     _p: PhantomData<P>,
@@ -134,17 +139,19 @@ impl<P: NapiPoll> Napi<P> {
                 unsafe {
                     core::ptr::write_bytes(slot, 0, 1);
                     // INVARIANT: what `netif_napi_add` sets, so that `napi_schedule_prep`
-                    // refuses until `napi_enable`.
+                    // refuses until `napi_enable`, and no CPU owns it.
                     (*slot).state = bindings::NAPIF_STATE_SCHED as crate::ffi::c_ulong;
+                    (*slot).list_owner = -1;
                 }
             }),
             started: AtomicBool::new(false),
+            disabled: AtomicBool::new(false),
             queue: AtomicU32::new(0),
             _p: PhantomData,
         })
     }
 
-    fn as_raw(&self) -> *mut bindings::napi_struct {
+    pub(crate) fn as_raw(&self) -> *mut bindings::napi_struct {
         self.inner.get()
     }
 
@@ -220,12 +227,8 @@ impl<P: NapiPoll> Napi<P> {
     pub fn stop(owner: &Arc<P>, dev: &LockedNetDevice) -> Result {
         let napi = owner.napi();
         let raw = napi.as_raw();
-        if !napi.started.load(Ordering::Acquire) {
+        if !napi.started_on(dev)? {
             return Ok(());
-        }
-        // SAFETY: Started: added to a device, whose pointer `dev` stays set until removal.
-        if unsafe { (*raw).dev } != dev.as_raw() {
-            return Err(EINVAL);
         }
         // SAFETY: Started on `dev`, whose instance lock is held (`LockedNetDevice`), which
         // also keeps a concurrent `start` or `stop` out; the queue it linked is unlinked
@@ -240,15 +243,64 @@ impl<P: NapiPoll> Napi<P> {
                     bindings::netif_queue_set_napi(dev.as_raw(), q, ty, core::ptr::null_mut());
                 }
             }
-            bindings::napi_disable_locked(raw);
+            if !napi.disabled.load(Ordering::Relaxed) {
+                bindings::napi_disable_locked(raw);
+            }
             bindings::netif_napi_del_locked(raw);
         }
         // INVARIANT: removed (and `napi_disable` left `NAPI_STATE_SCHED` set).
+        napi.disabled.store(false, Ordering::Relaxed);
         napi.started.store(false, Ordering::Release);
         // SAFETY: The reference `start` gave up for this context, of the `Arc` `owner` is
         // one of (`napi` is a field of `*owner`); the caller's `owner` keeps `P` alive.
         drop(unsafe { Arc::from_raw(Arc::as_ptr(owner)) });
         Ok(())
+    }
+
+    /// Disables a started context for a while (C `napi_disable_locked`): waits for a
+    /// running poll to end, and the context is not scheduled until [`Napi::enable`]. For a
+    /// driver restarting a queue the context polls: a page pool linked to it may be
+    /// unlinked or dropped meanwhile. Nothing to do when the context is not started or
+    /// already disabled; `EINVAL` when it was started on a device other than `dev`.
+    pub fn disable(&self, dev: &LockedNetDevice) -> Result {
+        // The instance lock of `dev` keeps `start`, `stop` and `enable` out.
+        if !self.started_on(dev)? || self.disabled.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        // SAFETY: Started and enabled on `dev`, whose instance lock is held.
+        unsafe { bindings::napi_disable_locked(self.as_raw()) };
+        // INVARIANT: `napi_disable_locked` set `NAPI_STATE_SCHED`.
+        self.disabled.store(true, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Enables a context [`Napi::disable`] disabled (C `napi_enable_locked`). It polls
+    /// when next scheduled: an interrupt that came meanwhile found it disabled, so the
+    /// driver raises one if it masked its vector. Nothing to do when the context is not
+    /// started or not disabled; `EINVAL` when it was started on a device other than `dev`.
+    pub fn enable(&self, dev: &LockedNetDevice) -> Result {
+        if !self.started_on(dev)? || !self.disabled.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        // SAFETY: Started on `dev`, whose instance lock is held, and disabled (`disabled`),
+        // so `NAPI_STATE_SCHED` is set, as `napi_enable_locked` requires.
+        unsafe { bindings::napi_enable_locked(self.as_raw()) };
+        // INVARIANT: enabled again.
+        self.disabled.store(false, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Whether the context is started; `EINVAL` when it was started on a device other
+    /// than `dev`.
+    fn started_on(&self, dev: &LockedNetDevice) -> Result<bool> {
+        if !self.started.load(Ordering::Acquire) {
+            return Ok(false);
+        }
+        // SAFETY: Started: added to a device, whose pointer stays set until removal.
+        if unsafe { (*self.as_raw()).dev } != dev.as_raw() {
+            return Err(EINVAL);
+        }
+        Ok(true)
     }
 
     /// Schedules a poll (C `napi_schedule`), from the interrupt handler. Does nothing for a

@@ -14,6 +14,10 @@ use crate::{
     error::from_err_ptr,
     net::{
         device::NetDevice,
+        napi::{
+            Napi,
+            NapiPoll, //
+        },
         netmem::NetmemRef, //
     },
     prelude::*, //
@@ -115,6 +119,32 @@ impl OwnedPagePool {
         let pool = from_err_ptr(unsafe { bindings::page_pool_create(&params.0) })?;
         // INVARIANT: `page_pool_create` returned a pool, which we destroy on drop.
         NonNull::new(pool).map(Self).ok_or(ENOMEM)
+    }
+
+    /// Links the pool to the NAPI context of its queue (C
+    /// `page_pool_enable_direct_recycling`): a buffer freed in softirq context on the CPU
+    /// where `napi` is scheduled, as by GRO or TCP in the poll, goes straight back into the
+    /// pool's cache instead of through its ring. Nothing changes for a pool already linked
+    /// to `napi`.
+    ///
+    /// # Safety
+    ///
+    /// `napi` stays in memory until the pool is dropped or [`Self::unlink_napi`] is
+    /// called; the pool is not linked to another context; its buffers are taken only by
+    /// `napi`'s polls, or while `napi` is not scheduled (disabled, or not started).
+    pub unsafe fn link_napi<P: NapiPoll>(&self, napi: &Napi<P>) {
+        // SAFETY: The pool is alive (type invariant); `napi` is a C context whose
+        // `list_owner` names a CPU only while it is scheduled there (`Napi`'s invariant),
+        // and lives as long as the link (the caller's promise).
+        unsafe { bindings::page_pool_enable_direct_recycling(self.0.as_ptr(), napi.as_raw()) }
+    }
+
+    /// Ends a link made by [`Self::link_napi`] (C `page_pool_disable_direct_recycling`),
+    /// as dropping the pool does. The context must be disabled or stopped
+    /// ([`Napi::disable`]), else the core warns that its poll may still be recycling.
+    pub fn unlink_napi(&self) {
+        // SAFETY: The pool is alive (type invariant).
+        unsafe { bindings::page_pool_disable_direct_recycling(self.0.as_ptr()) }
     }
 
     /// Takes a buffer: a page, or a `net_iov` of the pool's memory provider

@@ -26,6 +26,7 @@ use crate::{
     },
     net::{
         device::{
+            LockedNetDevice,
             NetDevice,
             Operations, //
         },
@@ -90,16 +91,17 @@ pub trait QueueMgmtOps: Operations {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
-    /// Starts rx queue `idx` on `mem`. On failure the memory is given back.
+    /// Starts rx queue `idx` on `mem`. On failure the memory is given back, and the core
+    /// starts the queue again on the memory [`Self::stop`] returned.
     fn start(
         data: &Self::Data,
-        dev: &NetDevice,
+        dev: &LockedNetDevice,
         idx: u32,
         mem: Self::QueueMem,
     ) -> core::result::Result<(), (Error, Self::QueueMem)>;
 
     /// Stops rx queue `idx` and returns the memory it ran on.
-    fn stop(data: &Self::Data, dev: &NetDevice, idx: u32) -> Result<Self::QueueMem>;
+    fn stop(data: &Self::Data, dev: &LockedNetDevice, idx: u32) -> Result<Self::QueueMem>;
 }
 
 /// The C table of `T`'s queue-management ops, installed by
@@ -217,6 +219,8 @@ impl<T: QueueMgmtOps> QueueMgmtTable<T> {
     ) -> c_int {
         // SAFETY: `dev` as `callee` requires (this function's contract).
         let (dev, data) = unsafe { NetDevice::callee::<T>(dev) };
+        // SAFETY: The core holds the instance lock for the call (this function's contract).
+        let dev = unsafe { LockedNetDevice::assume_locked(dev) };
         // SAFETY: `mem` is a slot of this table, filled by `put` (this function's contract).
         let Some(m) = (unsafe { Self::take(mem) }) else {
             return EINVAL.to_errno();
@@ -244,6 +248,8 @@ impl<T: QueueMgmtOps> QueueMgmtTable<T> {
     ) -> c_int {
         // SAFETY: `dev` as `callee` requires (this function's contract).
         let (dev, data) = unsafe { NetDevice::callee::<T>(dev) };
+        // SAFETY: The core holds the instance lock for the call (this function's contract).
+        let dev = unsafe { LockedNetDevice::assume_locked(dev) };
         from_result(|| {
             let m = <T as QueueMgmtOps>::stop(data, dev, idx as u32)?;
             // SAFETY: `mem` is the core's zeroed per-queue slot (this function's contract).

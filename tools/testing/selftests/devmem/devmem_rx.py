@@ -19,7 +19,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
 from devmem_lib import (HERE, IP_A, MFD_HUGETLB, NS, SPEC, DevmemStream, Ports,  # noqa: E402
                         Udmabuf, accept, bound_queues, listen, make_udmabuf, pool_dmabufs,
-                        rx_queue_dmabufs, rx_queues)
+                        pools_of, rx_queue_dmabufs, rx_queue_napis, rx_queues)
 from ktap import check, run  # noqa: E402
 
 PORT = 5201
@@ -153,6 +153,16 @@ def main():
           else f"queues {rx_queue_dmabufs(ynl, ifi)}, want {dbid} on rx {queues}")
     check("page_pool_get_shows_id",
           lambda: None if dbid in pool_dmabufs(ynl, ifi) else f"pools {pool_dmabufs(ynl, ifi)}")
+
+    def pools_linked_to_napi():
+        # The binding restarted each queue on new pools, linked to the queue's NAPI context
+        # (buffers freed in its poll recycle straight into their pool): page-pool-get gives
+        # the bound queues' NAPI ids for the binding's pools, one pool per queue.
+        bound = {q["id"] for q in queues}
+        want = sorted(n for n, q in rx_queue_napis(ynl, ifi).items() if q in bound)
+        got = sorted(p.get("napi-id", 0) for p in pools_of(ynl, dbid))
+        return None if want and got == want else f"pools' napi-ids {got}, queues' {want}"
+    check("page_pools_linked_to_queue_napi", pools_linked_to_napi)
 
     def rebind_same_queue():
         try:

@@ -202,6 +202,11 @@ impl Operations for IgbOps {
             )?;
         }
         for (p, (rx, tx)) in a.active().iter().zip(rings) {
+            // SAFETY: The pair's context polls the ring, and is not started yet (`stop`
+            // stopped it, or it never was); the pair, which holds it, outlives its rings
+            // (dropped in `stop` or by a queue restart, while the adapter holds the pair).
+            // Linked outside the lock: it takes a mutex.
+            unsafe { rx.link_napi(&p.napi) };
             let mut q = p.rx.lock();
             q.ring = Some(rx);
             // Adaptive moderation starts over: its DIM saw nothing while the device was
@@ -422,22 +427,41 @@ impl QueueMgmtOps for IgbOps {
 
     fn start(
         a: &Adapter,
-        _dev: &NetDevice,
+        dev: &LockedNetDevice,
         idx: u32,
         mem: RxRing,
     ) -> core::result::Result<(), (Error, RxRing)> {
         let Some(p) = a.active().get(idx as usize) else {
             return Err((EINVAL, mem));
         };
+        // SAFETY: The pair's context polls the ring; `stop` disabled it, so the buffers
+        // `start_rx` posts are taken while it is not scheduled; the pair, which holds it,
+        // outlives its rings (dropped in `stop` or by a queue restart).
+        unsafe { mem.link_napi(&p.napi) };
         p.rx.lock().ring = Some(mem);
-        match a.start_rx(p) {
-            Ok(()) => Ok(()),
-            // `start_rx` leaves the ring in place: it is there to hand back.
-            Err(e) => p.rx.lock().ring.take().map_or(Ok(()), |mem| Err((e, mem))),
+        if let Err(e) = a.start_rx(p) {
+            // `start_rx` leaves the ring in place: it is there to hand back. The context
+            // stays disabled: the core starts the queue again on its old ring.
+            let Some(mem) = p.rx.lock().ring.take() else {
+                return Ok(());
+            };
+            mem.unlink_napi();
+            return Err((e, mem));
         }
+        // Started by `open` on this device: cannot fail.
+        let _ = p.napi.enable(dev);
+        // An interrupt while the context was disabled left the vector masked (the handler
+        // masks it for the poll, which did not run): unmask it and raise it, so that the
+        // pair is polled for what came meanwhile. A device that is gone takes neither.
+        let bit = p.vector_bit();
+        let _ = a.hw.io(|io| {
+            io.write_reg(EIMS::from_raw(bit));
+            io.write_reg(EICS::from_raw(bit));
+        });
+        Ok(())
     }
 
-    fn stop(a: &Adapter, _dev: &NetDevice, idx: u32) -> Result<RxRing> {
+    fn stop(a: &Adapter, dev: &LockedNetDevice, idx: u32) -> Result<RxRing> {
         let p = a.active().get(idx as usize).ok_or(EINVAL)?;
         // The model stops writing a disabled queue at once; the poll sees no ring after this.
         // A device that is gone writes nothing either.
@@ -448,7 +472,15 @@ impl QueueMgmtOps for IgbOps {
             );
             Ok(())
         });
-        p.rx.lock().ring.take().ok_or(EINVAL)
+        let ring = p.rx.lock().ring.take().ok_or(EINVAL)?;
+        // The pair's poll (its tx too) pauses until `start`: the ring's pools leave the
+        // context only once no poll can recycle into them.
+        if let Err(e) = p.napi.disable(dev) {
+            p.rx.lock().ring = Some(ring);
+            return Err(e);
+        }
+        ring.unlink_napi();
+        Ok(ring)
     }
 }
 

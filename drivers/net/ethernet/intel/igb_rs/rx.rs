@@ -32,7 +32,10 @@ use kernel::{
             NetDevice, //
         },
         dim::Dim,
-        napi::PollContext,
+        napi::{
+            Napi,
+            PollContext, //
+        },
         page_pool::{
             OwnedPagePool,
             Params,
@@ -237,6 +240,30 @@ impl RxRing {
             truesize: (PAGE_SIZE << order) as u32,
             xdp,
         })
+    }
+
+    /// Links both pools to the NAPI context of the pair the ring serves, so that buffers
+    /// freed in its polls' softirq (by GRO, by TCP) recycle straight into the pools' caches.
+    /// Made before the context polls the ring, and undone by [`Self::unlink_napi`] or the
+    /// drop while it is disabled or stopped.
+    ///
+    /// # Safety
+    ///
+    /// `napi` is the context whose polls alone take buffers from this ring (or no one, while
+    /// it is not scheduled), and it stays in memory until the ring is dropped or unlinked.
+    pub(crate) unsafe fn link_napi(&self, napi: &Napi<QueuePair>) {
+        // SAFETY: The caller's promise, for each pool of the ring, which only the ring's
+        // user allocates from.
+        unsafe {
+            self.hdr_pool.link_napi(napi);
+            self.pkt_pool.link_napi(napi);
+        }
+    }
+
+    /// Ends [`Self::link_napi`], with the pair's NAPI context disabled.
+    pub(crate) fn unlink_napi(&self) {
+        self.hdr_pool.unlink_napi();
+        self.pkt_pool.unlink_napi();
     }
 
     /// The number of descriptors.
