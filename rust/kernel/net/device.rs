@@ -1057,6 +1057,7 @@ mod tests {
 
     #[test]
     fn napi_start_and_stop_are_checked() -> Result {
+        const SCHED: crate::ffi::c_ulong = bindings::NAPIF_STATE_SCHED as crate::ffi::c_ulong;
         let parent = parent()?;
         let reg = netdev(parent, 2)?;
         let other = netdev(parent, 2)?;
@@ -1081,11 +1082,16 @@ mod tests {
             let dev = reg.dev().lock();
             // Disabled for a queue restart, twice (the second has nothing to do): not
             // scheduled until enabled.
+            // SAFETY: The context is pinned in `pair`; reading its state word.
+            let sched = || unsafe { (*pair.napi.as_raw()).state } & SCHED != 0;
+            assert!(!sched());
             pair.napi.disable(&dev)?;
             pair.napi.disable(&dev)?;
+            assert!(sched());
             assert!(!pair.napi.schedule());
             pair.napi.enable(&dev)?;
             pair.napi.enable(&dev)?;
+            assert!(!sched());
             // Stopped while disabled: the stop does not wait for a poll that cannot come.
             pair.napi.disable(&dev)?;
             Napi::stop(&pair, &dev)?;

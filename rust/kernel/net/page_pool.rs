@@ -393,6 +393,9 @@ impl Deref for OwnedPagePool {
 
 impl Drop for OwnedPagePool {
     fn drop(&mut self) {
+        // Unlinked first: `page_pool_destroy` unlinks only when it drops the last user, and
+        // an XDP registration of the pool may outlive this value (and the NAPI context).
+        self.unlink_napi();
         // SAFETY: The pool is ours to destroy (type invariant); buffers still out keep it
         // alive inside the page pool core until they come back.
         unsafe { bindings::page_pool_destroy(self.0.as_ptr()) }

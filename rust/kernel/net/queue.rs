@@ -34,7 +34,10 @@ use crate::{
     },
     prelude::*, //
 };
-use core::marker::PhantomData;
+use core::{
+    marker::PhantomData,
+    mem::MaybeUninit, //
+};
 
 /// The configuration of an rx queue (C `struct netdev_queue_config`): `rx_page_size`,
 /// the size of the buffers its page pool hands out (0: the driver's default), set by a
@@ -100,7 +103,9 @@ pub trait QueueMgmtOps: Operations {
         mem: Self::QueueMem,
     ) -> core::result::Result<(), (Error, Self::QueueMem)>;
 
-    /// Stops rx queue `idx` and returns the memory it ran on.
+    /// Stops rx queue `idx` and returns the memory it ran on. After a failure the core
+    /// calls no [`Self::start`] for the queue: what `stop` pauses, it resumes itself
+    /// before it fails.
     fn stop(data: &Self::Data, dev: &LockedNetDevice, idx: u32) -> Result<Self::QueueMem>;
 }
 
@@ -153,14 +158,21 @@ impl<T: QueueMgmtOps> QueueMgmtTable<T> {
         from_result(|| T::validate_qcfg(data, dev, qcfg, ack).map(|()| 0))
     }
 
+    /// The box a slot will hold, allocated before the driver's callback runs, so that
+    /// nothing can fail once the driver has made, stopped or given back a queue's memory
+    /// (the core does not call `start` after a failed `stop`: a driver that paused the
+    /// queue's NAPI context there would never resume it).
+    fn slot_box() -> Result<KBox<MaybeUninit<T::QueueMem>>> {
+        Ok(KBox::new_uninit(GFP_KERNEL)?)
+    }
+
     /// # Safety
     ///
     /// `mem` is a per-queue slot of the core (valid, aligned for a pointer).
-    unsafe fn put(mem: *mut c_void, m: T::QueueMem) -> Result {
-        let b = KBox::new(m, GFP_KERNEL)?;
+    unsafe fn put(mem: *mut c_void, b: KBox<MaybeUninit<T::QueueMem>>, m: T::QueueMem) {
+        let b = KBox::write(b, m);
         // SAFETY: `mem` is valid and aligned for a pointer (the caller's promise).
         unsafe { mem.cast::<Slot>().write(KBox::into_raw(b).cast()) };
-        Ok(())
     }
 
     /// # Safety
@@ -190,9 +202,10 @@ impl<T: QueueMgmtOps> QueueMgmtTable<T> {
         // for reads for the call.
         let ((dev, data), qcfg) = unsafe { (NetDevice::callee::<T>(dev), &*qcfg) };
         from_result(|| {
+            let b = Self::slot_box()?;
             let m = T::mem_alloc(data, dev, idx as u32, qcfg)?;
             // SAFETY: `mem` is the core's zeroed per-queue slot (this function's contract).
-            unsafe { Self::put(mem, m)? };
+            unsafe { Self::put(mem, b, m) };
             Ok(0)
         })
     }
@@ -221,6 +234,11 @@ impl<T: QueueMgmtOps> QueueMgmtTable<T> {
         let (dev, data) = unsafe { NetDevice::callee::<T>(dev) };
         // SAFETY: The core holds the instance lock for the call (this function's contract).
         let dev = unsafe { LockedNetDevice::assume_locked(dev) };
+        // Before the memory leaves the slot: on failure it stays there, for `mem_free`.
+        let b = match Self::slot_box() {
+            Ok(b) => b,
+            Err(e) => return e.to_errno(),
+        };
         // SAFETY: `mem` is a slot of this table, filled by `put` (this function's contract).
         let Some(m) = (unsafe { Self::take(mem) }) else {
             return EINVAL.to_errno();
@@ -229,9 +247,7 @@ impl<T: QueueMgmtOps> QueueMgmtTable<T> {
             Ok(()) => 0,
             Err((e, m)) => {
                 // SAFETY: `mem` is a slot of this table, emptied by `take` above.
-                if unsafe { Self::put(mem, m) }.is_err() {
-                    pr_err!("queue memory lost after a failed start\n");
-                }
+                unsafe { Self::put(mem, b, m) };
                 e.to_errno()
             }
         }
@@ -251,9 +267,10 @@ impl<T: QueueMgmtOps> QueueMgmtTable<T> {
         // SAFETY: The core holds the instance lock for the call (this function's contract).
         let dev = unsafe { LockedNetDevice::assume_locked(dev) };
         from_result(|| {
+            let b = Self::slot_box()?;
             let m = <T as QueueMgmtOps>::stop(data, dev, idx as u32)?;
             // SAFETY: `mem` is the core's zeroed per-queue slot (this function's contract).
-            unsafe { Self::put(mem, m)? };
+            unsafe { Self::put(mem, b, m) };
             Ok(0)
         })
     }

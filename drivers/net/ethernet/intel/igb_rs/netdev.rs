@@ -443,6 +443,9 @@ impl QueueMgmtOps for IgbOps {
             // `start_rx` leaves the ring in place: it is there to hand back. The context
             // stays disabled: the core starts the queue again on its old ring.
             let Some(mem) = p.rx.lock().ring.take() else {
+                // Not seen: the ring was installed under the instance lock, which keeps
+                // everything else that takes it out. The pair polls its tx at least.
+                let _ = p.napi.enable(dev);
                 return Ok(());
             };
             mem.unlink_napi();
