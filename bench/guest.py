@@ -171,6 +171,18 @@ def queue_rx_packets(ifname, q):
     return int(m[1])
 
 
+def napi_polls(ifname):
+    """(polls, packets) summed over port A's rx queues: igb_rs counts its NAPI polls
+    (`ethtool -S` rx<q>_polls, beside rx<q>_packets); None under a driver that does not."""
+    out = subprocess.run(["ethtool", "-S", ifname], capture_output=True, text=True,
+                         check=True).stdout
+    polls = re.findall(r"^\s*rx\d+_polls:\s*(\d+)$", out, re.M)
+    if not polls:
+        return None
+    pkts = re.findall(r"^\s*rx\d+_packets:\s*(\d+)$", out, re.M)
+    return sum(map(int, polls)), sum(map(int, pkts))
+
+
 # The page-pool counters (netdev family, `page-pool-stats-get`) a transfer records, as
 # `pp_<name>` with dashes as underscores: where buffers came from and went back to.
 PP_STATS = ("alloc-fast", "alloc-slow", "alloc-refill", "alloc-empty", "recycle-cached",
@@ -215,6 +227,7 @@ def transfer(mode, dbid=0, to_peer=False, ifname=None, ports=None, queue=None, p
         a0, b0 = packets(ports.if_a), packets(ports.if_b, dl.NS)
         q0 = queue_rx_packets(ports.if_a, queue) if queue is not None else 0
     p0 = pools() if pools else None
+    n0 = napi_polls(ifname) if ifname else None
     j0 = busy_jiffies()
     i0 = interrupts(ifname) if ifname else 0
     tx = subprocess.run(([] if to_peer else ns) + [TCP_RXTX, "send", dst,
@@ -226,6 +239,7 @@ def transfer(mode, dbid=0, to_peer=False, ifname=None, ports=None, queue=None, p
         a1, b1 = packets(ports.if_a), packets(ports.if_b, dl.NS)
         q1 = queue_rx_packets(ports.if_a, queue) if queue is not None else 0
     p1 = pools() if pools else None
+    n1 = napi_polls(ifname) if ifname else None
     if rx.returncode or tx.returncode:
         raise RuntimeError(f"{mode} transfer failed: rx {rx.returncode} tx {tx.returncode}")
     res = dict(kv.split("=") for kv in out.split())
@@ -237,7 +251,10 @@ def transfer(mode, dbid=0, to_peer=False, ifname=None, ports=None, queue=None, p
                    b_rx_pkts=b1[0] - b0[0], b_tx_pkts=b1[1] - b0[1])
         if queue is not None:
             res["queue_rx_pkts"] = q1 - q0
-    # A driver without page pools (igb) records none.
+    # A driver that does not count its polls (igb) records none; nor one without page
+    # pools (igb again).
+    if n0 and n1:
+        res.update(napi_polls=n1[0] - n0[0], napi_pkts=n1[1] - n0[1])
     if p1:
         res.update(pool_delta(p0, p1))
     return res

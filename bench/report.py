@@ -368,6 +368,9 @@ def e2e(rows):
             pp = res.setdefault("_pp", {}).setdefault((impl, what), {})
             for k in PP_COUNTERS:
                 pp.setdefault(k, []).append(r[k] / r["bytes"] * 2 ** 20)
+            # igb_rs' NAPI polls (runs before the counter have none).
+            if r.get("napi_polls"):
+                pp.setdefault("napi_ppp", []).append(r["napi_pkts"] / r["napi_polls"])
     for key, per in res.get("_pp", {}).items():
         res["_pp"][key] = {k: median_ci(v) for k, v in per.items()}
     # raw-e2e-IMPL-ROUND.txt: Rust against C, the same repetition of the two boots of a
@@ -556,19 +559,29 @@ def main():
                               f"{fmt_ci(sec[f'{k} acks/MiB {impl}'], 1)} |")
             md.append("")
         if sec.get("_pp"):
+            ppp = any("napi_ppp" in per for per in sec["_pp"].values())
             md += ["### Page pools", "",
                    "Port A's page-pool counters (netdev family, `page-pool-stats-get`, read "
                    "before and after each transfer, outside its count) per MiB moved: where "
                    "buffers came from and went back to. Each row sums every pool of port A, the "
                    "header and payload pools of all its queues; on the devmem transfers the "
                    "bound queues' payload pools are the binding's provider's. igb has no page "
-                   "pool. No driver here counts its NAPI "
-                   "polls (packets per poll): the interrupts per MiB above stand for them.", "",
-                   "| kernel | transfer | " + " | ".join(PP_COUNTERS.values()) + " |",
-                   "|---|---|" + "---|" * len(PP_COUNTERS)]
+                   "pool. " + (
+                       "The last column is not per MiB: the packets port A's rx queues took per "
+                       "NAPI poll of their pairs (igb_rs' `rx<q>_packets` over `rx<q>_polls`; a "
+                       "poll that found no packet counts too, as one for tx completions alone "
+                       "does). igb counts no polls: for it the interrupts per MiB above stand "
+                       "for them." if ppp else
+                       "No driver here counted its NAPI polls (packets per poll): the "
+                       "interrupts per MiB above stand for them."), "",
+                   "| kernel | transfer | " + " | ".join(PP_COUNTERS.values()) +
+                   (" | packets per NAPI poll" if ppp else "") + " |",
+                   "|---|---|" + "---|" * (len(PP_COUNTERS) + bool(ppp))]
             for (impl, what), per in sorted(sec["_pp"].items()):
-                md.append(f"| {impl} | {what} | " +
-                          " | ".join(fmt_ci(per[k], 1) for k in PP_COUNTERS) + " |")
+                cols = [fmt_ci(per[k], 1) for k in PP_COUNTERS]
+                if ppp:
+                    cols.append(fmt_ci(per["napi_ppp"], 1) if "napi_ppp" in per else "–")
+                md.append(f"| {impl} | {what} | " + " | ".join(cols) + " |")
             md.append("")
         for impl in ("rust", "c"):
             t = sec.get(f"devmem/copy {impl}")

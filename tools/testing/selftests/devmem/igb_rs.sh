@@ -364,7 +364,7 @@ fi
 names_ok=1
 for q in 0 1; do
 	for n in rx${q}_packets rx${q}_bytes rx${q}_dropped rx${q}_alloc_fail rx${q}_starved \
-		 rx${q}_csum_unnecessary tx${q}_packets tx${q}_bytes tx${q}_dropped tx${q}_stop \
+		 rx${q}_polls rx${q}_csum_unnecessary tx${q}_packets tx${q}_bytes tx${q}_dropped tx${q}_stop \
 		 rx${q}_csum_err tx${q}_wake tx${q}_csum_offload tx${q}_tso tx${q}_csum_sw; do
 		[ -n "$(counter "$IF_A" "$n")" ] || { ktap_print_msg "no counter $n"; names_ok=0; }
 	done
@@ -373,16 +373,18 @@ rx_before=$(stat_sum "$IF_A" "rx[0-9]+_packets")
 tx_before=$(stat_sum "$IF_A" "tx[0-9]+_packets")
 rxb_before=$(stat_sum "$IF_A" "rx[0-9]+_bytes")
 txb_before=$(stat_sum "$IF_A" "tx[0-9]+_bytes")
+polls_before=$(stat_sum "$IF_A" "rx[0-9]+_polls")
 # A TSO packet counts once, with all its bytes: tx packets grow by far less than the
 # segments on the wire.
 if [ $names_ok = 1 ] && transfer b 1048576 && transfer a 1048576 &&
    [ "$(stat_sum "$IF_A" "rx[0-9]+_packets")" -ge $((rx_before + 100)) ] &&
    [ "$(stat_sum "$IF_A" "tx[0-9]+_packets")" -ge $((tx_before + 10)) ] &&
    [ "$(stat_sum "$IF_A" "rx[0-9]+_bytes")" -ge $((rxb_before + 1048576)) ] &&
-   [ "$(stat_sum "$IF_A" "tx[0-9]+_bytes")" -ge $((txb_before + 1048576)) ]; then
+   [ "$(stat_sum "$IF_A" "tx[0-9]+_bytes")" -ge $((txb_before + 1048576)) ] &&
+   [ "$(stat_sum "$IF_A" "rx[0-9]+_polls")" -gt "$polls_before" ]; then
 	ktap_test_pass "ethtool_S_counters"
 else
-	ktap_print_msg "rx +$(($(stat_sum "$IF_A" "rx[0-9]+_packets") - rx_before)) packets, tx +$(($(stat_sum "$IF_A" "tx[0-9]+_packets") - tx_before)) packets"
+	ktap_print_msg "rx +$(($(stat_sum "$IF_A" "rx[0-9]+_packets") - rx_before)) packets, tx +$(($(stat_sum "$IF_A" "tx[0-9]+_packets") - tx_before)) packets, +$(($(stat_sum "$IF_A" "rx[0-9]+_polls") - polls_before)) polls"
 	ktap_test_fail "ethtool_S_counters"
 fi
 

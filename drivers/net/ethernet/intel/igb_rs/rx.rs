@@ -187,8 +187,13 @@ impl RxRing {
         let order = (buf_size / PKT_BUF).max(1).trailing_zeros();
         // Header buffers are frags: a page comes back whole, and is synced whole.
         let mut hdr_params = Params::new(dev, 0, size, DataDirection::FromDevice, PKT_BUF);
+        // The payload pool's ring takes back what the stack frees outside the poll (TCP's
+        // reader, in batches as large as its receive queue): a ring as long as the rx ring
+        // was full for a tenth of the whole-page buffers, which then went back to the page
+        // allocator and were allocated again. It keeps up to four pages a descriptor.
+        let pool_len = (size << 2 >> order).max(size);
         let mut pkt_params =
-            Params::new(dev, order, size, DataDirection::FromDevice, buf_size).offset(headroom);
+            Params::new(dev, order, pool_len, DataDirection::FromDevice, buf_size).offset(headroom);
         // SAFETY: `net` is registered (rings are made while it is open) and has queue `q`,
         // and both outlive the pools (the ring is dropped in `stop` or the queue restart
         // before the device goes); the instance lock is held by `open` and the
@@ -450,6 +455,7 @@ impl QueuePair {
         let Some(rx) = ring.as_mut() else {
             return 0;
         };
+        stats.polls += 1;
         let q = self.index as usize;
         let features = dev.features();
         let mut done = 0;

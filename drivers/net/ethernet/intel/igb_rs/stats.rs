@@ -79,6 +79,9 @@ counters! {
         xdp_redirect_fail: "xdp_redirect_fail",
         /// Frames the XDP program aborted on (`XDP_ABORTED` or an unknown action).
         xdp_aborted: "xdp_aborted",
+        /// NAPI polls of the queue's pair that found the ring (those with no packet
+        /// included): `packets` over them is the packets per poll.
+        polls: "polls",
         /// Interval changes of adaptive moderation (`adaptive-rx`) on the queue's vector.
         moderations: "moderations",
     }
