@@ -159,9 +159,9 @@ impl<T: QueueMgmtOps> QueueMgmtTable<T> {
     }
 
     /// The box a slot will hold, allocated before the driver's callback runs, so that
-    /// nothing can fail once the driver has made, stopped or given back a queue's memory
-    /// (the core does not call `start` after a failed `stop`: a driver that paused the
-    /// queue's NAPI context there would never resume it).
+    /// nothing can fail once the driver has made or stopped a queue's memory (the core
+    /// does not call `start` after a failed `stop`: a driver that paused the queue's NAPI
+    /// context there would never resume it). `start` reuses the box the slot had.
     fn slot_box() -> Result<KBox<MaybeUninit<T::QueueMem>>> {
         Ok(KBox::new_uninit(GFP_KERNEL)?)
     }
@@ -175,16 +175,25 @@ impl<T: QueueMgmtOps> QueueMgmtTable<T> {
         unsafe { mem.cast::<Slot>().write(KBox::into_raw(b).cast()) };
     }
 
+    /// Empties a slot: the memory it held, and the box it was in, for `put` to use again.
+    ///
     /// # Safety
     ///
     /// `mem` is a per-queue slot of the core (valid, aligned for a pointer), null or
     /// written by `put`.
-    unsafe fn take(mem: *mut c_void) -> Option<T::QueueMem> {
+    unsafe fn take(mem: *mut c_void) -> Option<(KBox<MaybeUninit<T::QueueMem>>, T::QueueMem)> {
         // SAFETY: `mem` is valid and aligned for a pointer (the caller's promise).
         let p = unsafe { mem.cast::<Slot>().replace(core::ptr::null_mut()) };
+        if p.is_null() {
+            return None;
+        }
         // SAFETY: A non-null slot holds a box made by `put` (the caller's promise), taken
-        // out of the slot above, so once.
-        (!p.is_null()).then(|| KBox::into_inner(unsafe { KBox::from_raw(p.cast::<T::QueueMem>()) }))
+        // out of the slot above, so once; `MaybeUninit` has the layout of its content.
+        let b = unsafe { KBox::from_raw(p.cast::<MaybeUninit<T::QueueMem>>()) };
+        // SAFETY: `put` wrote the content; it is read once, and the box, as a
+        // `MaybeUninit`, will not drop it.
+        let m = unsafe { b.assume_init_read() };
+        Some((b, m))
     }
 
     /// # Safety
@@ -216,7 +225,7 @@ impl<T: QueueMgmtOps> QueueMgmtTable<T> {
     /// filled, or zeroed.
     unsafe extern "C" fn mem_free(_dev: *mut bindings::net_device, mem: *mut c_void) {
         // SAFETY: `mem` is a slot of this table, written by `put` or empty (this
-        // function's contract).
+        // function's contract). The memory and its box both go.
         drop(unsafe { Self::take(mem) });
     }
 
@@ -234,15 +243,12 @@ impl<T: QueueMgmtOps> QueueMgmtTable<T> {
         let (dev, data) = unsafe { NetDevice::callee::<T>(dev) };
         // SAFETY: The core holds the instance lock for the call (this function's contract).
         let dev = unsafe { LockedNetDevice::assume_locked(dev) };
-        // Before the memory leaves the slot: on failure it stays there, for `mem_free`.
-        let b = match Self::slot_box() {
-            Ok(b) => b,
-            Err(e) => return e.to_errno(),
-        };
         // SAFETY: `mem` is a slot of this table, filled by `put` (this function's contract).
-        let Some(m) = (unsafe { Self::take(mem) }) else {
+        let Some((b, m)) = (unsafe { Self::take(mem) }) else {
             return EINVAL.to_errno();
         };
+        // The memory the driver gives back goes into the slot's own box, for `mem_free`:
+        // nothing here allocates, so nothing fails around the driver's `start`.
         match <T as QueueMgmtOps>::start(data, dev, idx as u32, m) {
             Ok(()) => 0,
             Err((e, m)) => {
