@@ -232,7 +232,7 @@ impl<T: QueueMgmtOps> QueueMgmtTable<T> {
     /// # Safety
     ///
     /// Called by the core through this table (see [`NetDevice::callee`]) under the
-    /// instance lock, with `mem` a slot that `mem_alloc` filled.
+    /// instance lock, with `mem` a slot that `mem_alloc` or `stop` filled.
     unsafe extern "C" fn start(
         dev: *mut bindings::net_device,
         _qcfg: *mut bindings::netdev_queue_config,

@@ -139,6 +139,10 @@ pub(crate) struct XdpRing {
     pub(crate) frame: KVec<(PoolNetmem, u32)>,
 }
 
+// The longest payload pool ring (`RxRing::new`: four one-page buffers a descriptor) is one
+// the page pool takes whole: it shortens any longer to 16384 entries without a word.
+const _: () = assert!(crate::queue::RING_MAX * 4 <= 16384);
+
 /// The payload buffer size for a queue configuration: `rx_page_size`, or a page.
 pub(crate) fn pkt_buf_size(qcfg: &QueueConfig) -> Result<u32> {
     match qcfg.rx_page_size {
@@ -190,8 +194,15 @@ impl RxRing {
         // The payload pool's ring takes back what the stack frees outside the poll (TCP's
         // reader, in batches as large as its receive queue): a ring as long as the rx ring
         // was full for a tenth of the whole-page buffers, which then went back to the page
-        // allocator and were allocated again. It keeps up to four pages a descriptor.
-        let pool_len = (size << 2 >> order).max(size);
+        // allocator and were allocated again. It keeps four pages a descriptor, and never
+        // fewer buffers than descriptors. A provider's ring stays as long as the rx ring: a
+        // full one gives its buffers back to the provider, which costs little, and a longer
+        // one would keep more of a binding shared by several queues from the others.
+        let pool_len = if devmem {
+            size
+        } else {
+            (size << 2 >> order).max(size)
+        };
         let mut pkt_params =
             Params::new(dev, order, pool_len, DataDirection::FromDevice, buf_size).offset(headroom);
         // SAFETY: `net` is registered (rings are made while it is open) and has queue `q`,

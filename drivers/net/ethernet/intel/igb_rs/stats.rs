@@ -63,6 +63,9 @@ counters! {
         alloc_fail: "alloc_fail",
         /// Polls that left the ring without a buffer posted, and so polled again.
         starved: "starved",
+        /// NAPI polls of the queue's pair that found the ring (those with no packet
+        /// included): `packets` over them is the packets per poll.
+        polls: "polls",
         /// Packets delivered with a TCP checksum the NIC verified.
         csum_unnecessary: "csum_unnecessary",
         /// Packets whose IP or L4 checksum the NIC found wrong: delivered without
@@ -79,9 +82,6 @@ counters! {
         xdp_redirect_fail: "xdp_redirect_fail",
         /// Frames the XDP program aborted on (`XDP_ABORTED` or an unknown action).
         xdp_aborted: "xdp_aborted",
-        /// NAPI polls of the queue's pair that found the ring (those with no packet
-        /// included): `packets` over them is the packets per poll.
-        polls: "polls",
         /// Interval changes of adaptive moderation (`adaptive-rx`) on the queue's vector.
         moderations: "moderations",
     }
